@@ -1,0 +1,1 @@
+"""convtrack: conversion attribution for creators' campaign links."""

@@ -1,0 +1,91 @@
+"""The raw event streams on disk (SPEC §3.4): their Arrow schemas and their layout.
+
+`data/raw/<stream>/dt=YYYY-MM-DD/<writer>-<seq>.parquet`. IDs are UUID text,
+timestamps are UTC microseconds without zone, money is decimal(10,2), so DuckDB, Spark
+and Polars read the same files. The collector writes them; the pipeline reads them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow as pa
+
+TS = pa.timestamp("us")
+MONEY = pa.decimal128(10, 2)
+
+CLICKS = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("tracking_id", pa.string()),
+        ("campaign_link_id", pa.string()),
+        ("clicked_at", TS),
+        ("received_at", TS),
+        ("ip_address", pa.string()),
+        ("user_agent", pa.string()),
+        ("referrer", pa.string()),
+        ("source", pa.string()),
+    ]
+)
+
+CONVERSIONS = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("tracking_id", pa.string()),
+        ("campaign_link_id", pa.string()),
+        ("event_type", pa.string()),
+        ("revenue_amount", MONEY),
+        ("currency", pa.string()),
+        ("order_id", pa.string()),
+        ("event_data", pa.string()),
+        ("converted_at", TS),
+        ("received_at", TS),
+        ("source", pa.string()),
+    ]
+)
+
+CAMPAIGN_LINKS = pa.schema(
+    [
+        ("campaign_link_id", pa.string()),
+        ("short_code", pa.string()),
+        ("destination_url", pa.string()),
+        ("campaign_name", pa.string()),
+        ("youtube_video_id", pa.string()),
+        ("placement", pa.string()),
+        ("created_at", TS),
+        ("disabled_at", TS),
+        ("recorded_at", TS),
+    ]
+)
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "clicks": CLICKS,
+    "conversions": CONVERSIONS,
+    "campaign_links": CAMPAIGN_LINKS,
+}
+
+# The column whose UTC date names a row's `dt=` partition.
+EVENT_TIME: dict[str, str] = {
+    "clicks": "clicked_at",
+    "conversions": "converted_at",
+    "campaign_links": "recorded_at",
+}
+
+STREAMS = tuple(SCHEMAS)
+
+
+def partition_dir(raw_dir: Path, stream: str, day: dt.date) -> Path:
+    return raw_dir / stream / f"dt={day.isoformat()}"
+
+
+def partition_days(raw_dir: Path, stream: str) -> list[dt.date]:
+    """Days that have at least one visible Parquet file in `stream`, oldest first."""
+    days = []
+    root = raw_dir / stream
+    if not root.is_dir():
+        return days
+    for d in root.iterdir():
+        if d.name.startswith("dt=") and any(d.glob("*.parquet")):
+            days.append(dt.date.fromisoformat(d.name[3:]))
+    return sorted(days)
