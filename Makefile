@@ -1,0 +1,42 @@
+# Every target sets up what it needs: a fresh clone only ever runs `make demo` / `make test`.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTHON ?= python3
+
+.PHONY: setup demo test lint format clean dagster-dev
+
+setup: $(STAMP) dbt_project/target/manifest.json
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+		-c requirements.lock -e '.[dev]'
+	@touch $(STAMP)
+
+# dagster-dbt loads the dbt manifest when the code location is imported.
+dbt_project/target/manifest.json: $(STAMP) $(shell find dbt_project -name '*.sql' -o -name '*.yml' 2>/dev/null | grep -v '/target/')
+	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --project-dir .
+
+demo: setup
+	$(BIN)/convtrack demo
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint dbt_project
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+	$(BIN)/sqlfluff fix dbt_project
+
+dagster-dev: setup
+	DAGSTER_HOME=$(abspath data/dagster) $(BIN)/dagster dev -m orchestration.definitions
+
+clean:
+	rm -rf $(VENV) dbt_project/target data

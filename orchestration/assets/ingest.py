@@ -1,0 +1,96 @@
+"""Load assets: each raw Parquet stream's day partitions into the DuckDB `raw` schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, asset
+
+from convtrack import raw_schema
+from orchestration.partitions import daily_partitions, single_run, window_days
+from orchestration.resources import ConvtrackSettings
+
+
+def duckdb_type(t: pa.DataType) -> str:
+    if pa.types.is_string(t):
+        return "varchar"
+    if pa.types.is_timestamp(t):
+        return "timestamp"
+    if pa.types.is_decimal(t):
+        return f"decimal({t.precision},{t.scale})"
+    raise TypeError(f"no DuckDB type for {t}")
+
+
+def raw_table_ddl(stream: str) -> str:
+    cols = [f"{f.name} {duckdb_type(f.type)}" for f in raw_schema.SCHEMAS[stream]]
+    return f"create table if not exists raw.{stream} ({', '.join([*cols, 'dt date'])})"
+
+
+def partition_files(raw_dir: Path, stream: str, first: dt.date, last: dt.date) -> list[str]:
+    """Every visible Parquet file of `stream` whose day lies in [first, last]."""
+    files: list[str] = []
+    day = first
+    while day <= last:
+        files.extend(sorted(str(p) for p in raw_schema.partition_dir(raw_dir, stream, day).glob("*.parquet")))
+        day += dt.timedelta(days=1)
+    return files
+
+
+def load_stream(
+    con: duckdb.DuckDBPyConnection, raw_dir: Path, stream: str, first: dt.date, last: dt.date
+) -> int:
+    """Replace the days [first, last] of raw.<stream> with the Parquet files of those days.
+
+    The day comes from the file's `dt=` directory, so reloading a day replaces exactly
+    the files of that day, whatever they contain.
+    """
+    columns = ", ".join(raw_schema.SCHEMAS[stream].names)
+    files = partition_files(raw_dir, stream, first, last)
+    con.execute("create schema if not exists raw")
+    con.execute(raw_table_ddl(stream))
+    con.execute("begin transaction")
+    try:
+        con.execute(f"delete from raw.{stream} where dt between ? and ?", [first, last])
+        if files:
+            con.execute(
+                f"insert into raw.{stream} select {columns}, cast(dt as date) "
+                "from read_parquet(?, hive_partitioning = true, union_by_name = true)",
+                [files],
+            )
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return len(files)
+
+
+def build_load_asset(stream: str) -> AssetsDefinition:
+    @asset(
+        key=AssetKey(["raw", stream]),
+        group_name="raw",
+        partitions_def=daily_partitions,
+        backfill_policy=single_run,
+        description=f"Raw `{stream}` events of the run's days, loaded from data/raw into DuckDB.",
+        kinds={"parquet", "duckdb"},
+    )
+    def _load(context: AssetExecutionContext, convtrack: ConvtrackSettings) -> MaterializeResult:
+        settings = convtrack.load()
+        first, last = window_days(context.partition_time_window)
+        settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+        with duckdb.connect(str(settings.warehouse_path)) as con:
+            n_files = load_stream(con, settings.raw_dir, stream, first, last)
+            (rows,) = con.execute(
+                f"select count(*) from raw.{stream} where dt between ? and ?", [first, last]
+            ).fetchone()
+        context.log.info(f"raw.{stream}: {rows} rows from {n_files} files, {first} .. {last}")
+        return MaterializeResult(
+            metadata={"rows": rows, "files": n_files, "first_day": str(first), "last_day": str(last)}
+        )
+
+    return _load
+
+
+raw_assets = [build_load_asset(stream) for stream in raw_schema.STREAMS]

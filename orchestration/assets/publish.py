@@ -1,0 +1,88 @@
+"""Publish: an atomic, read-only snapshot of the marts for analysts, the read API and reports."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
+
+from orchestration.partitions import daily_partitions, single_run
+from orchestration.resources import ConvtrackSettings
+
+# Analysts' tools lag the engine: the duckdb CLI on PyPI (1.5) reads this storage
+# version, not DuckDB 2.0's own (SPEC §3.5).
+SNAPSHOT_STORAGE_VERSION = "v1.2.0"
+MARTS_SCHEMA = "marts"
+MART_ASSET_KEYS = [
+    AssetKey(name)
+    for name in (
+        "dim_campaign_links",
+        "fct_clicks",
+        "fct_conversions",
+        "fct_unattributed_conversions",
+        "mart_attribution",
+        "mart_conversion_funnel",
+        "mart_revenue_by_type",
+        "agg_daily_link_metrics",
+        "_meta",
+    )
+]
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish_snapshot(warehouse_path: Path, published_path: Path) -> dict[str, int]:
+    """Copy every table of the `marts` schema into a new file and swap it in atomically.
+
+    Readers holding the old snapshot keep reading it; new readers see the new one; nobody
+    ever sees a half-written file, because the rename is the only visible step.
+    """
+    tmp = published_path.with_name(f".{published_path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    counts: dict[str, int] = {}
+    with duckdb.connect() as con:
+        con.execute(f"attach '{warehouse_path}' as wh (read_only)")
+        con.execute(f"attach '{tmp}' as snap (storage_version '{SNAPSHOT_STORAGE_VERSION}')")
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from duckdb_tables() where database_name = 'wh' "
+                "and schema_name = ? order by table_name",
+                [MARTS_SCHEMA],
+            ).fetchall()
+        ]
+        if not tables:
+            raise RuntimeError(f"no tables in schema {MARTS_SCHEMA!r} of {warehouse_path}")
+        for table in tables:
+            con.execute(f'create table snap.main."{table}" as select * from wh.{MARTS_SCHEMA}."{table}"')
+            (counts[table],) = con.execute(f'select count(*) from snap.main."{table}"').fetchone()
+        con.execute("detach snap")
+        con.execute("detach wh")
+    _fsync(tmp)
+    os.replace(tmp, published_path)
+    _fsync(published_path.parent)
+    return counts
+
+
+@asset(
+    key=AssetKey("published_snapshot"),
+    group_name="publish",
+    deps=MART_ASSET_KEYS,
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    kinds={"duckdb"},
+)
+def published_snapshot(context: AssetExecutionContext, convtrack: ConvtrackSettings) -> MaterializeResult:
+    """data/warehouse/published.duckdb: the marts, replaced atomically after each run."""
+    settings = convtrack.load()
+    counts = publish_snapshot(settings.warehouse_path, settings.published_path)
+    context.log.info(f"published {len(counts)} tables to {settings.published_path}")
+    return MaterializeResult(metadata={"path": str(settings.published_path), **counts})

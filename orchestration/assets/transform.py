@@ -1,0 +1,53 @@
+"""The dbt models as Dagster assets: staging, intermediate and marts, built by `dbt build`."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from orchestration.partitions import daily_partitions, dbt_build_vars, single_run, window_days
+from orchestration.project import dbt_project
+from orchestration.resources import ConvtrackSettings
+
+
+class ConvtrackTranslator(DagsterDbtTranslator):
+    """dbt sources are the raw load assets; models are grouped by their folder."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return AssetKey(["raw", dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn") or []
+        return fqn[1] if len(fqn) > 2 else "dbt"
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=ConvtrackTranslator(),
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+)
+def convtrack_dbt_models(
+    context: AssetExecutionContext, dbt: DbtCliResource, convtrack: ConvtrackSettings
+):
+    """`dbt build` of every model and test, as of the last day of the run's range."""
+    settings = convtrack.load()
+    _, last_day = window_days(context.partition_time_window)
+    build_vars = dbt_build_vars(
+        last_day=last_day,
+        run_id=context.run_id,
+        attribution_window_days=settings.attribution_window_days,
+        reporting_timezone=settings.reporting_timezone,
+    )
+    # profiles.yml finds the warehouse through this variable; dbt runs as a subprocess
+    # that inherits our environment, and it must see the same data dir as this run.
+    os.environ["CONVTRACK_DATA_DIR"] = str(settings.data_dir.resolve())
+    yield from dbt.cli(["build", "--vars", json.dumps(build_vars)], context=context).stream()

@@ -1,0 +1,35 @@
+"""The daily partitions every asset shares, and pure helpers around them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from dagster import BackfillPolicy, DailyPartitionsDefinition, TimeWindow
+
+# Imports may bring history from long ago; the first partition only has to predate it.
+PARTITIONS_START = "2020-01-01"
+
+# end_offset=1: today's partition exists, so `--as-of today` covers today's events.
+daily_partitions = DailyPartitionsDefinition(start_date=PARTITIONS_START, end_offset=1)
+
+# A 90-day backfill is one run, not 90: every asset reads its whole range at once.
+single_run = BackfillPolicy.single_run()
+
+
+def window_days(window: TimeWindow) -> tuple[dt.date, dt.date]:
+    """First and last day (inclusive) of a partition time window."""
+    first = window.start.date()
+    last = (window.end - dt.timedelta(days=1)).date()
+    return first, last
+
+
+def dbt_build_vars(
+    *, last_day: dt.date, run_id: str, attribution_window_days: int, reporting_timezone: str
+) -> dict[str, object]:
+    """The dbt vars of one pipeline run: as-of is the last day of the run's range."""
+    return {
+        "as_of": last_day.isoformat(),
+        "run_id": run_id,
+        "attribution_window_days": attribution_window_days,
+        "reporting_timezone": reporting_timezone,
+    }

@@ -1,0 +1,91 @@
+"""Headless runs of the pipeline job: what `convtrack pipeline run` does."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from convtrack import raw_schema
+from convtrack.rules import DBT_PROJECT_DIR, REPO_ROOT
+from convtrack.settings import Settings
+
+DAGSTER_YAML = REPO_ROOT / "dagster.yaml"
+
+
+def ensure_manifest() -> Path:
+    """Parse the dbt project when its manifest is missing: dagster-dbt needs it at import."""
+    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
+    if not manifest.exists():
+        dbt = Path(sys.executable).with_name("dbt")
+        subprocess.run(
+            [str(dbt), "parse", "--quiet", "--project-dir", ".", "--profiles-dir", "."],
+            cwd=DBT_PROJECT_DIR,
+            check=True,
+        )
+    return manifest
+
+
+def prepare_dagster_home(settings: Settings) -> Path:
+    """DAGSTER_HOME lives in the data dir, with the repository's dagster.yaml in it."""
+    home = settings.dagster_home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    if not target.exists() or target.read_bytes() != DAGSTER_YAML.read_bytes():
+        shutil.copyfile(DAGSTER_YAML, target)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def first_raw_day(settings: Settings) -> dt.date | None:
+    days = [d for s in raw_schema.STREAMS for d in raw_schema.partition_days(settings.raw_dir, s)]
+    return min(days) if days else None
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    run_id: str
+    first_day: dt.date
+    last_day: dt.date
+    success: bool
+
+
+def run_pipeline(
+    settings: Settings, as_of: dt.date, *, instance=None, log_level: str = "INFO"
+) -> PipelineRun | None:
+    """Materialise every day with raw data up to `as_of` in ONE run, then publish.
+
+    Returns None when there is no raw data on or before `as_of`.
+    """
+    first = first_raw_day(settings)
+    if first is None or first > as_of:
+        return None
+    ensure_manifest()
+    from dagster import DagsterInstance
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    from orchestration.definitions import defs
+    from orchestration.resources import ConvtrackSettings
+
+    if instance is None:
+        prepare_dagster_home(settings)
+        instance = DagsterInstance.get()
+    job = defs.resolve_job_def("pipeline")
+    result = job.execute_in_process(
+        instance=instance,
+        tags={
+            ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
+            ASSET_PARTITION_RANGE_END_TAG: as_of.isoformat(),
+        },
+        resources={"convtrack": ConvtrackSettings(data_dir=str(settings.data_dir.resolve()))},
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        raise_on_error=False,
+    )
+    return PipelineRun(result.run_id, first, as_of, result.success)
