@@ -1,0 +1,156 @@
+"""The `convtrack` command line (SPEC §3.1)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+
+from convtrack.settings import Settings
+
+app = typer.Typer(
+    help="convtrack: credit conversions and revenue to the campaign links that brought them.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+links_app = typer.Typer(help="Campaign links.", no_args_is_help=True)
+pipeline_app = typer.Typer(help="The Dagster pipeline, run headless.", no_args_is_help=True)
+app.add_typer(links_app, name="links")
+app.add_typer(pipeline_app, name="pipeline")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        typer.secho(f"configuration error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _parse_day(value: str | None) -> dt.date:
+    if value is None:
+        return dt.datetime.now(dt.UTC).date()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"expected a date like 2026-03-01, got {value!r}") from exc
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Run the collector (uvicorn)."""
+    import uvicorn
+
+    _settings()  # fail early, with a readable message, on bad configuration
+    uvicorn.run("collector.app:create_app", factory=True, host=host, port=port, log_level="info")
+
+
+@links_app.command("create")
+def links_create(
+    short_code: Annotated[str, typer.Option("--short-code", help="The code in /c/{code}.")],
+    destination: Annotated[str, typer.Option(help="Landing page URL.")],
+    campaign: Annotated[str | None, typer.Option(help="Campaign name.")] = None,
+    video_id: Annotated[str | None, typer.Option("--video-id", help="YouTube video id.")] = None,
+    placement: Annotated[str | None, typer.Option(help="Where the link sits.")] = None,
+    url: Annotated[
+        str | None, typer.Option(help="Collector base URL (default: CONVTRACK_PUBLIC_URL).")
+    ] = None,
+) -> None:
+    """Register a campaign link with the running collector; print it as JSON."""
+    settings = _settings()
+    if settings.admin_token is None:
+        typer.secho("CONVTRACK_ADMIN_TOKEN is not set: the collector needs it", fg="red", err=True)
+        raise typer.Exit(2)
+    body = {
+        "short_code": short_code,
+        "destination_url": destination,
+        "campaign_name": campaign,
+        "youtube_video_id": video_id,
+        "placement": placement,
+    }
+    base = (url or settings.public_url).rstrip("/")
+    try:
+        resp = httpx.post(
+            f"{base}/api/campaign-links",
+            json=body,
+            headers={"Authorization": f"Bearer {settings.admin_token.get_secret_value()}"},
+            timeout=30,
+        )
+    except httpx.HTTPError as exc:
+        typer.secho(f"cannot reach the collector at {base}: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from exc
+    if resp.status_code >= 400:
+        typer.secho(f"{resp.status_code}: {resp.text}", fg="red", err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps(resp.json(), indent=2))
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON lines or Parquet.")],
+    stream: Annotated[
+        str | None, typer.Option(help="clicks or conversions (default: told by the columns).")
+    ] = None,
+) -> None:
+    """Import historical clicks or conversions, with their own timestamps."""
+    from collector.ingest.importer import import_file
+
+    if stream not in (None, "clicks", "conversions"):
+        raise typer.BadParameter("--stream must be 'clicks' or 'conversions'")
+    settings = _settings()
+    try:
+        result = import_file(file, stream=stream, settings=settings)
+    except ValueError as exc:
+        typer.secho(f"cannot import {file}: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(result.summary())
+    if result.rejected:
+        raise typer.Exit(3)
+
+
+@pipeline_app.command("run")
+def pipeline_run(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Last day to build (default: today, UTC).")
+    ] = None,
+) -> None:
+    """Materialise every day with raw data up to --as-of in one run, then publish."""
+    from orchestration.run import run_pipeline
+
+    settings = _settings()
+    day = _parse_day(as_of)
+    run = run_pipeline(settings, day)
+    if run is None:
+        typer.echo(f"no raw data on or before {day} in {settings.raw_dir}: nothing to build")
+        return
+    if not run.success:
+        typer.secho(f"pipeline run {run.run_id} failed (see the log above)", fg="red", err=True)
+        raise typer.Exit(1)
+    typer.echo(
+        f"pipeline run {run.run_id} built {run.first_day} .. {run.last_day}; "
+        f"snapshot: {settings.published_path}"
+    )
+
+
+@app.command()
+def demo() -> None:
+    """The main job: a realistic 60-day story, end to end, on this machine."""
+    from convtrack.demo import run_demo
+
+    sys.exit(run_demo())
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

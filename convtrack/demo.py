@@ -1,0 +1,285 @@
+"""`convtrack demo`: the whole path on this machine, through the real HTTP endpoints.
+
+Starts the collector on a free loopback port, registers links for a handful of videos,
+imports about 60 days of history through the admin import API, sends today's traffic
+through the real redirect and conversion endpoints (bots, retries, bad payloads and
+all), runs the Dagster pipeline, and prints the funnel and revenue per video.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import duckdb
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from convtrack.settings import Settings
+from convtrack.traffic import BOT_AGENTS, HUMAN_AGENTS, Story, build_story
+
+DEMO_MARKER = ".convtrack-demo"
+IMPORT_CHUNK = 100  # events per admin import request: keeps each body small
+console = Console()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    """Start the demo from nothing, but never wipe a data dir the demo did not make."""
+    marker = data_dir / DEMO_MARKER
+    if data_dir.exists() and any(data_dir.iterdir()) and not marker.exists():
+        raise SystemExit(
+            f"{data_dir} holds data that the demo did not make; set CONVTRACK_DATA_DIR "
+            "to another directory for the demo, or move it away"
+        )
+    for sub in ("raw", "warehouse", "reports"):
+        shutil.rmtree(data_dir / sub, ignore_errors=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text("made by `convtrack demo`; the demo wipes raw/ and warehouse/ here\n")
+
+
+@contextmanager
+def running_collector(env: dict[str, str], port: int, log_path: Path):
+    """A real `convtrack serve` process, stopped (gracefully) when the block ends."""
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "convtrack.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"the collector exited early; see {log_path}")
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the collector did not come up in 60 s; see {log_path}")
+                time.sleep(0.1)
+            yield base
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def create_links(client: httpx.Client, story: Story) -> dict[str, str]:
+    ids = {}
+    for link in story.links:
+        resp = client.post(
+            "/api/campaign-links",
+            json={
+                "short_code": link.short_code,
+                "destination_url": link.destination_url,
+                "campaign_name": link.campaign_name,
+                "youtube_video_id": link.youtube_video_id,
+                "placement": link.placement,
+            },
+        )
+        resp.raise_for_status()
+        ids[link.short_code] = resp.json()["campaign_link_id"]
+    return ids
+
+
+def import_history(client: httpx.Client, story: Story, link_ids: dict[str, str]) -> Counter:
+    """History goes through POST /api/admin/import, in small chunks."""
+    tally: Counter = Counter()
+    for stream, events in (("clicks", story.clicks), ("conversions", story.conversions)):
+        rows = []
+        for e in events:
+            row = {k: v for k, v in e.items() if k != "short_code"}
+            row["campaign_link_id"] = link_ids[e["short_code"]]
+            rows.append(row)
+        with console.status(f"importing {len(rows)} historical {stream}") as status:
+            for i in range(0, len(rows), IMPORT_CHUNK):
+                resp = client.post("/api/admin/import", json={stream: rows[i : i + IMPORT_CHUNK]})
+                resp.raise_for_status()
+                for result in resp.json()["results"][stream]:
+                    tally[f"{stream}:{result['status']}"] += 1
+                status.update(f"importing {stream}: {min(i + IMPORT_CHUNK, len(rows))}/{len(rows)}")
+    return tally
+
+
+def live_traffic(client: httpx.Client, story: Story, link_ids: dict[str, str]) -> Counter:
+    """Today's visitors: real redirects, then the tracker's POSTs, with retries and junk."""
+    import random
+
+    rng = random.Random(11)
+    tally: Counter = Counter()
+    for i in range(300):
+        link = rng.choice(story.links)
+        agent = rng.choice(BOT_AGENTS) if i % 12 == 0 else rng.choice(HUMAN_AGENTS)
+        resp = client.get(f"/c/{link.short_code}", headers={"User-Agent": agent})
+        if resp.status_code != 302:
+            tally[f"redirect:{resp.status_code}"] += 1
+            continue
+        tally["redirect:302"] += 1
+        params = parse_qs(urlparse(resp.headers["location"]).query)
+        if agent in BOT_AGENTS or rng.random() > 0.15:
+            continue
+        event_type = rng.choice(["newsletter_signup", "course_enrollment", "purchase"])
+        body = {
+            "event_id": str(uuid.uuid4()),
+            "tracking_id": params["ct_tracking_id"][0],
+            "campaign_link_id": params["ct_campaign_link_id"][0],
+            "event_type": event_type,
+            "event_data": {"page": "/thanks"},
+        }
+        if event_type != "newsletter_signup":
+            body["revenue_amount"] = rng.choice(["19.00", "49.00", "99.00"])
+        if event_type == "purchase":
+            body["order_id"] = f"live-{i}"
+        for _ in range(2 if rng.random() < 0.2 else 1):  # the tracker retried
+            tally[f"conversion:{client.post('/api/conversions', json=body).status_code}"] += 1
+    a_link = next(iter(link_ids.values()))
+    bad_payloads = [
+        {"tracking_id": "not-a-uuid", "campaign_link_id": a_link, "event_type": "purchase"},
+        {"tracking_id": str(uuid.uuid4()), "campaign_link_id": a_link, "event_type": "refund"},
+        {"tracking_id": str(uuid.uuid4()), "campaign_link_id": a_link,
+         "event_type": "purchase", "revenue_amount": "19.999"},
+        {"tracking_id": str(uuid.uuid4()), "campaign_link_id": a_link, "event_type": "purchase"},
+        {"tracking_id": str(uuid.uuid4()), "campaign_link_id": str(uuid.uuid4()),
+         "event_type": "newsletter_signup"},
+    ]
+    for body in bad_payloads:
+        resp = client.post("/api/conversions", json=body)
+        tally[f"bad payload:{resp.status_code}"] += 1
+    return tally
+
+
+def print_results(settings: Settings) -> None:
+    with duckdb.connect(str(settings.published_path), read_only=True) as con:
+        rows = con.execute(
+            """
+            select
+                campaign_name,
+                youtube_video_id,
+                sum(clicks),
+                sum(bot_clicks),
+                sum(converting_clicks),
+                sum(newsletter_signups),
+                sum(course_enrollments),
+                sum(purchases),
+                sum(revenue),
+                sum(converting_clicks) / nullif(sum(clicks), 0)
+            from mart_conversion_funnel
+            group by all
+            order by sum(revenue) desc
+            """
+        ).fetchall()
+        ledger = con.execute(
+            "select reason, count(*) from fct_unattributed_conversions group by 1 order by 2 desc"
+        ).fetchall()
+        (as_of,) = con.execute("select as_of from _meta").fetchone()
+    table = Table(title=f"Funnel and revenue per video, as of {as_of}")
+    for col in ("video", "id", "clicks", "bots", "converting", "signups", "enrolments",
+                "purchases", "revenue", "conv. rate"):
+        table.add_column(col, justify="left" if col in ("video", "id") else "right")
+    for title, vid, clicks, bots, conv, news, enr, buy, rev, rate in rows:
+        table.add_row(
+            title, vid, str(clicks), str(bots), str(conv), str(news), str(enr), str(buy),
+            f"{settings.currency} {rev:,.2f}", f"{(rate or 0):.1%}",
+        )
+    console.print(table)
+    console.print(
+        "Not credited: "
+        + (", ".join(f"{reason} {n}" for reason, n in ledger) or "none")
+    )
+
+
+def run_demo() -> int:
+    settings = Settings()
+    data_dir = settings.data_dir.resolve()
+    prepare_data_dir(data_dir)
+    port = free_port()
+    admin, reader = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    env = {
+        **os.environ,
+        "CONVTRACK_DATA_DIR": str(data_dir),
+        "CONVTRACK_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "CONVTRACK_ADMIN_TOKEN": admin,
+        "CONVTRACK_READ_TOKEN": reader,
+        # One machine plays every visitor here, from one IP: no per-IP limit.
+        "CONVTRACK_RATE_LIMIT_PER_IP": "0",
+    }
+    settings = Settings(data_dir=data_dir)
+    today = dt.datetime.now(dt.UTC).date()
+    story = build_story(today)
+    started = time.monotonic()
+    console.rule("convtrack demo")
+    with running_collector(env, port, data_dir / "collector.log") as base:
+        console.print(f"collector up at {base} (log: {data_dir / 'collector.log'})")
+        with httpx.Client(base_url=base, timeout=60,
+                          headers={"Authorization": f"Bearer {admin}"}) as client:
+            link_ids = create_links(client, story)
+            console.print(f"registered {len(link_ids)} campaign links for {len(link_ids) // 2} videos")
+            tally = import_history(client, story, link_ids)
+            tally += live_traffic(client, story, link_ids)
+        for key, n in sorted(tally.items()):
+            console.print(f"  {key:<32} {n:>6}")
+        console.rule("pipeline")
+        from orchestration.run import run_pipeline
+
+        run = run_pipeline(settings, today)
+        if run is None or not run.success:
+            console.print("[red]the pipeline failed; see the log above[/red]")
+            return 1
+        console.rule("results")
+        print_results(settings)
+        sample = _sample_tracking_id(settings)
+        if sample:
+            resp = httpx.get(f"{base}/api/conversions/attribution/{sample}",
+                             headers={"Authorization": f"Bearer {reader}"}, timeout=10)
+            console.print(f"read API, GET /api/conversions/attribution/{sample}: {resp.status_code}")
+            console.print_json(resp.text)
+    console.rule("next")
+    console.print(
+        f"finished in {time.monotonic() - started:.0f} s.\n"
+        f"  query the marts:  .venv/bin/duckdb -readonly {_rel(settings.published_path)}\n"
+        f"                    e.g. select * from mart_revenue_by_type;\n"
+        f"  Dagster UI:       make dagster-dev   (then open http://127.0.0.1:3000)\n"
+        f"  raw events:       {_rel(settings.raw_dir)}/<stream>/dt=YYYY-MM-DD/*.parquet"
+    )
+    return 0
+
+
+def _sample_tracking_id(settings: Settings) -> str | None:
+    with duckdb.connect(str(settings.published_path), read_only=True) as con:
+        row = con.execute(
+            "select tracking_id from mart_attribution where conversions > 1 "
+            "order by revenue desc, tracking_id limit 1"
+        ).fetchone()
+    return row[0] if row else None
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
