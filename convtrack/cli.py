@@ -95,7 +95,9 @@ def links_create(
 
 @app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON lines or Parquet.")],
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="JSON lines or Parquet.")
+    ],
     stream: Annotated[
         str | None, typer.Option(help="clicks or conversions (default: told by the columns).")
     ] = None,

@@ -161,11 +161,18 @@ def live_traffic(client: httpx.Client, story: Story, link_ids: dict[str, str]) -
     bad_payloads = [
         {"tracking_id": "not-a-uuid", "campaign_link_id": a_link, "event_type": "purchase"},
         {"tracking_id": str(uuid.uuid4()), "campaign_link_id": a_link, "event_type": "refund"},
-        {"tracking_id": str(uuid.uuid4()), "campaign_link_id": a_link,
-         "event_type": "purchase", "revenue_amount": "19.999"},
+        {
+            "tracking_id": str(uuid.uuid4()),
+            "campaign_link_id": a_link,
+            "event_type": "purchase",
+            "revenue_amount": "19.999",
+        },
         {"tracking_id": str(uuid.uuid4()), "campaign_link_id": a_link, "event_type": "purchase"},
-        {"tracking_id": str(uuid.uuid4()), "campaign_link_id": str(uuid.uuid4()),
-         "event_type": "newsletter_signup"},
+        {
+            "tracking_id": str(uuid.uuid4()),
+            "campaign_link_id": str(uuid.uuid4()),
+            "event_type": "newsletter_signup",
+        },
     ]
     for body in bad_payloads:
         resp = client.post("/api/conversions", json=body)
@@ -198,19 +205,34 @@ def print_results(settings: Settings) -> None:
         ).fetchall()
         (as_of,) = con.execute("select as_of from _meta").fetchone()
     table = Table(title=f"Funnel and revenue per video, as of {as_of}")
-    for col in ("video", "id", "clicks", "bots", "converting", "signups", "enrolments",
-                "purchases", "revenue", "conv. rate"):
+    for col in (
+        "video",
+        "id",
+        "clicks",
+        "bots",
+        "converting",
+        "signups",
+        "enrolments",
+        "purchases",
+        "revenue",
+        "conv. rate",
+    ):
         table.add_column(col, justify="left" if col in ("video", "id") else "right")
     for title, vid, clicks, bots, conv, news, enr, buy, rev, rate in rows:
         table.add_row(
-            title, vid, str(clicks), str(bots), str(conv), str(news), str(enr), str(buy),
-            f"{settings.currency} {rev:,.2f}", f"{(rate or 0):.1%}",
+            title,
+            vid,
+            str(clicks),
+            str(bots),
+            str(conv),
+            str(news),
+            str(enr),
+            str(buy),
+            f"{settings.currency} {rev:,.2f}",
+            f"{(rate or 0):.1%}",
         )
     console.print(table)
-    console.print(
-        "Not credited: "
-        + (", ".join(f"{reason} {n}" for reason, n in ledger) or "none")
-    )
+    console.print("Not credited: " + (", ".join(f"{reason} {n}" for reason, n in ledger) or "none"))
 
 
 def run_demo() -> int:
@@ -235,10 +257,13 @@ def run_demo() -> int:
     console.rule("convtrack demo")
     with running_collector(env, port, data_dir / "collector.log") as base:
         console.print(f"collector up at {base} (log: {data_dir / 'collector.log'})")
-        with httpx.Client(base_url=base, timeout=60,
-                          headers={"Authorization": f"Bearer {admin}"}) as client:
+        with httpx.Client(
+            base_url=base, timeout=60, headers={"Authorization": f"Bearer {admin}"}
+        ) as client:
             link_ids = create_links(client, story)
-            console.print(f"registered {len(link_ids)} campaign links for {len(link_ids) // 2} videos")
+            console.print(
+                f"registered {len(link_ids)} campaign links for {len(link_ids) // 2} videos"
+            )
             tally = import_history(client, story, link_ids)
             tally += live_traffic(client, story, link_ids)
         for key, n in sorted(tally.items()):
@@ -254,9 +279,14 @@ def run_demo() -> int:
         print_results(settings)
         sample = _sample_tracking_id(settings)
         if sample:
-            resp = httpx.get(f"{base}/api/conversions/attribution/{sample}",
-                             headers={"Authorization": f"Bearer {reader}"}, timeout=10)
-            console.print(f"read API, GET /api/conversions/attribution/{sample}: {resp.status_code}")
+            resp = httpx.get(
+                f"{base}/api/conversions/attribution/{sample}",
+                headers={"Authorization": f"Bearer {reader}"},
+                timeout=10,
+            )
+            console.print(
+                f"read API, GET /api/conversions/attribution/{sample}: {resp.status_code}"
+            )
             console.print_json(resp.text)
     console.rule("next")
     console.print(

@@ -113,8 +113,16 @@ def build_story(today: dt.date, days: int = 60, seed: int = 7, scale: float = 1.
     links = plan_links(rng, today, days)
     story = Story(links=links)
     planted = dict.fromkeys(
-        ["bots", "duplicates", "duplicate_orders", "no_click", "link_mismatch",
-         "window_expired", "clock_skew"], 0
+        [
+            "bots",
+            "duplicates",
+            "duplicate_orders",
+            "no_click",
+            "link_mismatch",
+            "window_expired",
+            "clock_skew",
+        ],
+        0,
     )
     start = today - dt.timedelta(days=days)
     for link in links:
@@ -149,21 +157,29 @@ def build_story(today: dt.date, days: int = 60, seed: int = 7, scale: float = 1.
                 )
                 planted["bots"] += is_bot
                 if not is_bot:
-                    _conversions_for_click(rng, story, link, tracking_id, clicked_at, today, planted)
+                    _conversions_for_click(
+                        rng, story, link, tracking_id, clicked_at, today, planted
+                    )
     # Conversions that cannot be credited to any click.
     for _ in range(max(3, int(10 * scale))):
         link = rng.choice(links)
         when = dt.datetime.combine(today, dt.time(), dt.UTC) - dt.timedelta(
             seconds=rng.randrange(days * 86400)
         )
-        story.conversions.append(_conversion(rng, link, str(uuid.uuid4()), when, "newsletter_signup"))
+        story.conversions.append(
+            _conversion(rng, link, str(uuid.uuid4()), when, "newsletter_signup")
+        )
         planted["no_click"] += 1
     story.planted = planted
     return story
 
 
 def _conversions_for_click(rng, story, link, tracking_id, clicked_at, today, planted) -> None:
-    rates = {"newsletter": (0.12, 0.01, 0.01), "course": (0.05, 0.04, 0.01), "shop": (0.03, 0.0, 0.07)}
+    rates = {
+        "newsletter": (0.12, 0.01, 0.01),
+        "course": (0.05, 0.04, 0.01),
+        "shop": (0.03, 0.0, 0.07),
+    }
     p_news, p_course, p_buy = rates[link.offer]
     now = dt.datetime.combine(today, dt.time(), dt.UTC)
     for event_type, p in (

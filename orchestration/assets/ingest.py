@@ -1,7 +1,5 @@
 """Load assets: each raw Parquet stream's day partitions into the DuckDB `raw` schema."""
 
-from __future__ import annotations
-
 import datetime as dt
 from pathlib import Path
 
@@ -34,7 +32,9 @@ def partition_files(raw_dir: Path, stream: str, first: dt.date, last: dt.date) -
     files: list[str] = []
     day = first
     while day <= last:
-        files.extend(sorted(str(p) for p in raw_schema.partition_dir(raw_dir, stream, day).glob("*.parquet")))
+        files.extend(
+            sorted(str(p) for p in raw_schema.partition_dir(raw_dir, stream, day).glob("*.parquet"))
+        )
         day += dt.timedelta(days=1)
     return files
 
@@ -87,7 +87,12 @@ def build_load_asset(stream: str) -> AssetsDefinition:
             ).fetchone()
         context.log.info(f"raw.{stream}: {rows} rows from {n_files} files, {first} .. {last}")
         return MaterializeResult(
-            metadata={"rows": rows, "files": n_files, "first_day": str(first), "last_day": str(last)}
+            metadata={
+                "rows": rows,
+                "files": n_files,
+                "first_day": str(first),
+                "last_day": str(last),
+            }
         )
 
     return _load

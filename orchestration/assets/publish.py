@@ -1,7 +1,5 @@
 """Publish: an atomic, read-only snapshot of the marts for analysts, the read API and reports."""
 
-from __future__ import annotations
-
 import os
 from pathlib import Path
 
@@ -62,7 +60,9 @@ def publish_snapshot(warehouse_path: Path, published_path: Path) -> dict[str, in
         if not tables:
             raise RuntimeError(f"no tables in schema {MARTS_SCHEMA!r} of {warehouse_path}")
         for table in tables:
-            con.execute(f'create table snap.main."{table}" as select * from wh.{MARTS_SCHEMA}."{table}"')
+            con.execute(
+                f'create table snap.main."{table}" as select * from wh.{MARTS_SCHEMA}."{table}"'
+            )
             (counts[table],) = con.execute(f'select count(*) from snap.main."{table}"').fetchone()
         con.execute("detach snap")
         con.execute("detach wh")
@@ -80,7 +80,9 @@ def publish_snapshot(warehouse_path: Path, published_path: Path) -> dict[str, in
     backfill_policy=single_run,
     kinds={"duckdb"},
 )
-def published_snapshot(context: AssetExecutionContext, convtrack: ConvtrackSettings) -> MaterializeResult:
+def published_snapshot(
+    context: AssetExecutionContext, convtrack: ConvtrackSettings
+) -> MaterializeResult:
     """data/warehouse/published.duckdb: the marts, replaced atomically after each run."""
     settings = convtrack.load()
     counts = publish_snapshot(settings.warehouse_path, settings.published_path)

@@ -1,7 +1,5 @@
 """The dbt models as Dagster assets: staging, intermediate and marts, built by `dbt build`."""
 
-from __future__ import annotations
-
 import json
 import os
 from collections.abc import Mapping

@@ -1,0 +1,66 @@
+import datetime as dt
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from convtrack import raw_schema
+from orchestration.assets.ingest import load_stream
+
+
+def _write_clicks(raw_dir, day: dt.date, n: int, name: str) -> None:
+    ts = dt.datetime.combine(day, dt.time(12))
+    table = pa.Table.from_pylist(
+        [
+            {
+                "event_id": f"00000000-0000-4000-8000-{day:%m%d}{i:08d}",
+                "tracking_id": f"00000000-0000-4000-9000-{day:%m%d}{i:08d}",
+                "campaign_link_id": "00000000-0000-4000-a000-000000000001",
+                "clicked_at": ts,
+                "received_at": ts,
+                "ip_address": "203.0.113.0",
+                "user_agent": "ua",
+                "referrer": None,
+                "source": "redirect",
+            }
+            for i in range(n)
+        ],
+        schema=raw_schema.CLICKS,
+    )
+    d = raw_schema.partition_dir(raw_dir, "clicks", day)
+    d.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, d / name)
+
+
+def test_load_replaces_exactly_the_days_of_the_run(tmp_path):
+    raw = tmp_path / "raw"
+    d1, d2 = dt.date(2026, 3, 1), dt.date(2026, 3, 2)
+    _write_clicks(raw, d1, 3, "w1-1.parquet")
+    _write_clicks(raw, d2, 5, "w1-2.parquet")
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    assert load_stream(con, raw, "clicks", d1, d2) == 2
+    assert con.execute("select dt, count(*) from raw.clicks group by 1 order by 1").fetchall() == [
+        (d1, 3),
+        (d2, 5),
+    ]
+    # Reloading day 2 alone, after a new file landed there, replaces day 2 and keeps day 1.
+    _write_clicks(raw, d2, 2, "w2-1.parquet")
+    load_stream(con, raw, "clicks", d2, d2)
+    assert con.execute("select dt, count(*) from raw.clicks group by 1 order by 1").fetchall() == [
+        (d1, 3),
+        (d2, 7),
+    ]
+    # Reloading twice changes nothing.
+    load_stream(con, raw, "clicks", d1, d2)
+    assert con.execute("select count(*) from raw.clicks").fetchone() == (10,)
+
+
+def test_load_of_a_day_without_files_creates_the_table_and_empties_the_day(tmp_path):
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    assert (
+        load_stream(con, tmp_path / "raw", "conversions", dt.date(2026, 1, 1), dt.date(2026, 1, 2))
+        == 0
+    )
+    cols = [r[0] for r in con.execute("describe raw.conversions").fetchall()]
+    assert cols == [*raw_schema.CONVERSIONS.names, "dt"]
+    assert con.execute("select count(*) from raw.conversions").fetchone() == (0,)

@@ -1,0 +1,72 @@
+import shutil
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.assets.publish import publish_snapshot
+
+DUCKDB_CLI = Path(sys.executable).with_name("duckdb")
+
+
+def _warehouse(path: Path, revenue: str) -> None:
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema marts")
+        con.execute("create schema staging")
+        con.execute(
+            "create table marts.mart_revenue_by_type as select "
+            f"'l1' as campaign_link_id, 'purchase' as event_type, 2 as conversions, "
+            f"cast({revenue} as decimal(18,2)) as revenue"
+        )
+        con.execute("create table staging.stg_private as select 1 as x")
+
+
+def test_snapshot_holds_the_marts_only_and_the_old_duckdb_cli_reads_it(tmp_path):
+    wh, pub = tmp_path / "warehouse.duckdb", tmp_path / "published.duckdb"
+    _warehouse(wh, "12.34")
+    assert publish_snapshot(wh, pub) == {"mart_revenue_by_type": 1}
+    with duckdb.connect(str(pub), read_only=True) as con:
+        assert con.execute("select revenue from mart_revenue_by_type").fetchall() == [
+            (Decimal("12.34"),)
+        ]
+        tables = con.execute("select table_name from duckdb_tables()").fetchall()
+        assert tables == [("mart_revenue_by_type",)]
+    if not DUCKDB_CLI.exists():
+        pytest.fail(f"the duckdb CLI that set-up installs is missing at {DUCKDB_CLI}")
+    out = subprocess.run(
+        [
+            str(DUCKDB_CLI),
+            "-readonly",
+            "-csv",
+            str(pub),
+            "-c",
+            "select revenue from mart_revenue_by_type",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.splitlines()[-1] == "12.34"
+
+
+def test_republishing_swaps_the_file_while_an_open_reader_keeps_its_view(tmp_path):
+    wh, pub = tmp_path / "warehouse.duckdb", tmp_path / "published.duckdb"
+    _warehouse(wh, "1.00")
+    publish_snapshot(wh, pub)
+    reader = duckdb.connect(str(pub), read_only=True)
+    shutil.move(wh, tmp_path / "old.duckdb")
+    _warehouse(wh, "2.00")
+    publish_snapshot(wh, pub)
+    assert reader.execute("select revenue from mart_revenue_by_type").fetchone() == (
+        Decimal("1.00"),
+    )
+    # DuckDB shares one instance per path within a process: close before reopening.
+    reader.close()
+    with duckdb.connect(str(pub), read_only=True) as fresh:
+        assert fresh.execute("select revenue from mart_revenue_by_type").fetchone() == (
+            Decimal("2.00"),
+        )
+    assert not list(tmp_path.glob(".published*tmp"))
