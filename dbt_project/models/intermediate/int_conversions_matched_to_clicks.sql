@@ -1,0 +1,119 @@
+-- Every conversion with the click it claims (same tracking_id) and the verdict of
+-- SPEC §4.2: 'attributed' or the reason it is not.
+
+{%- set window_days = var('attribution_window_days') | int %}
+{%- set skew_us = (var('clock_skew_minutes') | int) * 60 * 1000000 %}
+{%- set day_us = 86400 * 1000000 %}
+
+with
+
+conversions as (
+
+    select * from {{ ref('stg_collector__conversions') }}
+
+),
+
+clicks as (
+
+    select * from {{ ref('int_clicks_per_tracking_id') }}
+
+),
+
+joined as (
+
+    select
+        conversions.*,
+        clicks.campaign_link_id as click_campaign_link_id,
+        clicks.clicked_at,
+        clicks.is_bot as click_is_bot,
+        {{ epoch_us('conversions.converted_at') }}
+        - {{ epoch_us('clicks.clicked_at') }} as elapsed_us
+    from conversions
+    left join clicks
+        on conversions.tracking_id = clicks.tracking_id
+
+),
+
+aged as (
+
+    select
+        *,
+        -- A conversion stamped a few minutes before its click is clock skew, not a
+        -- conversion before the click: it counts as day 0.
+        case
+            when elapsed_us < 0 and elapsed_us >= -{{ skew_us }} then 0
+            else cast(floor(elapsed_us / {{ day_us }}) as bigint)
+        end as days_since_click
+    from joined
+
+),
+
+judged as (
+
+    select
+        *,
+        case
+            when clicked_at is null then 'no_click'
+            when campaign_link_id != click_campaign_link_id then 'link_mismatch'
+            when elapsed_us < -{{ skew_us }} then 'before_click'
+            when days_since_click > {{ window_days }} then 'window_expired'
+            else 'attributed'
+        end as window_status
+    from aged
+
+),
+
+order_candidates as (
+
+    select
+        *,
+        -- Only purchases otherwise attributed compete for an order: an expired copy of
+        -- an order must not take the credit from the one that counts.
+        coalesce(
+            event_type = 'purchase'
+            and order_id is not null
+            and window_status = 'attributed',
+            false
+        ) as is_order_candidate
+    from judged
+
+),
+
+orders_ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by order_id, is_order_candidate
+            order by received_at asc nulls last, event_id asc
+        ) as order_rank
+    from order_candidates
+
+),
+
+final as (
+
+    select
+        event_id,
+        tracking_id,
+        campaign_link_id,
+        event_type,
+        revenue_amount,
+        currency,
+        order_id,
+        event_data,
+        converted_at,
+        received_at,
+        source,
+        clicked_at,
+        click_is_bot,
+        days_since_click,
+        case
+            when is_order_candidate and order_rank > 1 then 'duplicate_order'
+            else window_status
+        end as attribution_status
+    from orders_ranked
+
+)
+
+select * from final

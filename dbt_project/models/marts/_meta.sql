@@ -1,0 +1,58 @@
+-- One row describing the run that built these marts: its as_of date, run id, build time,
+-- what came in and how it was judged.
+
+with
+
+row_counts as (
+
+    select * from {{ ref('stg_collector__row_counts') }}
+
+),
+
+matched as (
+
+    select * from {{ ref('int_conversions_matched_to_clicks') }}
+
+),
+
+inputs as (
+
+    select
+        sum(case when stream = 'clicks' then row_count else 0 end) as raw_clicks,
+        sum(case when stream = 'conversions' then row_count else 0 end) as raw_conversions,
+        sum(case when stream = 'campaign_links' then row_count else 0 end) as raw_campaign_links
+    from row_counts
+
+),
+
+verdicts as (
+
+    select
+        sum(case when attribution_status = 'attributed' then 1 else 0 end)
+            as attributed_conversions,
+        sum(case when attribution_status = 'attributed' then 0 else 1 end)
+            as unattributed_conversions
+    from matched
+
+),
+
+final as (
+
+    select
+        cast('{{ var("as_of") }}' as date) as as_of,
+        cast('{{ var("run_id") }}' as {{ dbt.type_string() }}) as run_id,
+        -- run_started_at is UTC, like every timestamp here.
+        cast(
+            '{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }}
+        ) as built_at,
+        cast(inputs.raw_clicks as bigint) as raw_clicks,
+        cast(inputs.raw_conversions as bigint) as raw_conversions,
+        cast(inputs.raw_campaign_links as bigint) as raw_campaign_links,
+        cast(coalesce(verdicts.attributed_conversions, 0) as bigint) as attributed_conversions,
+        cast(coalesce(verdicts.unattributed_conversions, 0) as bigint) as unattributed_conversions
+    from inputs
+    cross join verdicts
+
+)
+
+select * from final

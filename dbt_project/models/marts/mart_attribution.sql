@@ -1,0 +1,63 @@
+-- One row per tracking_id: its click, what it converted into, and whether its window is
+-- still open at the end of the as_of day (the read API's attribution lookup).
+
+{%- set window_days = var('attribution_window_days') | int %}
+{%- set as_of_ts = "cast('" ~ var('as_of') ~ "' as " ~ dbt.type_timestamp() ~ ")" %}
+
+with
+
+clicks as (
+
+    select * from {{ ref('int_clicks_per_tracking_id') }}
+
+),
+
+conversions as (
+
+    select * from {{ ref('fct_conversions') }}
+
+),
+
+conversions_per_tracking_id as (
+
+    select
+        tracking_id,
+        count(*) as conversions,
+        sum(coalesce(revenue_amount, 0)) as revenue,
+        min(converted_at) as first_converted_at,
+        max(converted_at) as last_converted_at
+    from conversions
+    group by tracking_id
+
+),
+
+windowed as (
+
+    select
+        clicks.tracking_id,
+        clicks.campaign_link_id,
+        clicks.clicked_at,
+        clicks.is_bot,
+        coalesce(conversions_per_tracking_id.conversions, 0) as conversions,
+        cast(coalesce(conversions_per_tracking_id.revenue, 0) as decimal(18, 2)) as revenue,
+        conversions_per_tracking_id.first_converted_at,
+        conversions_per_tracking_id.last_converted_at,
+        -- The first instant at which floor(elapsed / 1 day) exceeds the window.
+        {{ add_days('clicks.clicked_at', window_days + 1) }} as window_ends_at
+    from clicks
+    left join conversions_per_tracking_id
+        on clicks.tracking_id = conversions_per_tracking_id.tracking_id
+
+),
+
+final as (
+
+    select
+        *,
+        -- As of the end of the as_of day, i.e. the next midnight UTC.
+        window_ends_at > {{ add_days(as_of_ts, 1) }} as is_window_open
+    from windowed
+
+)
+
+select * from final

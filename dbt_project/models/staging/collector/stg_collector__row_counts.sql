@@ -1,0 +1,43 @@
+-- Rows received per raw stream, before any dedup: _meta reports them so a run's inputs
+-- can be checked against what the loader wrote.
+
+with
+
+clicks as (
+
+    select count(*) as row_count from {{ source('collector', 'clicks') }}
+
+),
+
+conversions as (
+
+    select count(*) as row_count from {{ source('collector', 'conversions') }}
+
+),
+
+campaign_links as (
+
+    select count(*) as row_count from {{ source('collector', 'campaign_links') }}
+
+),
+
+final as (
+
+    select
+        'clicks' as stream,
+        row_count
+    from clicks
+    union all
+    select
+        'conversions' as stream,
+        row_count
+    from conversions
+    union all
+    select
+        'campaign_links' as stream,
+        row_count
+    from campaign_links
+
+)
+
+select * from final
