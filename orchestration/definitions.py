@@ -1,5 +1,8 @@
 """The convtrack code location: assembles assets, resources and jobs; defines nothing."""
 
+import sys
+from pathlib import Path
+
 from dagster import AssetSelection, Definitions, define_asset_job
 from dagster_dbt import DbtCliResource
 
@@ -21,7 +24,11 @@ defs = Definitions(
     assets=[*raw_assets, convtrack_dbt_models, published_snapshot],
     jobs=[pipeline_job],
     resources={
-        "dbt": DbtCliResource(project_dir=dbt_project),
+        "dbt": DbtCliResource(
+            project_dir=dbt_project,
+            # the dbt installed beside this interpreter, whether or not .venv/bin is on PATH
+            dbt_executable=str(Path(sys.executable).with_name("dbt")),
+        ),
         "convtrack": ConvtrackSettings(),
     },
 )

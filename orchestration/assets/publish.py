@@ -6,6 +6,7 @@ from pathlib import Path
 import duckdb
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
+from orchestration.assets.transform import convtrack_dbt_models
 from orchestration.partitions import daily_partitions, single_run
 from orchestration.resources import ConvtrackSettings
 
@@ -13,20 +14,8 @@ from orchestration.resources import ConvtrackSettings
 # version, not DuckDB 2.0's own (SPEC §3.5).
 SNAPSHOT_STORAGE_VERSION = "v1.2.0"
 MARTS_SCHEMA = "marts"
-MART_ASSET_KEYS = [
-    AssetKey(name)
-    for name in (
-        "dim_campaign_links",
-        "fct_clicks",
-        "fct_conversions",
-        "fct_unattributed_conversions",
-        "mart_attribution",
-        "mart_conversion_funnel",
-        "mart_revenue_by_type",
-        "agg_daily_link_metrics",
-        "_meta",
-    )
-]
+# Everything dbt builds in the marts schema, and nothing else, is published.
+MART_ASSET_KEYS = [key for key in convtrack_dbt_models.keys if key.path[0] == MARTS_SCHEMA]
 
 
 def _fsync(path: Path) -> None:
