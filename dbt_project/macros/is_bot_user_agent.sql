@@ -16,11 +16,11 @@
 {#- True when the user agent is missing or matches a known pattern: a click without a
     user agent is not something a browser sends. -#}
 {% macro is_bot_user_agent(user_agent) -%}
-    (
-        {{ user_agent }} is null
-        or trim({{ user_agent }}) = ''
-        {%- for pattern in bot_user_agent_patterns() %}
-            or lower({{ user_agent }}) like '%{{ pattern }}%'
-        {%- endfor %}
-    )
+(
+    {{ user_agent }} is null
+    or trim({{ user_agent }}) = ''
+    {%- for pattern in bot_user_agent_patterns() %}
+    or lower({{ user_agent }}) like '%{{ pattern }}%'
+    {%- endfor %}
+)
 {%- endmacro %}

@@ -18,9 +18,12 @@ matched as (
 inputs as (
 
     select
-        sum(case when stream = 'clicks' then row_count else 0 end) as raw_clicks,
-        sum(case when stream = 'conversions' then row_count else 0 end) as raw_conversions,
-        sum(case when stream = 'campaign_links' then row_count else 0 end) as raw_campaign_links
+        sum(case when stream_name = 'clicks' then row_count else 0 end)
+            as raw_clicks,
+        sum(case when stream_name = 'conversions' then row_count else 0 end)
+            as raw_conversions,
+        sum(case when stream_name = 'campaign_links' then row_count else 0 end)
+            as raw_campaign_links
     from row_counts
 
 ),
@@ -28,9 +31,9 @@ inputs as (
 verdicts as (
 
     select
-        sum(case when attribution_status = 'attributed' then 1 else 0 end)
+        count(case when attribution_status = 'attributed' then 1 end)
             as attributed_conversions,
-        sum(case when attribution_status = 'attributed' then 0 else 1 end)
+        count(case when attribution_status != 'attributed' then 1 end)
             as unattributed_conversions
     from matched
 

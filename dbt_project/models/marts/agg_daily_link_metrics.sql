@@ -22,8 +22,8 @@ clicks_per_day as (
         {{ to_reporting_date('clicked_at') }} as metric_date,
         campaign_link_id,
         'click' as event_type,
-        sum(case when is_bot then 0 else 1 end) as clicks,
-        sum(case when is_bot then 1 else 0 end) as bot_clicks,
+        count(case when not is_bot then 1 end) as clicks,
+        count(case when is_bot then 1 end) as bot_clicks,
         0 as conversions,
         cast(0 as decimal(18, 2)) as revenue
     from clicks

@@ -25,8 +25,8 @@ clicks_per_link as (
 
     select
         campaign_link_id,
-        sum(case when is_bot then 0 else 1 end) as clicks,
-        sum(case when is_bot then 1 else 0 end) as bot_clicks
+        count(case when not is_bot then 1 end) as clicks,
+        count(case when is_bot then 1 end) as bot_clicks
     from clicks
     group by campaign_link_id
 
@@ -40,9 +40,9 @@ conversions_per_link as (
         campaign_link_id,
         count(distinct case when not click_is_bot then tracking_id end) as converting_clicks,
         count(*) as conversions,
-        sum(case when event_type = 'newsletter_signup' then 1 else 0 end) as newsletter_signups,
-        sum(case when event_type = 'course_enrollment' then 1 else 0 end) as course_enrollments,
-        sum(case when event_type = 'purchase' then 1 else 0 end) as purchases,
+        count(case when event_type = 'newsletter_signup' then 1 end) as newsletter_signups,
+        count(case when event_type = 'course_enrollment' then 1 end) as course_enrollments,
+        count(case when event_type = 'purchase' then 1 end) as purchases,
         sum(coalesce(revenue_amount, 0)) as revenue
     from matched
     where attribution_status = 'attributed'
@@ -78,13 +78,13 @@ final as (
 
     select
         *,
-        cast(converting_clicks as {{ dbt.type_float() }})
+        cast(converting_clicks as double)
         / nullif(clicks, 0) as click_to_conversion_rate,
-        cast(newsletter_signups as {{ dbt.type_float() }})
+        cast(newsletter_signups as double)
         / nullif(clicks, 0) as newsletter_signup_rate,
-        cast(course_enrollments as {{ dbt.type_float() }})
+        cast(course_enrollments as double)
         / nullif(clicks, 0) as course_enrollment_rate,
-        cast(purchases as {{ dbt.type_float() }}) / nullif(clicks, 0) as purchase_rate
+        cast(purchases as double) / nullif(clicks, 0) as purchase_rate
     from counted
 
 )

@@ -37,7 +37,8 @@ final as (
         cast(ip_address as {{ dbt.type_string() }}) as ip_address,
         cast(user_agent as {{ dbt.type_string() }}) as user_agent,
         cast(referrer as {{ dbt.type_string() }}) as referrer,
-        cast(source as {{ dbt.type_string() }}) as source,
+        -- `source` is a keyword to sqlfluff, but it is the SPEC's column name.
+        cast(source as {{ dbt.type_string() }}) as source,  -- noqa: RF04
         {{ is_bot_user_agent('user_agent') }} as is_bot
     from ranked
     where arrival_rank = 1

@@ -40,7 +40,8 @@ final as (
         cast(event_data as {{ dbt.type_string() }}) as event_data,
         cast(converted_at as {{ dbt.type_timestamp() }}) as converted_at,
         cast(received_at as {{ dbt.type_timestamp() }}) as received_at,
-        cast(source as {{ dbt.type_string() }}) as source
+        -- `source` is a keyword to sqlfluff, but it is the SPEC's column name.
+        cast(source as {{ dbt.type_string() }}) as source  -- noqa: RF04
     from ranked
     where arrival_rank = 1
 

@@ -24,17 +24,17 @@ campaign_links as (
 final as (
 
     select
-        'clicks' as stream,
+        'clicks' as stream_name,
         row_count
     from clicks
     union all
     select
-        'conversions' as stream,
+        'conversions' as stream_name,
         row_count
     from conversions
     union all
     select
-        'campaign_links' as stream,
+        'campaign_links' as stream_name,
         row_count
     from campaign_links
 

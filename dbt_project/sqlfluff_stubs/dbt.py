@@ -1,0 +1,18 @@
+"""Lint-only stand-in for dbt's cross-database macros (the `dbt.` namespace), rendered
+as DuckDB would render them."""
+
+
+def type_string():
+    return "varchar"
+
+
+def type_timestamp():
+    return "timestamp"
+
+
+def type_float():
+    return "double"
+
+
+def type_bigint():
+    return "bigint"
