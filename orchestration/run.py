@@ -18,9 +18,17 @@ DAGSTER_YAML = REPO_ROOT / "dagster.yaml"
 
 
 def ensure_manifest() -> Path:
-    """Parse the dbt project when its manifest is missing: dagster-dbt needs it at import."""
+    """Parse the dbt project when its manifest is missing or older than a model, macro or
+    yml: dagster-dbt reads the manifest at import, and a stale one fails mid-run."""
     manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
-    if not manifest.exists():
+    sources = [
+        p
+        for pattern in ("models/**/*", "macros/**/*", "tests/**/*", "dbt_project.yml")
+        for p in DBT_PROJECT_DIR.glob(pattern)
+        if p.is_file()
+    ]
+    built = manifest.stat().st_mtime if manifest.exists() else 0.0
+    if any(p.stat().st_mtime > built for p in sources):
         dbt = Path(sys.executable).with_name("dbt")
         subprocess.run(
             [str(dbt), "parse", "--quiet", "--project-dir", ".", "--profiles-dir", "."],

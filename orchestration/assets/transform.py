@@ -5,8 +5,19 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster import (
+    AssetCheckResult,
+    AssetExecutionContext,
+    AssetKey,
+    AssetMaterialization,
+    Output,
+)
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
 
 from orchestration.partitions import daily_partitions, dbt_build_vars, single_run, window_days
 from orchestration.project import dbt_project
@@ -29,7 +40,10 @@ class ConvtrackTranslator(DagsterDbtTranslator):
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
-    dagster_dbt_translator=ConvtrackTranslator(),
+    # dbt tests become asset checks, the raw sources' tests included.
+    dagster_dbt_translator=ConvtrackTranslator(
+        settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
+    ),
     partitions_def=daily_partitions,
     backfill_policy=single_run,
 )
@@ -48,4 +62,17 @@ def convtrack_dbt_models(
     # profiles.yml finds the warehouse through this variable; dbt runs as a subprocess
     # that inherits our environment, and it must see the same data dir as this run.
     os.environ["CONVTRACK_DATA_DIR"] = str(settings.data_dir.resolve())
-    yield from dbt.cli(["build", "--vars", json.dumps(build_vars)], context=context).stream()
+    invocation = dbt.cli(["build", "--vars", json.dumps(build_vars)], context=context)
+    total = len(context.selected_asset_keys)
+    done = 0
+    for event in invocation.stream():
+        # Progress a person can follow: one line per model built, one per failed check.
+        if isinstance(event, Output | AssetMaterialization):
+            done += 1
+            name = (
+                event.output_name if isinstance(event, Output) else event.asset_key.to_user_string()
+            )
+            context.log.info(f"dbt: built {name} ({done}/{total})")
+        elif isinstance(event, AssetCheckResult) and not event.passed:
+            context.log.warning(f"dbt test failed: {event.check_name} on {event.asset_key}")
+        yield event
