@@ -1,0 +1,45 @@
+"""The collector's FastAPI application (uvicorn: `collector.app:create_app`, factory=True)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from collector.errors import install_error_handlers
+from collector.links import LinkRegistry
+from collector.read.snapshot import SnapshotReader
+from collector.routes import admin, campaign_links, conversions, health, read, redirect
+from collector.storage import ParquetRawEventStore
+from convtrack.settings import Settings
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    store = ParquetRawEventStore(settings.raw_dir)
+    await store.start()
+    app.state.store = store
+    app.state.links = LinkRegistry(settings.raw_dir, store)
+    app.state.snapshot = SnapshotReader(settings.published_path)
+    try:
+        yield
+    finally:
+        # Flush what is pending before the process goes: it was not acknowledged yet.
+        await store.close()
+        app.state.snapshot.close()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the collector; settings are read from the environment when not given."""
+    app = FastAPI(
+        title="convtrack collector",
+        summary="Campaign link redirects, conversion intake and the read API.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings if settings is not None else Settings()
+    install_error_handlers(app)
+    for module in (health, redirect, conversions, campaign_links, admin, read):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,77 @@
+"""Errors for people: `{"detail": {"code", "field", "message"}}`, or a list of them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from collector.storage import StoreUnavailable
+from collector.validation.problems import Problem
+
+
+class ApiError(Exception):
+    """An answer other than success, with the problems that explain it."""
+
+    def __init__(
+        self,
+        status_code: int,
+        problems: Problem | Sequence[Problem],
+        headers: dict[str, str] | None = None,
+    ):
+        self.status_code = status_code
+        self.problems = [problems] if isinstance(problems, Problem) else list(problems)
+        self.headers = headers
+
+
+def detail(problems: Sequence[Problem]) -> dict | list[dict]:
+    items = [p.as_dict() for p in problems]
+    return items[0] if len(items) == 1 else items
+
+
+def error_response(
+    status_code: int, problems: Sequence[Problem], headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"detail": detail(problems)}, status_code=status_code, headers=headers)
+
+
+def _field_of(loc: Sequence[str | int]) -> str | None:
+    # ("body", "short_code") -> "short_code"; ("query", "from") -> "from"; ("body", 12) -> None
+    names = [str(part) for part in loc[1:] if isinstance(part, str)]
+    return ".".join(names) or None
+
+
+def validation_problems(exc: RequestValidationError) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        field = _field_of(error.get("loc", ()))
+        if error.get("type") == "json_invalid":
+            problems.append(Problem("invalid_body", None, "the request body is not valid JSON"))
+            continue
+        where = f"{field}: " if field else "the request body: "
+        problems.append(Problem("invalid_body", field, where + error.get("msg", "is invalid")))
+    return problems or [Problem("invalid_body", None, "the request is invalid")]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Same error shape for our own refusals, FastAPI's request validation and storage."""
+
+    async def on_api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status_code, exc.problems, exc.headers)
+
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(422, validation_problems(exc))
+
+    async def on_store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        # Nothing was acknowledged; the client may retry with the same event_id.
+        return error_response(
+            503,
+            [Problem("storage_unavailable", None, "events cannot be stored right now; retry")],
+            {"Retry-After": "1"},
+        )
+
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StoreUnavailable, on_store_unavailable)

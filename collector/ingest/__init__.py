@@ -1,0 +1,1 @@
+"""Historical imports: clicks and conversions with their own timestamps."""

@@ -1,0 +1,202 @@
+"""The campaign link registry: the current version of every link, kept in memory.
+
+The `campaign_links` raw stream is the record: each create or disable appends a new
+version row, and the registry is rebuilt from those rows at start. Links written by
+another process (another collector, the CLI) are picked up when a lookup misses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import uuid_utils
+
+from collector.clock import utc_now
+from collector.storage import RawEventStore
+from convtrack.raw_schema import CAMPAIGN_LINKS
+
+STREAM = "campaign_links"
+SHORT_CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+MAX_URL_LENGTH = 2048
+
+
+class LinkError(ValueError):
+    """A link request that cannot be honoured; `code` and `field` say why."""
+
+    def __init__(self, code: str, field: str | None, message: str):
+        super().__init__(message)
+        self.code, self.field, self.message = code, field, message
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignLink:
+    """One version of a campaign link (a row of the `campaign_links` stream)."""
+
+    campaign_link_id: str
+    short_code: str
+    destination_url: str
+    campaign_name: str | None
+    youtube_video_id: str | None
+    placement: str | None
+    created_at: dt.datetime
+    disabled_at: dt.datetime | None
+    recorded_at: dt.datetime
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_at is not None
+
+    def row(self) -> dict:
+        return asdict(self)
+
+
+def check_short_code(code: str) -> None:
+    if not SHORT_CODE_RE.fullmatch(code):
+        raise LinkError(
+            "invalid_short_code",
+            "short_code",
+            "short_code must be 1-64 letters, digits, '-' or '_', starting with a letter "
+            "or digit, e.g. yt-launch-2026",
+        )
+
+
+def check_destination(url: str) -> None:
+    parts = urlsplit(url)
+    if (
+        len(url) > MAX_URL_LENGTH
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(c.isspace() for c in url)
+    ):
+        raise LinkError(
+            "invalid_url",
+            "destination_url",
+            f"destination_url must be an absolute http(s) URL without spaces, at most "
+            f"{MAX_URL_LENGTH} characters, e.g. https://example.com/course",
+        )
+
+
+def _files_signature(raw_dir: Path) -> frozenset[Path]:
+    return frozenset((raw_dir / STREAM).glob("dt=*/*.parquet"))
+
+
+def read_links(raw_dir: Path) -> dict[str, CampaignLink]:
+    """The latest version of each link in the raw `campaign_links` files."""
+    files = sorted(_files_signature(raw_dir))
+    if not files:
+        return {}
+    table = pa.concat_tables(pq.read_table(f, schema=CAMPAIGN_LINKS) for f in files)
+    links: dict[str, CampaignLink] = {}
+    for row in sorted(table.to_pylist(), key=lambda r: r["recorded_at"]):
+        links[row["campaign_link_id"]] = CampaignLink(**row)
+    return links
+
+
+class LinkRegistry:
+    """Current links by id and by short code, persisted through the raw event store."""
+
+    def __init__(self, raw_dir: Path, store: RawEventStore) -> None:
+        self._raw_dir = Path(raw_dir)
+        self._store = store
+        self._lock = asyncio.Lock()
+        self._signature: frozenset[Path] = frozenset()
+        self._by_id: dict[str, CampaignLink] = {}
+        self._by_code: dict[str, CampaignLink] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        self._signature = _files_signature(self._raw_dir)
+        self._by_id = read_links(self._raw_dir)
+        self._by_code = {link.short_code: link for link in self._by_id.values()}
+
+    def refresh(self) -> bool:
+        """Re-read the links if any process wrote a new version; True when it did."""
+        return self._reload_if_changed()
+
+    def _reload_if_changed(self) -> bool:
+        if _files_signature(self._raw_dir) == self._signature:
+            return False
+        self.reload()
+        return True
+
+    def get(self, campaign_link_id: str) -> CampaignLink | None:
+        link = self._by_id.get(campaign_link_id)
+        if link is None and self._reload_if_changed():
+            link = self._by_id.get(campaign_link_id)
+        return link
+
+    def by_short_code(self, short_code: str) -> CampaignLink | None:
+        link = self._by_code.get(short_code)
+        if link is None and self._reload_if_changed():
+            link = self._by_code.get(short_code)
+        return link
+
+    def __contains__(self, campaign_link_id: object) -> bool:
+        return isinstance(campaign_link_id, str) and self.get(campaign_link_id) is not None
+
+    def ids(self) -> list[str]:
+        return list(self._by_id)
+
+    def all(self) -> list[CampaignLink]:
+        return sorted(self._by_id.values(), key=lambda link: link.created_at)
+
+    async def create(
+        self,
+        *,
+        short_code: str,
+        destination_url: str,
+        campaign_name: str | None = None,
+        youtube_video_id: str | None = None,
+        placement: str | None = None,
+    ) -> CampaignLink:
+        """Register a new link; LinkError on a bad or taken short code or a bad URL."""
+        check_short_code(short_code)
+        check_destination(destination_url)
+        async with self._lock:  # the uniqueness check and the write go together
+            if self.by_short_code(short_code) is not None:
+                raise LinkError(
+                    "short_code_taken",
+                    "short_code",
+                    f"short_code {short_code!r} is already used by another link; pick another",
+                )
+            now = utc_now()
+            link = CampaignLink(
+                campaign_link_id=str(uuid_utils.uuid7()),
+                short_code=short_code,
+                destination_url=destination_url,
+                campaign_name=campaign_name,
+                youtube_video_id=youtube_video_id,
+                placement=placement,
+                created_at=now,
+                disabled_at=None,
+                recorded_at=now,
+            )
+            await self._store.append(STREAM, [link.row()])
+            self._remember(link)
+            return link
+
+    async def set_disabled(self, campaign_link_id: str, disabled: bool) -> CampaignLink | None:
+        """Record a new version with the link disabled (or enabled again); None if unknown."""
+        async with self._lock:
+            current = self.get(campaign_link_id)
+            if current is None:
+                return None
+            if current.disabled == disabled:
+                return current
+            now = utc_now()
+            link = replace(current, disabled_at=now if disabled else None, recorded_at=now)
+            await self._store.append(STREAM, [link.row()])
+            self._remember(link)
+            return link
+
+    def _remember(self, link: CampaignLink) -> None:
+        # Re-read rather than patch: other writers' versions written meanwhile come along.
+        self.reload()
+        assert self._by_id.get(link.campaign_link_id) == link

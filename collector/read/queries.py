@@ -1,0 +1,228 @@
+"""The read API's questions to the snapshot's marts; answers as JSON-ready dicts.
+
+Money is a string with two decimals; times are ISO-8601 UTC. The numbers come from
+dbt's marts as they are: no business rule is recomputed here, only summed over days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+
+from collector.read.snapshot import ALIAS
+
+EVENT_TYPE_COLUMNS = {
+    "newsletter_signup": "newsletter_signups",
+    "course_enrollment": "course_enrollments",
+    "purchase": "purchases",
+}
+_CENT = Decimal("0.01")
+
+
+def money(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(Decimal(str(value)).quantize(_CENT))
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
+
+
+def _rate(numerator: Any, denominator: Any) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return float(numerator) / float(denominator)
+
+
+def _rows(cur: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]:
+    result = cur.execute(sql.format(s=ALIAS), params)
+    names = [d[0] for d in result.description]
+    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
+def as_of(cur: duckdb.DuckDBPyConnection) -> Any:
+    rows = _rows(cur, "select as_of from {s}.main._meta limit 1", [])
+    return _iso(rows[0]["as_of"]) if rows else None
+
+
+def link_exists(cur: duckdb.DuckDBPyConnection, campaign_link_id: str) -> dict | None:
+    rows = _rows(
+        cur,
+        "select * from {s}.main.mart_conversion_funnel where campaign_link_id = ?",
+        [campaign_link_id],
+    )
+    return rows[0] if rows else None
+
+
+def attribution(cur: duckdb.DuckDBPyConnection, tracking_id: str) -> dict | None:
+    rows = _rows(
+        cur, "select * from {s}.main.mart_attribution where tracking_id = ?", [tracking_id]
+    )
+    if not rows:
+        return None
+    click = rows[0]
+    events = _rows(
+        cur,
+        """
+        select event_id, event_type, revenue_amount, currency, order_id, event_data,
+               converted_at, days_since_click
+        from {s}.main.fct_conversions
+        where tracking_id = ?
+        order by converted_at, event_id
+        """,
+        [tracking_id],
+    )
+    return {
+        "tracking_id": click["tracking_id"],
+        "campaign_link_id": click["campaign_link_id"],
+        "clicked_at": _iso(click["clicked_at"]),
+        "is_bot": click["is_bot"],
+        "conversions": click["conversions"],
+        "revenue": money(click["revenue"]),
+        "first_converted_at": _iso(click["first_converted_at"]),
+        "last_converted_at": _iso(click["last_converted_at"]),
+        "window_ends_at": _iso(click["window_ends_at"]),
+        "is_window_open": click["is_window_open"],
+        "events": [
+            {
+                **e,
+                "revenue_amount": money(e["revenue_amount"]),
+                "event_data": json.loads(e["event_data"]) if e["event_data"] else None,
+                "converted_at": _iso(e["converted_at"]),
+            }
+            for e in events
+        ],
+    }
+
+
+def _link_fields(link: dict) -> dict:
+    return {
+        k: link[k]
+        for k in (
+            "campaign_link_id",
+            "short_code",
+            "campaign_name",
+            "youtube_video_id",
+            "placement",
+        )
+    }
+
+
+def funnel(link: dict) -> dict:
+    """The mart's row, as it is."""
+    return {
+        **_link_fields(link),
+        "from": None,
+        "to": None,
+        **{
+            k: link[k]
+            for k in (
+                "clicks",
+                "bot_clicks",
+                "converting_clicks",
+                "conversions",
+                "newsletter_signups",
+                "course_enrollments",
+                "purchases",
+            )
+        },
+        "revenue": money(link["revenue"]),
+        **{
+            k: None if link[k] is None else float(link[k])
+            for k in (
+                "click_to_conversion_rate",
+                "newsletter_signup_rate",
+                "course_enrollment_rate",
+                "purchase_rate",
+            )
+        },
+    }
+
+
+def _daily(
+    cur: duckdb.DuckDBPyConnection,
+    campaign_link_id: str,
+    start: dt.date | None,
+    end: dt.date | None,
+) -> list[dict]:
+    return _rows(
+        cur,
+        """
+        select event_type,
+               sum(clicks) as clicks, sum(bot_clicks) as bot_clicks,
+               sum(conversions) as conversions, sum(revenue) as revenue
+        from {s}.main.agg_daily_link_metrics
+        where campaign_link_id = ?
+          and (cast(? as date) is null or metric_date >= cast(? as date))
+          and (cast(? as date) is null or metric_date <= cast(? as date))
+        group by event_type
+        """,
+        [campaign_link_id, start, start, end, end],
+    )
+
+
+def funnel_between(
+    cur: duckdb.DuckDBPyConnection, link: dict, start: dt.date | None, end: dt.date | None
+) -> dict:
+    """Summed from the daily history; converting clicks are not in it, so they stay null."""
+    by_type = {r["event_type"]: r for r in _daily(cur, link["campaign_link_id"], start, end)}
+    click_row = by_type.pop("click", {})
+    clicks = int(click_row.get("clicks") or 0)
+    per_type = {t: int(by_type.get(t, {}).get("conversions") or 0) for t in EVENT_TYPE_COLUMNS}
+    conversions = sum(per_type.values())
+    revenue = sum((Decimal(str(r["revenue"] or 0)) for r in by_type.values()), Decimal(0))
+    answer = {
+        **_link_fields(link),
+        "from": _iso(start),
+        "to": _iso(end),
+        "clicks": clicks,
+        "bot_clicks": int(click_row.get("bot_clicks") or 0),
+        "converting_clicks": None,
+        "conversions": conversions,
+        **{EVENT_TYPE_COLUMNS[t]: n for t, n in per_type.items()},
+        "revenue": money(revenue),
+        "click_to_conversion_rate": None,
+    }
+    for t, column in EVENT_TYPE_COLUMNS.items():
+        answer[f"{column[:-1]}_rate"] = _rate(per_type[t], clicks)
+    return answer
+
+
+def revenue_by_type(
+    cur: duckdb.DuckDBPyConnection,
+    campaign_link_id: str,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> list[dict]:
+    if start is None and end is None:
+        rows = _rows(
+            cur,
+            """
+            select event_type, conversions, revenue, avg_revenue
+            from {s}.main.mart_revenue_by_type
+            where campaign_link_id = ?
+            order by event_type
+            """,
+            [campaign_link_id],
+        )
+    else:
+        rows = [
+            {**r, "avg_revenue": None if not r["conversions"] else r["revenue"] / r["conversions"]}
+            for r in _daily(cur, campaign_link_id, start, end)
+            if r["event_type"] != "click"
+        ]
+        rows.sort(key=lambda r: r["event_type"])
+    return [
+        {
+            "event_type": r["event_type"],
+            "conversions": int(r["conversions"] or 0),
+            "revenue": money(r["revenue"] or 0),
+            "avg_revenue": money(r["avg_revenue"]),
+        }
+        for r in rows
+    ]

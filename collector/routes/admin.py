@@ -1,0 +1,70 @@
+"""Admin operations: historical imports (admin token)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+
+from collector.deps import AdminDep, LinksDep, SettingsDep, StoreDep
+from collector.errors import ApiError
+from collector.ingest.importer import IMPORTABLE, import_rows
+from collector.routes.conversions import parse_object_body
+from collector.validation.problems import Problem
+
+router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[AdminDep])
+
+
+@router.post(
+    "/import",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            s: {"type": "array", "items": {"type": "object"}} for s in IMPORTABLE
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def import_events(
+    request: Request, settings: SettingsDep, store: StoreDep, links: LinksDep
+) -> dict[str, Any]:
+    """Import historical clicks and conversions with their own times; per-event results."""
+    body = parse_object_body(await request.body())
+    batches = {}
+    for stream in IMPORTABLE:
+        rows = body.get(stream, [])
+        if not isinstance(rows, list):
+            raise ApiError(
+                422, Problem("invalid_body", stream, f"{stream} must be a list of event objects")
+            )
+        batches[stream] = rows
+    if unknown := sorted(set(body) - set(IMPORTABLE)):
+        raise ApiError(
+            422,
+            Problem(
+                "invalid_body",
+                unknown[0],
+                f"unknown key {unknown[0]!r}: the body holds 'clicks' and/or 'conversions'",
+            ),
+        )
+    links.refresh()
+    link_ids = links.ids()
+    answer: dict[str, dict] = {"accepted": {}, "rejected": {}, "results": {}}
+    for stream, rows in batches.items():
+        # Validation and the Parquet write are CPU and disk work: off the event loop.
+        result = await run_in_threadpool(
+            import_rows, rows, stream, settings=settings, link_ids=link_ids, store=store
+        )
+        answer["accepted"][stream] = result.accepted
+        answer["rejected"][stream] = result.rejected
+        answer["results"][stream] = result.results()
+    return answer

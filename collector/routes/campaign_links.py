@@ -1,0 +1,79 @@
+"""Campaign links: create, list, disable (admin token)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from collector.deps import AdminDep, LinksDep, SettingsDep
+from collector.errors import ApiError
+from collector.links import CampaignLink, LinkError
+from collector.validation.problems import Problem
+
+router = APIRouter(prefix="/api/campaign-links", tags=["campaign links"], dependencies=[AdminDep])
+
+
+class LinkIn(BaseModel):
+    short_code: str = Field(description="the code in /c/{short_code}")
+    destination_url: str = Field(description="absolute http(s) URL of the landing page")
+    campaign_name: str | None = None
+    youtube_video_id: str | None = None
+    placement: str | None = None
+
+
+class LinkPatch(BaseModel):
+    disabled: bool
+
+
+class LinkOut(BaseModel):
+    campaign_link_id: str
+    short_code: str
+    short_url: str
+    destination_url: str
+    campaign_name: str | None
+    youtube_video_id: str | None
+    placement: str | None
+    created_at: dt.datetime
+    disabled_at: dt.datetime | None
+    disabled: bool
+
+
+def link_out(link: CampaignLink, public_url: str) -> LinkOut:
+    return LinkOut(
+        **{k: v for k, v in link.row().items() if k != "recorded_at"},
+        short_url=f"{public_url}/c/{link.short_code}",
+        disabled=link.disabled,
+    )
+
+
+@router.post("", status_code=201, response_model=LinkOut)
+async def create_link(body: LinkIn, links: LinksDep, settings: SettingsDep) -> LinkOut:
+    """Register a campaign link; 409 when its short code is taken."""
+    try:
+        link = await links.create(**body.model_dump())
+    except LinkError as exc:
+        status = 409 if exc.code == "short_code_taken" else 422
+        raise ApiError(status, Problem(exc.code, exc.field, exc.message)) from exc
+    return link_out(link, settings.public_url)
+
+
+@router.get("", response_model=list[LinkOut])
+def list_links(links: LinksDep, settings: SettingsDep) -> list[LinkOut]:
+    """Every link in its current version, oldest first."""
+    return [link_out(link, settings.public_url) for link in links.all()]
+
+
+@router.patch("/{campaign_link_id}", response_model=LinkOut)
+async def update_link(
+    campaign_link_id: str, body: LinkPatch, links: LinksDep, settings: SettingsDep
+) -> LinkOut:
+    """Disable a link (its redirect answers 404 from then on), or enable it again."""
+    link = await links.set_disabled(campaign_link_id.lower(), body.disabled)
+    if link is None:
+        raise ApiError(
+            404,
+            Problem("unknown_campaign_link", "campaign_link_id", "no campaign link has this id"),
+        )
+    return link_out(link, settings.public_url)

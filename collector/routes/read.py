@@ -1,0 +1,108 @@
+"""The read API (read token): attribution, funnel and revenue by type, from the snapshot."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import duckdb
+from fastapi import APIRouter, Query
+
+from collector.deps import ReaderDep, SnapshotDep
+from collector.errors import ApiError
+from collector.read import queries
+from collector.read.snapshot import SnapshotReader, SnapshotUnavailable
+from collector.validation.problems import Problem
+from collector.validation.scalar import is_uuid
+
+router = APIRouter(prefix="/api/conversions", tags=["read"], dependencies=[ReaderDep])
+
+FromDate = Annotated[dt.date | None, Query(alias="from", description="first day, inclusive")]
+ToDate = Annotated[dt.date | None, Query(alias="to", description="last day, inclusive")]
+
+
+@contextmanager
+def snapshot_cursor(snapshot: SnapshotReader) -> Iterator[duckdb.DuckDBPyConnection]:
+    try:
+        cur = snapshot.cursor()
+    except SnapshotUnavailable as exc:
+        raise ApiError(
+            503, Problem("snapshot_unavailable", None, str(exc)), {"Retry-After": "60"}
+        ) from exc
+    try:
+        yield cur
+    finally:
+        cur.close()
+
+
+def _uuid_path(name: str, value: str) -> str:
+    if not is_uuid(value):
+        raise ApiError(
+            422, Problem("invalid_uuid", name, f"{name} must be a UUID in its 36-character form")
+        )
+    return value.lower()
+
+
+def _not_found(name: str, value: str) -> ApiError:
+    return ApiError(
+        404, Problem("not_found", name, f"the published snapshot has nothing for {name} {value}")
+    )
+
+
+def _range(start: dt.date | None, end: dt.date | None) -> None:
+    if start and end and start > end:
+        raise ApiError(422, Problem("invalid_range", "from", "from must be on or before to"))
+
+
+def _link(cur: duckdb.DuckDBPyConnection, campaign_link_id: str) -> dict:
+    link = queries.link_exists(cur, campaign_link_id)
+    if link is None:
+        raise _not_found("campaign_link_id", campaign_link_id)
+    return link
+
+
+@router.get("/attribution/{tracking_id}")
+def get_attribution(tracking_id: str, snapshot: SnapshotDep) -> dict[str, Any]:
+    """The click behind a tracking id, its conversions, revenue and attribution window."""
+    tracking_id = _uuid_path("tracking_id", tracking_id)
+    with snapshot_cursor(snapshot) as cur:
+        answer = queries.attribution(cur, tracking_id)
+        if answer is None:
+            raise _not_found("tracking_id", tracking_id)
+        return {"as_of": queries.as_of(cur), **answer}
+
+
+@router.get("/funnel/{campaign_link_id}")
+def get_funnel(
+    campaign_link_id: str, snapshot: SnapshotDep, start: FromDate = None, end: ToDate = None
+) -> dict[str, Any]:
+    """Funnel counts and rates of a link: all time, or summed over days from..to."""
+    campaign_link_id = _uuid_path("campaign_link_id", campaign_link_id)
+    _range(start, end)
+    with snapshot_cursor(snapshot) as cur:
+        link = _link(cur, campaign_link_id)
+        if start is None and end is None:
+            funnel = queries.funnel(link)
+        else:
+            funnel = queries.funnel_between(cur, link, start, end)
+        return {"as_of": queries.as_of(cur), **funnel}
+
+
+@router.get("/types/{campaign_link_id}")
+def get_revenue_by_type(
+    campaign_link_id: str, snapshot: SnapshotDep, start: FromDate = None, end: ToDate = None
+) -> dict[str, Any]:
+    """Conversions, revenue and average revenue of a link per conversion type."""
+    campaign_link_id = _uuid_path("campaign_link_id", campaign_link_id)
+    _range(start, end)
+    with snapshot_cursor(snapshot) as cur:
+        _link(cur, campaign_link_id)
+        return {
+            "as_of": queries.as_of(cur),
+            "campaign_link_id": campaign_link_id,
+            "from": start.isoformat() if start else None,
+            "to": end.isoformat() if end else None,
+            "types": queries.revenue_by_type(cur, campaign_link_id, start, end),
+        }

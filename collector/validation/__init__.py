@@ -1,0 +1,1 @@
+"""Validation of incoming events (SPEC §4.1): one set of rules, a scalar and a vectorised checker."""

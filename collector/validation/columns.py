@@ -1,0 +1,111 @@
+"""Bring JSON values (API bodies, JSON lines) into the text columns the vectorised rules read.
+
+Every field becomes a String column holding the value's text, plus a `_bad_<field>`
+Boolean that says the JSON value had a type the field can never take (a list where a
+UUID belongs, `true` as revenue, a string as event_data). That keeps the JSON-type
+decisions the scalar validator makes per value, and leaves all the rules to Polars.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+
+from collector.jsontext import compact_json
+
+_BAD = object()
+
+
+def _text(value: Any) -> Any:
+    return value if isinstance(value, str) else _BAD
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, bool):
+        return _BAD
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Decimal):
+        return format(value, "f") if value.is_finite() else _BAD
+    if isinstance(value, float):
+        return format(Decimal(repr(value)), "f") if math.isfinite(value) else _BAD
+    return _BAD
+
+
+def _order(value: Any) -> Any:
+    if isinstance(value, bool):
+        return _BAD
+    if isinstance(value, int):
+        return str(value)
+    return value if isinstance(value, str) else _BAD
+
+
+def _object(value: Any) -> Any:
+    text = compact_json(value) if isinstance(value, dict) else None
+    return _BAD if text is None else text
+
+
+# How each field's JSON value becomes text.
+CONVERSION_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "event_id": _text,
+    "tracking_id": _text,
+    "campaign_link_id": _text,
+    "event_type": _text,
+    "revenue_amount": _number,
+    "currency": _text,
+    "order_id": _order,
+    "event_data": _object,
+    "converted_at": _text,
+}
+
+CLICK_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "event_id": _text,
+    "tracking_id": _text,
+    "campaign_link_id": _text,
+    "clicked_at": _text,
+    "ip_address": _text,
+    "user_agent": _text,
+    "referrer": _text,
+}
+
+
+def rows_to_frame(rows: Iterable[dict], fields: dict[str, Callable[[Any], Any]]) -> pl.DataFrame:
+    """Text columns and `_bad_` flags for `fields` (missing keys and nulls are null)."""
+    rows = list(rows)
+    columns: dict[str, pl.Series] = {}
+    for name, to_text in fields.items():
+        texts: list[str | None] = []
+        bad: list[bool] = []
+        for row in rows:
+            value = row.get(name) if isinstance(row, dict) else None
+            if value is None:
+                texts.append(None)
+                bad.append(False)
+                continue
+            text = to_text(value)
+            if text is _BAD:
+                texts.append(None)
+                bad.append(True)
+            else:
+                texts.append(text)
+                bad.append(False)
+        columns[name] = pl.Series(name, texts, dtype=pl.String)
+        columns[f"_bad_{name}"] = pl.Series(f"_bad_{name}", bad, dtype=pl.Boolean)
+    return pl.DataFrame(columns, height=len(rows))
+
+
+def ensure_fields(df: pl.DataFrame, fields: Iterable[str]) -> pl.DataFrame:
+    """Add the absent columns (null) and `_bad_` flags (False) a frame from a file lacks."""
+    missing = []
+    for name in fields:
+        if name not in df.columns:
+            missing.append(pl.lit(None, dtype=pl.String).alias(name))
+        if f"_bad_{name}" not in df.columns:
+            missing.append(pl.lit(False).alias(f"_bad_{name}"))
+    return df.with_columns(missing) if missing else df

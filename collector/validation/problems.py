@@ -1,0 +1,73 @@
+"""Problem codes and the sentences people read when an event is refused or flagged."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from collector.validation.rules import (
+    EVENT_TYPES,
+    MAX_EVENT_DATA_BYTES,
+    MAX_REVENUE,
+    REVENUE_DECIMALS,
+    REVENUE_WARNING_THRESHOLD,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong (or worth a warning) with one field of one event."""
+
+    code: str
+    field: str | None
+    message: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+_TYPES = ", ".join(EVENT_TYPES)
+
+MESSAGES: dict[str, str] = {
+    "missing_field": "{field} is required",
+    "invalid_uuid": (
+        "{field} must be a UUID in its 36-character form, e.g. 0192f1c4-7b3a-7cde-8f00-1a2b3c4d5e6f"
+    ),
+    "invalid_event_type": f"event_type must be one of: {_TYPES}",
+    "revenue_required": "a purchase needs a revenue_amount greater than 0, e.g. 49.99",
+    "revenue_not_positive": "revenue_amount, when given, must be greater than 0 (or left out)",
+    "revenue_precision": (
+        f"revenue_amount may have at most {REVENUE_DECIMALS} decimal places, e.g. 19.99"
+    ),
+    "revenue_too_large": f"revenue_amount may be at most {MAX_REVENUE:,}",
+    "invalid_revenue": (
+        "revenue_amount must be a number or a numeric string in plain notation, e.g. 19.99"
+    ),
+    "invalid_event_data": (
+        f"event_data must be a JSON object of at most {MAX_EVENT_DATA_BYTES} bytes, "
+        'e.g. {{"plan": "pro"}}'
+    ),
+    "unknown_campaign_link": (
+        "campaign_link_id is not a registered campaign link; use the ct_campaign_link_id "
+        "the redirect added to the landing page URL"
+    ),
+    "currency_mismatch": "currency must be {currency} (the collector's currency) or left out",
+    "attribution_window_expired": (
+        "tracking_id belongs to a click more than {window} days before this event, "
+        "outside the attribution window"
+    ),
+    "invalid_order_id": "order_id must be a string or an integer",
+    "invalid_text": "{field} must be a string",
+    "invalid_timestamp": (
+        "{field} must be an ISO-8601 date-time, e.g. 2026-11-01T12:30:00Z "
+        "(without an offset it is read as UTC)"
+    ),
+    # Warnings: accepted, but worth a look.
+    "newsletter_with_revenue": "a newsletter signup normally has no revenue; it was kept",
+    "revenue_above_threshold": (
+        f"revenue_amount is above {REVENUE_WARNING_THRESHOLD:,}; accepted, please check it"
+    ),
+}
+
+
+def problem(code: str, field: str | None, **values: object) -> Problem:
+    return Problem(code, field, MESSAGES[code].format(field=field, **values))

@@ -1,0 +1,178 @@
+"""The scalar validator: one conversion as parsed from a request body, in microseconds.
+
+Keep it in step with `vectorised.py`: a property test checks they give the same codes,
+fields and order for any event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Container
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from collector.jsontext import compact_json
+from collector.validation.problems import Problem, problem
+from collector.validation.rules import (
+    EVENT_TYPES,
+    MAX_EVENT_DATA_BYTES,
+    MAX_REVENUE,
+    NUMERIC_RE,
+    REVENUE_DECIMALS,
+    REVENUE_WARNING_THRESHOLD,
+    UUID_RE,
+)
+
+_EPOCH = dt.datetime(1970, 1, 1)
+_DAY = dt.timedelta(days=1)
+_CENT = Decimal("0.01")
+
+
+@dataclass(slots=True)
+class ConversionCheck:
+    """Problems (refusal), warnings, and the normalised values of an accepted event."""
+
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def is_uuid(value: object) -> bool:
+    return isinstance(value, str) and UUID_RE.fullmatch(value) is not None
+
+
+def uuid7_time(uuid_text: str) -> dt.datetime | None:
+    """The click time inside a UUIDv7 (RFC 9562: 48-bit Unix ms), None for other versions."""
+    if uuid_text[14] != "7" or uuid_text[19] not in "89abAB":
+        return None
+    ms = int(uuid_text[:8] + uuid_text[9:13], 16)
+    return _EPOCH + dt.timedelta(milliseconds=ms)
+
+
+def decimal_places(amount: Decimal) -> int:
+    """Decimals that matter: 1.50 has one, 100 none (trailing zeros are not precision)."""
+    _, digits, exponent = amount.as_tuple()
+    if not isinstance(exponent, int) or exponent >= 0:
+        return 0
+    places = -exponent
+    for digit in reversed(digits):
+        if places == 0 or digit != 0:
+            break
+        places -= 1
+    return places
+
+
+def parse_revenue(value: object) -> Decimal | None:
+    """A JSON number or numeric string as Decimal; None when it is neither."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
+    if isinstance(value, float):
+        return Decimal(repr(value)) if value == value and abs(value) != float("inf") else None
+    if isinstance(value, str) and NUMERIC_RE.fullmatch(value):
+        return Decimal(value)
+    return None
+
+
+def _uuid_field(name: str, value: object, required: bool, out: list[Problem]) -> str | None:
+    if value is None:
+        if required:
+            out.append(problem("missing_field", name))
+        return None
+    if not is_uuid(value):
+        out.append(problem("invalid_uuid", name))
+        return None
+    return value.lower()  # type: ignore[union-attr]
+
+
+def check_conversion(
+    body: dict[str, Any],
+    *,
+    link_ids: Container[str],
+    currency: str,
+    window_days: int,
+    event_time: dt.datetime,
+) -> ConversionCheck:
+    """Apply every rule of SPEC §4.1 to one conversion; `event_time` is naive UTC."""
+    check = ConversionCheck()
+    out = check.problems
+    get = body.get
+
+    event_id = _uuid_field("event_id", get("event_id"), False, out)
+
+    tracking_id = _uuid_field("tracking_id", get("tracking_id"), True, out)
+    if tracking_id is not None:
+        clicked = uuid7_time(tracking_id)
+        if clicked is not None and (event_time - clicked) // _DAY > window_days:
+            out.append(problem("attribution_window_expired", "tracking_id", window=window_days))
+
+    link_id = _uuid_field("campaign_link_id", get("campaign_link_id"), True, out)
+    if link_id is not None and link_id not in link_ids:
+        out.append(problem("unknown_campaign_link", "campaign_link_id"))
+
+    event_type = get("event_type")
+    if event_type is None:
+        out.append(problem("missing_field", "event_type"))
+    elif not isinstance(event_type, str) or event_type not in EVENT_TYPES:
+        out.append(problem("invalid_event_type", "event_type"))
+        event_type = None
+
+    raw_revenue = get("revenue_amount")
+    amount = None
+    if raw_revenue is not None:
+        amount = parse_revenue(raw_revenue)
+        if amount is None:
+            out.append(problem("invalid_revenue", "revenue_amount"))
+        else:
+            if decimal_places(amount) > REVENUE_DECIMALS:
+                out.append(problem("revenue_precision", "revenue_amount"))
+            if amount > MAX_REVENUE:
+                out.append(problem("revenue_too_large", "revenue_amount"))
+    if event_type == "purchase":
+        if raw_revenue is None or (amount is not None and amount <= 0):
+            out.append(problem("revenue_required", "revenue_amount"))
+    elif event_type is not None and amount is not None and amount <= 0:
+        out.append(problem("revenue_not_positive", "revenue_amount"))
+
+    raw_data = get("event_data")
+    event_data = None
+    if raw_data is not None:
+        event_data = compact_json(raw_data) if isinstance(raw_data, dict) else None
+        if event_data is None or len(event_data.encode()) > MAX_EVENT_DATA_BYTES:
+            out.append(problem("invalid_event_data", "event_data"))
+
+    raw_currency = get("currency")
+    if raw_currency is not None and (
+        not isinstance(raw_currency, str) or raw_currency.upper() != currency
+    ):
+        out.append(problem("currency_mismatch", "currency", currency=currency))
+
+    order_id = get("order_id")
+    if order_id is not None:
+        if isinstance(order_id, bool) or not isinstance(order_id, int | str):
+            out.append(problem("invalid_order_id", "order_id"))
+        else:
+            order_id = str(order_id)
+
+    if out:
+        return check
+
+    if event_type == "newsletter_signup" and amount is not None:
+        check.warnings.append(problem("newsletter_with_revenue", "revenue_amount"))
+    if amount is not None and amount > REVENUE_WARNING_THRESHOLD:
+        check.warnings.append(problem("revenue_above_threshold", "revenue_amount"))
+    check.values = {
+        "event_id": event_id,
+        "tracking_id": tracking_id,
+        "campaign_link_id": link_id,
+        "event_type": event_type,
+        "revenue_amount": None if amount is None else amount.quantize(_CENT),
+        "currency": currency,
+        "order_id": order_id,
+        "event_data": event_data,
+    }
+    return check

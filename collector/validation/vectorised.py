@@ -1,0 +1,220 @@
+"""The vectorised validator: the rules of SPEC §4.1 as Polars expressions, for imports.
+
+Input: the text columns of `columns.py`, plus the event's time. Output: the same
+problem codes, fields and order as `scalar.check_conversion`, one list per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+import polars as pl
+
+from collector.validation.problems import MESSAGES
+from collector.validation.rules import (
+    EVENT_TYPES,
+    MAX_EVENT_DATA_BYTES,
+    MAX_REVENUE,
+    NUMERIC_PATTERN,
+    REVENUE_DECIMALS,
+    REVENUE_WARNING_THRESHOLD,
+    UUID_PATTERN,
+)
+
+PROBLEM = pl.Struct({"code": pl.String, "field": pl.String})
+PROBLEM_LIST = pl.List(PROBLEM)
+
+
+def _one_list(values: Iterable[str]) -> pl.Expr:
+    # One list to test membership in (a bare Series would be read element-wise).
+    return pl.lit(pl.Series(list(values), dtype=pl.String).implode())
+
+
+def _flag(name: str) -> pl.Expr:
+    return pl.col(f"_bad_{name}")
+
+
+def _rule(code: str, field: str, condition: pl.Expr) -> pl.Expr:
+    return pl.when(condition.fill_null(False)).then(
+        pl.struct(code=pl.lit(code), field=pl.lit(field))
+    )
+
+
+def problem_list(rules: Iterable[pl.Expr]) -> pl.Expr:
+    """The rules that fire on a row, in rule order, as a list of {code, field}."""
+    return pl.concat_list(list(rules)).list.drop_nulls()
+
+
+def valid_uuid(name: str) -> pl.Expr:
+    return pl.col(name).str.contains(UUID_PATTERN) & ~_flag(name)
+
+
+def uuid_rules(name: str, *, required: bool) -> list[pl.Expr]:
+    col = pl.col(name)
+    rules = []
+    if required:
+        rules.append(_rule("missing_field", name, col.is_null() & ~_flag(name)))
+    rules.append(_rule("invalid_uuid", name, _flag(name) | ~col.str.contains(UUID_PATTERN)))
+    return rules
+
+
+def uuid7_time(name: str) -> pl.Expr:
+    """The 48-bit millisecond timestamp of a UUIDv7 as a datetime; null for other versions."""
+    col = pl.col(name)
+    is_v7 = (col.str.slice(14, 1) == "7") & col.str.slice(19, 1).str.contains("^[89abAB]$")
+    ms = pl.concat_str([col.str.slice(0, 8), col.str.slice(9, 4)]).str.to_integer(base=16)
+    return pl.when(is_v7).then(pl.from_epoch(ms, time_unit="ms").cast(pl.Datetime("us")))
+
+
+def known_link(name: str, link_ids: Iterable[str]) -> pl.Expr:
+    return pl.col(name).str.to_lowercase().is_in(_one_list(link_ids))
+
+
+def _split_threshold(value: Decimal) -> tuple[str, str]:
+    whole, _, frac = format(value, "f").partition(".")
+    return whole.lstrip("0"), frac.rstrip("0")
+
+
+class _Amount:
+    """A numeric text column taken apart: sign, integer digits, significant decimals."""
+
+    def __init__(self, col: pl.Expr):
+        self.negative = col.str.starts_with("-")
+        # Leading zeros of the integer part and trailing zeros of the decimals carry no value.
+        self.whole = col.str.extract(r"^-?0*([0-9]*)", 1)
+        self.frac = col.str.extract(r"\.([0-9]*?)0*$", 1).fill_null("")
+        self.decimals = self.frac.str.len_chars()
+        self.positive = ~self.negative & ((self.whole != "") | (self.frac != ""))
+
+    def greater_than(self, limit: Decimal) -> pl.Expr:
+        # Digit strings of equal length compare like the numbers they spell.
+        whole, frac = _split_threshold(limit)
+        n = self.whole.str.len_chars()
+        return ~self.negative & (
+            (n > len(whole))
+            | (
+                (n == len(whole))
+                & ((self.whole > whole) | ((self.whole == whole) & (self.frac > frac)))
+            )
+        )
+
+
+def conversion_rules(
+    *, link_ids: Iterable[str], currency: str, window_days: int, event_time: pl.Expr
+) -> tuple[pl.Expr, pl.Expr]:
+    """(problems, warnings) list expressions over the conversion text columns."""
+    event_type = pl.col("event_type")
+    revenue = pl.col("revenue_amount")
+    event_data = pl.col("event_data")
+    cur = pl.col("currency")
+
+    clicked = uuid7_time("tracking_id")
+    expired = (
+        valid_uuid("tracking_id")
+        & clicked.is_not_null()
+        & ((event_time - clicked).dt.total_days() > window_days)
+    )
+    known_type = event_type.is_in(_one_list(EVENT_TYPES)) & ~_flag("event_type")
+    amount = _Amount(revenue)
+    parsed = revenue.str.contains(NUMERIC_PATTERN) & ~_flag("revenue_amount")
+    revenue_absent = revenue.is_null() & ~_flag("revenue_amount")
+    is_purchase = known_type & (event_type == "purchase")
+
+    problems = problem_list(
+        [
+            *uuid_rules("event_id", required=False),
+            *uuid_rules("tracking_id", required=True),
+            _rule("attribution_window_expired", "tracking_id", expired),
+            *uuid_rules("campaign_link_id", required=True),
+            _rule(
+                "unknown_campaign_link",
+                "campaign_link_id",
+                valid_uuid("campaign_link_id") & ~known_link("campaign_link_id", link_ids),
+            ),
+            _rule("missing_field", "event_type", event_type.is_null() & ~_flag("event_type")),
+            _rule(
+                "invalid_event_type",
+                "event_type",
+                _flag("event_type") | (event_type.is_not_null() & ~known_type),
+            ),
+            _rule(
+                "invalid_revenue",
+                "revenue_amount",
+                _flag("revenue_amount") | (revenue.is_not_null() & ~parsed),
+            ),
+            _rule(
+                "revenue_precision", "revenue_amount", parsed & (amount.decimals > REVENUE_DECIMALS)
+            ),
+            _rule("revenue_too_large", "revenue_amount", parsed & amount.greater_than(MAX_REVENUE)),
+            _rule(
+                "revenue_required",
+                "revenue_amount",
+                is_purchase & (revenue_absent | (parsed & ~amount.positive)),
+            ),
+            _rule(
+                "revenue_not_positive",
+                "revenue_amount",
+                known_type & ~is_purchase & parsed & ~amount.positive,
+            ),
+            _rule(
+                "invalid_event_data",
+                "event_data",
+                _flag("event_data")
+                | (
+                    event_data.is_not_null()
+                    & (
+                        ~event_data.str.starts_with("{")
+                        | (event_data.str.len_bytes() > MAX_EVENT_DATA_BYTES)
+                    )
+                ),
+            ),
+            _rule(
+                "currency_mismatch",
+                "currency",
+                _flag("currency") | (cur.is_not_null() & (cur.str.to_uppercase() != currency)),
+            ),
+            _rule("invalid_order_id", "order_id", _flag("order_id")),
+        ]
+    )
+    warnings = problem_list(
+        [
+            _rule(
+                "newsletter_with_revenue",
+                "revenue_amount",
+                known_type & (event_type == "newsletter_signup") & parsed,
+            ),
+            _rule(
+                "revenue_above_threshold",
+                "revenue_amount",
+                parsed & amount.greater_than(REVENUE_WARNING_THRESHOLD),
+            ),
+        ]
+    )
+    # A refused event carries no warnings, as in the scalar validator.
+    warnings = pl.when(problems.list.len() == 0).then(warnings).otherwise(pl.lit([], PROBLEM_LIST))
+    return problems, warnings
+
+
+def click_rules(*, link_ids: Iterable[str]) -> pl.Expr:
+    """Problems of imported clicks (their time is checked by the importer)."""
+    return problem_list(
+        [
+            *uuid_rules("event_id", required=False),
+            *uuid_rules("tracking_id", required=True),
+            *uuid_rules("campaign_link_id", required=True),
+            _rule(
+                "unknown_campaign_link",
+                "campaign_link_id",
+                valid_uuid("campaign_link_id") & ~known_link("campaign_link_id", link_ids),
+            ),
+            *(
+                _rule("invalid_text", name, _flag(name))
+                for name in ("ip_address", "user_agent", "referrer")
+            ),
+        ]
+    )
+
+
+def message_for(code: str, field: str | None, *, currency: str, window_days: int) -> str:
+    return MESSAGES[code].format(field=field, currency=currency, window=window_days)
