@@ -1,0 +1,101 @@
+"""Campaign links: create, list, disable; versions on disk; the registry rebuilt from them."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from collector.app import create_app
+from tests.collector.conftest import read_stream
+
+
+def test_create_returns_the_link_and_records_a_version(client, settings, link):
+    assert link["short_code"] == "launch"
+    assert link["short_url"] == f"{settings.public_url}/c/launch"
+    assert link["disabled"] is False
+    (row,) = read_stream(settings, "campaign_links")
+    assert row["campaign_link_id"] == link["campaign_link_id"]
+    assert row["destination_url"] == link["destination_url"]
+    assert row["youtube_video_id"] == "dQw4w9WgXcQ"
+    assert row["disabled_at"] is None
+
+
+def test_taken_short_code_is_409(client, link, admin_headers):
+    resp = client.post(
+        "/api/campaign-links",
+        json={"short_code": "launch", "destination_url": "https://other.example/"},
+        headers=admin_headers,
+    )
+    assert resp.status_code == 409
+    assert resp.json()["detail"]["code"] == "short_code_taken"
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "field"),
+    [
+        (
+            {"short_code": "a b", "destination_url": "https://e.com"},
+            "invalid_short_code",
+            "short_code",
+        ),
+        (
+            {"short_code": "", "destination_url": "https://e.com"},
+            "invalid_short_code",
+            "short_code",
+        ),
+        ({"short_code": "ok", "destination_url": "ftp://e.com"}, "invalid_url", "destination_url"),
+        ({"short_code": "ok", "destination_url": "/relative"}, "invalid_url", "destination_url"),
+        (
+            {"short_code": "ok", "destination_url": "https://e.com/a b"},
+            "invalid_url",
+            "destination_url",
+        ),
+        ({"short_code": "ok"}, "invalid_body", "destination_url"),
+        ({"short_code": 5, "destination_url": "https://e.com"}, "invalid_body", "short_code"),
+    ],
+)
+def test_bad_links_are_422(client, settings, admin_headers, body, code, field):
+    resp = client.post("/api/campaign-links", json=body, headers=admin_headers)
+    assert resp.status_code == 422
+    assert (resp.json()["detail"]["code"], resp.json()["detail"]["field"]) == (code, field)
+    assert read_stream(settings, "campaign_links") == []
+
+
+def test_list_and_disable(client, settings, link, admin_headers):
+    listed = client.get("/api/campaign-links", headers=admin_headers).json()
+    assert [x["campaign_link_id"] for x in listed] == [link["campaign_link_id"]]
+    url = f"/api/campaign-links/{link['campaign_link_id']}"
+    assert client.patch(url, json={"disabled": True}, headers=admin_headers).json()["disabled"]
+    versions = read_stream(settings, "campaign_links")
+    assert [v["disabled_at"] is None for v in versions] == [True, False]
+    listed = client.get("/api/campaign-links", headers=admin_headers).json()
+    assert listed[0]["disabled"] is True
+
+
+def test_patch_unknown_link_is_404(client, admin_headers):
+    resp = client.patch(
+        "/api/campaign-links/01a212cd-fcab-74e8-bbb7-203e94aeca9b",
+        json={"disabled": True},
+        headers=admin_headers,
+    )
+    assert resp.status_code == 404
+
+
+def test_a_restarted_collector_knows_the_links_from_disk(client, settings, link, admin_headers):
+    url = f"/api/campaign-links/{link['campaign_link_id']}"
+    client.patch(url, json={"disabled": True}, headers=admin_headers)
+    with TestClient(create_app(settings)) as restarted:
+        listed = restarted.get("/api/campaign-links", headers=admin_headers).json()
+        assert [(x["short_code"], x["disabled"]) for x in listed] == [("launch", True)]
+        assert restarted.get("/c/launch", follow_redirects=False).status_code == 404
+
+
+def test_a_link_written_by_another_collector_is_found(settings, admin_headers):
+    with TestClient(create_app(settings)) as first, TestClient(create_app(settings)) as second:
+        second.get("/api/campaign-links", headers=admin_headers)  # started before the link
+        first.post(
+            "/api/campaign-links",
+            json={"short_code": "elsewhere", "destination_url": "https://e.com/"},
+            headers=admin_headers,
+        )
+        assert second.get("/c/elsewhere", follow_redirects=False).status_code == 302
