@@ -90,8 +90,12 @@ def _drive(collector, data_dir: Path) -> dict:
         _convert(admin, *b[0], "purchase", "20.50")
         bad = admin.post(
             "/api/conversions",
-            json={"tracking_id": a[3][0], "campaign_link_id": links["a"],
-                  "event_type": "purchase", "revenue_amount": "1.005"},
+            json={
+                "tracking_id": a[3][0],
+                "campaign_link_id": links["a"],
+                "event_type": "purchase",
+                "revenue_amount": "1.005",
+            },
         )
         assert bad.status_code == 422
 
@@ -104,16 +108,26 @@ def _drive(collector, data_dir: Path) -> dict:
             "/api/admin/import",
             json={
                 "clicks": [
-                    {"tracking_id": old_tid, "campaign_link_id": links["b"],
-                     "clicked_at": _iso(now - dt.timedelta(days=40)), "user_agent": HUMAN},
+                    {
+                        "tracking_id": old_tid,
+                        "campaign_link_id": links["b"],
+                        "clicked_at": _iso(now - dt.timedelta(days=40)),
+                        "user_agent": HUMAN,
+                    },
                 ],
                 "conversions": [
-                    {"tracking_id": old_tid, "campaign_link_id": links["b"],
-                     "event_type": "newsletter_signup",
-                     "converted_at": _iso(now - dt.timedelta(days=5))},
-                    {"tracking_id": no_click_tid, "campaign_link_id": links["b"],
-                     "event_type": "newsletter_signup",
-                     "converted_at": _iso(now - dt.timedelta(days=1))},
+                    {
+                        "tracking_id": old_tid,
+                        "campaign_link_id": links["b"],
+                        "event_type": "newsletter_signup",
+                        "converted_at": _iso(now - dt.timedelta(days=5)),
+                    },
+                    {
+                        "tracking_id": no_click_tid,
+                        "campaign_link_id": links["b"],
+                        "event_type": "newsletter_signup",
+                        "converted_at": _iso(now - dt.timedelta(days=1)),
+                    },
                 ],
             },
         )
@@ -227,8 +241,16 @@ def test_read_api_serves_the_snapshot(world):
 def test_the_duckdb_cli_that_setup_installs_reads_the_snapshot(world):
     cli = Path(sys.executable).with_name("duckdb")
     out = subprocess.run(
-        [str(cli), "-readonly", "-csv", str(world["settings"].published_path),
-         "-c", "select count(*) from mart_revenue_by_type"],
-        capture_output=True, text=True, check=True,
+        [
+            str(cli),
+            "-readonly",
+            "-csv",
+            str(world["settings"].published_path),
+            "-c",
+            "select count(*) from mart_revenue_by_type",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert out.stdout.splitlines()[-1] == "4"
