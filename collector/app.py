@@ -7,10 +7,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from collector.cors import install_cors
 from collector.errors import install_error_handlers
 from collector.links import LinkRegistry
 from collector.read.snapshot import SnapshotReader
-from collector.routes import admin, campaign_links, conversions, health, read, redirect
+from collector.routes import admin, campaign_links, conversions, health, read, redirect, tracker
 from collector.storage import ParquetRawEventStore
 from convtrack.settings import Settings
 
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings if settings is not None else Settings()
     install_error_handlers(app)
-    for module in (health, redirect, conversions, campaign_links, admin, read):
+    install_cors(app)
+    for module in (health, tracker, redirect, conversions, campaign_links, admin, read):
         app.include_router(module.router)
     return app

@@ -1,0 +1,102 @@
+"""CORS for landing pages (SPEC §5): the configured origins, or the link destinations'.
+
+With `CORS_ORIGINS` unset, an origin is allowed when some registered campaign link lands
+on it. Links are created while the collector runs (and by other processes), so the check
+reads the link registry at request time instead of a list fixed at start.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
+
+from collector.links import LinkRegistry
+
+# The tracker posts JSON; nothing it sends needs more (no cookies, no auth headers).
+ALLOW_METHODS = ("GET", "POST")
+ALLOW_HEADERS = ("Content-Type",)
+PREFLIGHT_MAX_AGE_S = 600
+# An unknown origin re-reads other processes' links at most this often.
+REFRESH_INTERVAL_S = 1.0
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> str | None:
+    """The origin a browser would send for a page at `url` (`scheme://host[:port]`)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+        host = parts.hostname  # lowercased, IPv6 without brackets
+        if parts.scheme not in _DEFAULT_PORTS or not host:
+            return None
+        host = host.encode("idna").decode("ascii")  # browsers send punycode
+    except (ValueError, UnicodeError):
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    suffix = f":{port}" if port is not None and port != _DEFAULT_PORTS[parts.scheme] else ""
+    return f"{parts.scheme}://{host}{suffix}"
+
+
+class LinkOriginsCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, with origins taken from the current campaign link destinations."""
+
+    def __init__(self, app: ASGIApp, registry: Callable[[], LinkRegistry | None]) -> None:
+        super().__init__(
+            app,
+            allow_methods=ALLOW_METHODS,
+            allow_headers=ALLOW_HEADERS,
+            max_age=PREFLIGHT_MAX_AGE_S,
+        )
+        self._registry = registry
+        self._link_count = -1
+        self._origins: frozenset[str] = frozenset()
+        self._last_refresh = float("-inf")
+
+    def _current_origins(self, links: LinkRegistry) -> frozenset[str]:
+        # Links are never removed and their destination never changes, so the number of
+        # links tells whether the set of origins can have changed.
+        ids = links.ids()
+        if len(ids) != self._link_count:
+            # Disabled links count too: their visitors keep converting within the window.
+            origins = {origin_of(link.destination_url) for link in links.all()}
+            self._origins = frozenset(o for o in origins if o is not None)
+            self._link_count = len(ids)
+        return self._origins
+
+    def is_allowed_origin(self, origin: str) -> bool:
+        links = self._registry()
+        wanted = origin_of(origin)
+        if links is None or wanted is None:
+            return False
+        if wanted in self._current_origins(links):
+            return True
+        # Maybe another collector or the CLI registered it: re-read, but not on every request.
+        now = time.monotonic()
+        if now - self._last_refresh < REFRESH_INTERVAL_S:
+            return False
+        self._last_refresh = now
+        return links.refresh() and wanted in self._current_origins(links)
+
+
+def install_cors(app: FastAPI) -> None:
+    """CORS for `app` from its settings: `CORS_ORIGINS`, else the link destinations."""
+    # Browsers send origins lowercased and without default ports: compare like with like.
+    configured = [o if o == "*" else origin_of(o) or o for o in app.state.settings.cors_origin_list]
+    if configured:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=configured,
+            allow_methods=ALLOW_METHODS,
+            allow_headers=ALLOW_HEADERS,
+            max_age=PREFLIGHT_MAX_AGE_S,
+        )
+    else:
+        app.add_middleware(
+            LinkOriginsCORSMiddleware, registry=lambda: getattr(app.state, "links", None)
+        )

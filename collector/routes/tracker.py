@@ -1,0 +1,67 @@
+"""The tracker script for landing pages (SPEC §3.2, §3.3): `collector/static/tracker.js`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+from fastapi.responses import Response
+
+from collector.deps import SettingsDep
+
+router = APIRouter(prefix="/api/conversions", tags=["tracker"])
+
+# The quoted string literal in tracker.js that becomes the collector's base URL.
+URL_PLACEHOLDER = '"__CONVTRACK_COLLECTOR_URL__"'
+CACHE_CONTROL = "public, max-age=3600"
+MEDIA_TYPE = "application/javascript; charset=utf-8"
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerScript:
+    body: bytes
+    etag: str
+
+
+@lru_cache(maxsize=8)
+def render_tracker(collector_url: str) -> TrackerScript:
+    """tracker.js pointed at `collector_url`, with a strong ETag over its bytes."""
+    source = (files("collector") / "static" / "tracker.js").read_text(encoding="utf-8")
+    if source.count(URL_PLACEHOLDER) != 1:
+        raise RuntimeError(f"tracker.js must contain {URL_PLACEHOLDER} exactly once")
+    # A JSON string is a valid JS string literal; ensure_ascii keeps it plain ASCII.
+    body = source.replace(URL_PLACEHOLDER, json.dumps(collector_url)).encode("utf-8")
+    return TrackerScript(body=body, etag=f'"{hashlib.sha256(body).hexdigest()[:32]}"')
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 If-None-Match: `*` or any listed tag, compared weakly (W/ ignored)."""
+    if not if_none_match:
+        return False
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag in tags
+
+
+@router.get(
+    "/script",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/javascript": {}}, "description": "the tracker"},
+        304: {"description": "the copy named by If-None-Match is current"},
+    },
+)
+def tracker_script(
+    settings: SettingsDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The CampaignTracker library, pointed at PUBLIC_URL (never the request's Host)."""
+    script = render_tracker(settings.public_url)
+    headers = {"Cache-Control": CACHE_CONTROL, "ETag": script.etag}
+    if etag_matches(if_none_match, script.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(script.body, media_type=MEDIA_TYPE, headers=headers)

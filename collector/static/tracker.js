@@ -1,0 +1,295 @@
+/*
+ * convtrack CampaignTracker: reports a landing page's conversions to the collector.
+ *
+ * Served by GET /api/conversions/script with COLLECTOR_URL filled in from PUBLIC_URL
+ * (SPEC §3.2, §3.3). ES2017, no dependencies.
+ *
+ *   <script src="https://collector.example/api/conversions/script"></script>
+ *   CampaignTracker.trackPurchase(49.99, { orderId: "A-1001" }).then(function (answer) {});
+ *
+ * Every public method returns a Promise resolving to the collector's JSON answer (the
+ * 202 acknowledgement or a 4xx refusal's body) or to null, and never throws: a broken
+ * tracker must not break the page that hosts it.
+ */
+(function (root) {
+  "use strict";
+
+  if (root.CampaignTracker && root.CampaignTracker.collectorUrl) {
+    return; // the script is included twice: keep the first copy and its listeners
+  }
+
+  var COLLECTOR_URL = "__CONVTRACK_COLLECTOR_URL__";
+  var ENDPOINT = COLLECTOR_URL + "/api/conversions";
+  var PARAMS = { trackingId: "ct_tracking_id", campaignLinkId: "ct_campaign_link_id" };
+  var MAX_TRIES = 3;
+  var FIRST_BACKOFF_MS = 400; // then x3, each with up to 25% jitter
+  // Browsers refuse keepalive bodies over 64 KB; the collector refuses them anyway (413).
+  var KEEPALIVE_MAX_BYTES = 63 * 1024;
+
+  // Events waiting for their next try, by event_id: handed to sendBeacon on pagehide,
+  // since timers do not outlive the page.
+  var waiting = new Map();
+  // When sessionStorage is unavailable (privacy modes, sandboxed frames): this page only.
+  var memory = {};
+
+  function warn(message, error) {
+    try {
+      if (error === undefined) root.console.warn("[convtrack] " + message);
+      else root.console.warn("[convtrack] " + message, error);
+    } catch (e) {
+      // nowhere left to report to
+    }
+  }
+
+  function readValue(key) {
+    try {
+      var value = root.sessionStorage.getItem(key);
+      if (value !== null) return value;
+    } catch (e) {
+      // storage disabled: fall through to memory
+    }
+    return Object.prototype.hasOwnProperty.call(memory, key) ? memory[key] : null;
+  }
+
+  function writeValue(key, value) {
+    memory[key] = value;
+    try {
+      root.sessionStorage.setItem(key, value);
+    } catch (e) {
+      // storage disabled or full: memory keeps it for this page
+    }
+  }
+
+  // The redirect adds both parameters; a new click replaces the tab's attribution.
+  function captureAttribution() {
+    try {
+      var query = new URLSearchParams(root.location.search);
+      var trackingId = query.get(PARAMS.trackingId);
+      var campaignLinkId = query.get(PARAMS.campaignLinkId);
+      if (trackingId && campaignLinkId) {
+        writeValue(PARAMS.trackingId, trackingId);
+        writeValue(PARAMS.campaignLinkId, campaignLinkId);
+      }
+    } catch (e) {
+      warn("could not read the attribution parameters from the URL", e);
+    }
+  }
+
+  /** `{trackingId, campaignLinkId}` for this tab, or null when the visitor has none. */
+  function getAttribution() {
+    try {
+      var trackingId = readValue(PARAMS.trackingId);
+      var campaignLinkId = readValue(PARAMS.campaignLinkId);
+      if (!trackingId || !campaignLinkId) return null;
+      return { trackingId: trackingId, campaignLinkId: campaignLinkId };
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function newEventId() {
+    var c = root.crypto;
+    if (c && typeof c.randomUUID === "function") {
+      try {
+        return c.randomUUID();
+      } catch (e) {
+        // randomUUID exists only in secure contexts (https): build a v4 below
+      }
+    }
+    var bytes = new Uint8Array(16);
+    if (c && typeof c.getRandomValues === "function") c.getRandomValues(bytes);
+    else for (var i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
+    bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
+    var hex = "";
+    for (var j = 0; j < 16; j++) hex += (bytes[j] + 0x100).toString(16).slice(1);
+    return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join("-");
+  }
+
+  function asOptions(options) {
+    return options && typeof options === "object" ? options : {};
+  }
+
+  function buildEvent(eventType, options, attribution) {
+    var event = {
+      event_id: newEventId(), // once per call: every retry carries the same id
+      tracking_id: attribution.trackingId,
+      campaign_link_id: attribution.campaignLinkId,
+      event_type: eventType,
+    };
+    // Revenue is sent as given (number or decimal string): the collector judges it.
+    if (options.revenue !== undefined && options.revenue !== null) event.revenue_amount = options.revenue;
+    if (options.eventData !== undefined && options.eventData !== null) event.event_data = options.eventData;
+    if (options.orderId !== undefined && options.orderId !== null) event.order_id = String(options.orderId);
+    if (options.currency) event.currency = String(options.currency);
+    return event;
+  }
+
+  function byteLength(text) {
+    try {
+      return new TextEncoder().encode(text).length;
+    } catch (e) {
+      return text.length * 3; // worst case of UTF-8 per UTF-16 unit
+    }
+  }
+
+  function backoffMs(attempt) {
+    var base = FIRST_BACKOFF_MS * Math.pow(3, attempt - 2);
+    return base * (1 + Math.random() / 4);
+  }
+
+  // 429 is a 4xx but means "later": with the same event_id a retry is safe.
+  function isRetryable(status) {
+    return status >= 500 || status === 429;
+  }
+
+  function beacon(body) {
+    try {
+      var nav = root.navigator;
+      // A string body goes as text/plain: no preflight, which an unloading page cannot wait for.
+      return !!(nav && typeof nav.sendBeacon === "function" && nav.sendBeacon(ENDPOINT, body));
+    } catch (e) {
+      return false;
+    }
+  }
+
+  /** Resolves false after `ms`, or true if the page is hidden first and a beacon took over. */
+  function pause(ms, eventId, body) {
+    return new Promise(function (resolve) {
+      var timer = setTimeout(function () {
+        waiting.delete(eventId);
+        resolve(false);
+      }, ms);
+      waiting.set(eventId, {
+        body: body,
+        handOff: function () {
+          clearTimeout(timer);
+          waiting.delete(eventId);
+          resolve(true);
+        },
+      });
+    });
+  }
+
+  function onPageHide() {
+    Array.from(waiting.values()).forEach(function (entry) {
+      if (beacon(entry.body)) entry.handOff();
+    });
+  }
+
+  async function readJson(response) {
+    try {
+      return await response.json();
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function describeProblems(answer) {
+    var detail = answer && answer.detail;
+    if (!detail) return "no details";
+    return [].concat(detail)
+      .map(function (p) {
+        if (!p || !p.code) return JSON.stringify(p);
+        return p.code + (p.field ? " (" + p.field + ")" : "") + ": " + p.message;
+      })
+      .join("; ");
+  }
+
+  async function deliver(event) {
+    var body = JSON.stringify(event);
+    if (typeof root.fetch !== "function") {
+      if (!beacon(body)) warn(event.event_type + " not sent: this browser has neither fetch nor sendBeacon");
+      return null; // a beacon's answer cannot be read
+    }
+    // keepalive lets the request finish after the page is gone (navigation, tab closed).
+    var init = {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: body,
+      keepalive: byteLength(body) <= KEEPALIVE_MAX_BYTES,
+      credentials: "omit",
+      mode: "cors",
+    };
+    var answer = null;
+    for (var attempt = 1; attempt <= MAX_TRIES; attempt++) {
+      if (attempt > 1 && (await pause(backoffMs(attempt), event.event_id, body))) {
+        return null; // the page is going away; sendBeacon carries the event
+      }
+      var response;
+      try {
+        response = await root.fetch(ENDPOINT, init);
+      } catch (e) {
+        continue; // network error (or a CORS refusal, which looks the same): try again
+      }
+      answer = await readJson(response);
+      if (response.ok) {
+        if (answer && answer.warnings && answer.warnings.length) {
+          warn(event.event_type + " accepted with warnings: " + describeProblems({ detail: answer.warnings }));
+        }
+        return answer;
+      }
+      if (!isRetryable(response.status)) {
+        warn(event.event_type + " refused by the collector (HTTP " + response.status + "): " + describeProblems(answer));
+        return answer;
+      }
+    }
+    warn(event.event_type + " not delivered after " + MAX_TRIES + " tries: " + COLLECTOR_URL + " is unreachable or failing");
+    return answer;
+  }
+
+  /** Report a conversion of `eventType`; options: revenue, eventData, orderId, currency. */
+  function track(eventType, options) {
+    try {
+      var attribution = getAttribution();
+      if (!attribution) {
+        warn(
+          "no campaign attribution in this tab (" + PARAMS.trackingId + " / " + PARAMS.campaignLinkId +
+            " were never in the URL): " + eventType + " not sent"
+        );
+        return Promise.resolve(null);
+      }
+      var event = buildEvent(String(eventType), asOptions(options), attribution);
+      return deliver(event).catch(function (e) {
+        warn(eventType + " not sent: unexpected error", e);
+        return null;
+      });
+    } catch (e) {
+      warn(eventType + " not sent: unexpected error", e);
+      return Promise.resolve(null);
+    }
+  }
+
+  function trackPurchase(revenue, options) {
+    try {
+      var opts = asOptions(options);
+      return track("purchase", revenue === undefined ? opts : Object.assign({}, opts, { revenue: revenue }));
+    } catch (e) {
+      warn("purchase not sent: unexpected error", e);
+      return Promise.resolve(null);
+    }
+  }
+
+  function trackNewsletterSignup(options) {
+    return track("newsletter_signup", options);
+  }
+
+  function trackCourseEnrollment(options) {
+    return track("course_enrollment", options);
+  }
+
+  try {
+    captureAttribution();
+    root.addEventListener("pagehide", onPageHide);
+    root.CampaignTracker = Object.freeze({
+      collectorUrl: COLLECTOR_URL,
+      getAttribution: getAttribution,
+      track: track,
+      trackPurchase: trackPurchase,
+      trackNewsletterSignup: trackNewsletterSignup,
+      trackCourseEnrollment: trackCourseEnrollment,
+    });
+  } catch (e) {
+    warn("the tracker could not start", e);
+  }
+})(typeof window !== "undefined" ? window : self);
