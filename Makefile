@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: setup demo test lint format clean dagster-dev
+.PHONY: setup demo test lint format clean dagster-dev chromium
 
 setup: $(STAMP) dbt_project/target/manifest.json
 
@@ -22,8 +22,19 @@ dbt_project/target/manifest.json: $(STAMP) $(shell find dbt_project -name '*.sql
 demo: setup
 	$(BIN)/convtrack demo
 
-test: setup
+test: setup chromium
 	$(BIN)/python -m pytest
+
+# Browser tests drive Debian's Chromium through Playwright (`playwright install` cannot
+# download here); installed only when missing, with sudo unless already root.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+chromium: $(CHROMIUM)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update
+	$(SUDO) apt-get install -y --no-install-recommends chromium
 
 lint: setup
 	$(BIN)/ruff check .
