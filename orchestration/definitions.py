@@ -9,14 +9,12 @@ from dagster_dbt import DbtCliResource
 from orchestration.assets.ingest import raw_assets
 from orchestration.assets.publish import published_snapshot
 from orchestration.assets.transform import convtrack_dbt_models
-from orchestration.partitions import daily_partitions
 from orchestration.project import dbt_project
 from orchestration.resources import ConvtrackSettings
 
 pipeline_job = define_asset_job(
     "pipeline",
     selection=AssetSelection.all(),
-    partitions_def=daily_partitions,
     description="Load raw days, build every dbt model and test, publish the snapshot.",
 )
 

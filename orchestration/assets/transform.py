@@ -55,7 +55,7 @@ def convtrack_dbt_models(
     _, last_day = window_days(context.partition_time_window)
     build_vars = dbt_build_vars(
         last_day=last_day,
-        run_id=context.run_id,
+        run_id=context.run.run_id,
         attribution_window_days=settings.attribution_window_days,
         reporting_timezone=settings.reporting_timezone,
     )

@@ -216,8 +216,9 @@ def test_read_api_serves_the_snapshot(world):
         assert body["as_of"] == world["today"].isoformat()
         assert body["campaign_link_id"] == link
         assert body["is_window_open"] is True
-        assert [c["event_type"] for c in body["conversions"]] == ["purchase"]
-        assert Decimal(body["total_revenue"]) == Decimal("10.00")
+        assert body["conversions"] == 1
+        assert [c["event_type"] for c in body["events"]] == ["purchase"]
+        assert Decimal(body["revenue"]) == Decimal("10.00")
 
         funnel = reader.get(f"/api/conversions/funnel/{link}")
         assert funnel.status_code == 200, funnel.text
