@@ -33,7 +33,8 @@ from convtrack.traffic import BOT_AGENTS, HUMAN_AGENTS, Story, build_story
 
 DEMO_MARKER = ".convtrack-demo"
 IMPORT_CHUNK = 100  # events per admin import request: keeps each body small
-console = Console()
+# Wide enough for the results table even when the output is not a terminal.
+console = Console(width=max(Console().width, 132))
 
 
 def free_port() -> int:
@@ -277,6 +278,10 @@ def run_demo() -> int:
             return 1
         console.rule("results")
         print_results(settings)
+        console.print(
+            "The imported history planted: "
+            + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in story.planted.items())
+        )
         sample = _sample_tracking_id(settings)
         if sample:
             resp = httpx.get(

@@ -190,15 +190,19 @@ def _conversions_for_click(rng, story, link, tracking_id, clicked_at, today, pla
         if rng.random() >= p:
             continue
         delay = dt.timedelta(hours=rng.expovariate(1 / 60))
-        if rng.random() < 0.04 and tracking_id[14] == "4":
+        # Only clicks from the old tracker (UUIDv4) can convert too late: for a UUIDv7
+        # the collector refuses that at the door (attribution_window_expired).
+        late = rng.random() < 0.04 and tracking_id[14] == "4"
+        skewed = not late and rng.random() < 0.02
+        if late:
             delay = dt.timedelta(days=31, hours=rng.uniform(1, 200))
-            planted["window_expired"] += 1
-        elif rng.random() < 0.02:
+        elif skewed:
             delay = -dt.timedelta(seconds=rng.randrange(5, 180))
-            planted["clock_skew"] += 1
         converted_at = clicked_at + delay
         if converted_at >= now:
             continue
+        planted["window_expired"] += late
+        planted["clock_skew"] += skewed
         conv = _conversion(rng, link, tracking_id, converted_at, event_type)
         if rng.random() < 0.02:
             other = rng.choice([x for x in story.links if x.short_code != link.short_code])
