@@ -145,9 +145,19 @@ def test_event_sent_right_before_leaving_the_page_still_arrives(
     tracking_id = follow_link(tab, collector, site, link)
     tab.page.click("#to-checkout")
     tab.page.wait_for_url(f"{site.url}/checkout.html")
+    # A slow collector: the purchase is held on the wire until the page is gone, so it
+    # arrives only if the browser keeps the request alive past the page (keepalive).
+    endpoint = f"{collector.base_url}/api/conversions"
+    held: list[Route] = []
+    tab.page.route(
+        endpoint,
+        lambda route: held.append(route) if route.request.method == "POST" else route.continue_(),
+    )
 
     tab.page.click("#buy-and-leave")  # trackPurchase(...), then location.href at once
     tab.page.wait_for_url(f"{site.url}/bye.html")
+    [request] = wait_until(lambda: held, what="the purchase request")
+    request.continue_()
 
     rows = wait_until(
         lambda: raw_rows(collector.data_dir, "conversions"), what="the purchase to arrive"
