@@ -12,14 +12,14 @@ from collector.errors import install_error_handlers
 from collector.links import LinkRegistry
 from collector.read.snapshot import SnapshotReader
 from collector.routes import admin, campaign_links, conversions, health, read, redirect, tracker
-from collector.storage import ParquetRawEventStore
+from collector.storage import LogRawEventStore
 from convtrack.settings import Settings
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    store = ParquetRawEventStore(settings.raw_dir)
+    store = LogRawEventStore(settings.raw_dir)
     await store.start()
     app.state.store = store
     app.state.links = LinkRegistry(settings.raw_dir, store)

@@ -1,6 +1,7 @@
 """Raw event storage: the one interface the routes and the importer write through."""
 
 from collector.storage.base import RawEventStore, StoreUnavailable
+from collector.storage.log import LogRawEventStore
 from collector.storage.parquet import ParquetRawEventStore
 
-__all__ = ["ParquetRawEventStore", "RawEventStore", "StoreUnavailable"]
+__all__ = ["LogRawEventStore", "ParquetRawEventStore", "RawEventStore", "StoreUnavailable"]

@@ -11,6 +11,7 @@ import datetime as dt
 import itertools
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -39,11 +40,13 @@ class ParquetRawEventStore:
         *,
         writer_id: str | None = None,
         flush_delay_s: float = DEFAULT_FLUSH_DELAY_S,
+        sequence: Iterator[int] | None = None,
     ) -> None:
         self.raw_dir = Path(raw_dir)
         self.writer_id = writer_id or new_writer_id()
         self._flush_delay_s = flush_delay_s
-        self._seq = itertools.count(1)
+        # File numbers; a caller sharing our writer id shares the sequence too.
+        self._seq = sequence if sequence is not None else itertools.count(1)
         self._seq_lock = threading.Lock()
         self._pending: list[tuple[str, list[dict], asyncio.Future[None]]] = []
         self._wake: asyncio.Event | None = None

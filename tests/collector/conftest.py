@@ -13,6 +13,7 @@ import uuid_utils
 from fastapi.testclient import TestClient
 
 from collector.app import create_app
+from collector.storage.log import log_dir, segment_tables
 from convtrack.raw_schema import SCHEMAS
 from convtrack.settings import Settings
 
@@ -28,11 +29,17 @@ def uuid7_at(moment: dt.datetime) -> str:
 
 
 def read_stream(settings: Settings, stream: str) -> list[dict]:
-    """Every row of a raw stream on disk, read back with pyarrow."""
-    files = sorted((settings.raw_dir / stream).glob("dt=*/*.parquet"))
-    if not files:
-        return []
-    return pa.concat_tables(pq.read_table(f, schema=SCHEMAS[stream]) for f in files).to_pylist()
+    """Every row of a raw stream on disk: its Parquet files, then the append log's
+    segments not yet rotated into Parquet (acknowledged rows are durable there)."""
+    tables = [
+        pq.read_table(f, schema=SCHEMAS[stream])
+        for f in sorted((settings.raw_dir / stream).glob("dt=*/*.parquet"))
+    ]
+    for segment in sorted(log_dir(settings.raw_dir).glob("*.log")):
+        for (s, _), table in sorted(segment_tables(segment.read_bytes()).items()):
+            if s == stream:
+                tables.append(table)
+    return pa.concat_tables(tables).to_pylist() if tables else []
 
 
 @pytest.fixture
