@@ -1,0 +1,102 @@
+"""Compaction of a closed day partition: many small files into one, atomically.
+
+Readers glob `raw/<stream>/dt=<day>/*.parquet`; no sequence of renames in one directory
+can swap a set of files for another in a single step, so the scheme chooses which of the
+two in-between states a reader may meet, and makes the other impossible:
+
+1. Inputs: the visible `*.parquet` of the partition, sorted. The output's name is
+   `compact-<sha256 of the input names>.parquet`, and the input names are written into
+   the output's Parquet metadata (`convtrack.compacted_from`).
+2. The merged file is written under a temp name (`.…tmp`, invisible), fsync'ed, renamed
+   to its final name, and the directory fsync'ed: from here on the output is durable and
+   names what it replaces.
+3. The inputs are deleted, then the directory is fsync'ed.
+
+Rows are never missing for a reader: until step 2 the inputs are all there; after it the
+output is. Between 2 and 3 (and after a crash there) a plain glob sees rows twice; that
+state is repaired by the next `compact_partition` on that day, which first deletes every
+input still named by a compacted file (roll forward), and it is invisible to readers that
+use `live_files()`, which leaves those inputs out. The pipeline also drops duplicate
+`event_id`s in staging, so a glob taken in that instant changes no mart. A crash before
+step 2 leaves only a temp file, removed by the next run; the inputs are untouched.
+
+Compaction is for closed days: a collector never writes a day again once its segments
+are converted. Before merging, `recover_orphan_segments` converts what dead collectors
+left in the log, so a later recovery cannot rewrite a file that was already compacted.
+Imports may add files to an old day at any time; a file that appears after the input
+list was taken is simply not an input, and stays.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from collector.storage.files import fsync_dir, write_parquet_atomically
+from collector.storage.log import recover_orphan_segments
+from convtrack.raw_schema import SCHEMAS, partition_dir
+
+COMPACTED_PREFIX = "compact-"
+SOURCES_KEY = b"convtrack.compacted_from"
+
+
+def compacted_sources(path: Path) -> list[str]:
+    """The input names a compacted file replaces ([] for any other file)."""
+    if not path.name.startswith(COMPACTED_PREFIX):
+        return []
+    metadata = pq.read_schema(path).metadata or {}
+    return metadata.get(SOURCES_KEY, b"").decode().split("\n") if SOURCES_KEY in metadata else []
+
+
+def live_files(directory: Path) -> list[Path]:
+    """The partition's Parquet files, less the inputs a compacted file already replaces."""
+    files = sorted(directory.glob("*.parquet"))
+    replaced = {name for f in files for name in compacted_sources(f)}
+    return [f for f in files if f.name not in replaced]
+
+
+def _finish_interrupted(directory: Path) -> None:
+    """Delete inputs that a compacted file replaces, and temp files of a dead run."""
+    removed = False
+    for f in sorted(directory.glob(f"{COMPACTED_PREFIX}*.parquet")):
+        for name in compacted_sources(f):
+            if name and name != f.name and (directory / name).exists():
+                (directory / name).unlink()
+                removed = True
+    for tmp in directory.glob(f".{COMPACTED_PREFIX}*.tmp"):
+        tmp.unlink()
+        removed = True
+    if removed:
+        fsync_dir(directory)
+
+
+def compact_partition(raw_dir: Path, stream: str, day: dt.date) -> Path | None:
+    """Merge the files of `stream`'s partition `day` into one; the resulting file or None."""
+    raw_dir = Path(raw_dir)
+    directory = partition_dir(raw_dir, stream, day)
+    if not directory.is_dir():
+        return None
+    recover_orphan_segments(raw_dir)
+    _finish_interrupted(directory)
+    inputs = sorted(directory.glob("*.parquet"))
+    if len(inputs) <= 1:
+        return inputs[0] if inputs else None
+    names = [p.name for p in inputs]
+    digest = hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
+    output = directory / f"{COMPACTED_PREFIX}{digest}.parquet"
+    schema = SCHEMAS[stream]
+    merged = pa.concat_tables(pq.read_table(p, schema=schema) for p in inputs)
+    merged = merged.replace_schema_metadata({SOURCES_KEY: "\n".join(names).encode()})
+    write_parquet_atomically(merged, output)
+    _delete_inputs(inputs)
+    fsync_dir(directory)
+    return output
+
+
+def _delete_inputs(inputs: list[Path]) -> None:
+    for p in inputs:
+        p.unlink()
