@@ -7,9 +7,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from collector.body_limit import install_body_limits
 from collector.cors import install_cors
 from collector.errors import install_error_handlers
 from collector.links import LinkRegistry
+from collector.observability import install_observability
+from collector.rate_limit import install_rate_limit
 from collector.read.snapshot import SnapshotReader
 from collector.routes import admin, campaign_links, conversions, health, read, redirect, tracker
 from collector.storage import LogRawEventStore
@@ -41,7 +44,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings if settings is not None else Settings()
     install_error_handlers(app)
+    install_rate_limit(app)
+    # Middleware added later wraps what came before: timing and logs see every answer,
+    # and a 413 still carries the CORS headers a browser needs to read it.
+    install_body_limits(app)
     install_cors(app)
+    install_observability(app)
     for module in (health, tracker, redirect, conversions, campaign_links, admin, read):
         app.include_router(module.router)
     return app

@@ -8,9 +8,13 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from collector.auth import check_bearer
+from collector.errors import ApiError
 from collector.links import LinkRegistry
+from collector.observability import Metrics
+from collector.rate_limit import TokenBucketLimiter
 from collector.read.snapshot import SnapshotReader
 from collector.storage import RawEventStore
+from collector.validation.problems import Problem
 from convtrack.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False)
@@ -33,10 +37,15 @@ def get_snapshot(request: Request) -> SnapshotReader:
     return request.app.state.snapshot
 
 
+def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[RawEventStore, Depends(get_store)]
 LinksDep = Annotated[LinkRegistry, Depends(get_links)]
 SnapshotDep = Annotated[SnapshotReader, Depends(get_snapshot)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 
 def require_admin(settings: SettingsDep, credentials: BearerDep) -> None:
@@ -49,3 +58,20 @@ def require_reader(settings: SettingsDep, credentials: BearerDep) -> None:
 
 AdminDep = Depends(require_admin)
 ReaderDep = Depends(require_reader)
+
+
+def rate_limit(request: Request, metrics: MetricsDep) -> None:
+    """One token from the caller's bucket (keyed by socket peer), or 429 with Retry-After."""
+    limiter: TokenBucketLimiter | None = request.app.state.rate_limiter
+    if limiter is None:
+        return
+    wait = limiter.take(request.client.host if request.client else "")
+    if wait:
+        problem = Problem(
+            "rate_limited", None, f"too many requests from this address; retry in {wait} s"
+        )
+        metrics.count_rejected([problem])
+        raise ApiError(429, problem, {"Retry-After": str(wait)})
+
+
+RateLimitDep = Depends(rate_limit)

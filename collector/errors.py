@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from collector.storage import StoreUnavailable
 from collector.validation.problems import Problem
@@ -24,6 +25,37 @@ class ApiError(Exception):
         self.status_code = status_code
         self.problems = [problems] if isinstance(problems, Problem) else list(problems)
         self.headers = headers
+
+
+class ProblemOut(BaseModel):
+    code: str
+    field: str | None
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Every refusal: one problem, or a list when there are several."""
+
+    detail: ProblemOut | list[ProblemOut]
+
+
+ERROR_DESCRIPTIONS = {
+    401: "no bearer token sent",
+    403: "wrong token, or the endpoint is closed (no token configured)",
+    404: "not found",
+    409: "conflict",
+    413: "request body too large (code body_too_large)",
+    422: "refused: detail carries code, field and message",
+    429: "rate limited (code rate_limited); Retry-After says when to retry",
+    503: "temporarily unavailable; retry later",
+}
+
+
+def error_responses(*status_codes: int) -> dict[int | str, dict]:
+    """OpenAPI `responses` for these refusals, all in the error shape."""
+    return {
+        code: {"model": ErrorOut, "description": ERROR_DESCRIPTIONS[code]} for code in status_codes
+    }
 
 
 def detail(problems: Sequence[Problem]) -> dict | list[dict]:

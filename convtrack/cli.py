@@ -49,8 +49,19 @@ def serve(
     """Run the collector (uvicorn)."""
     import uvicorn
 
+    from collector.observability import access_log_config
+
     _settings()  # fail early, with a readable message, on bad configuration
-    uvicorn.run("collector.app:create_app", factory=True, host=host, port=port, log_level="info")
+    # uvicorn's own access log prints the full client address: ours replaces it (SPEC §5).
+    uvicorn.run(
+        "collector.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+        log_config=access_log_config(),
+    )
 
 
 @links_app.command("create")

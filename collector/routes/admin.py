@@ -7,20 +7,23 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
-from collector.deps import AdminDep, LinksDep, SettingsDep, StoreDep
-from collector.errors import ApiError
+from collector.deps import AdminDep, LinksDep, MetricsDep, SettingsDep, StoreDep
+from collector.errors import ApiError, error_responses
 from collector.ingest.importer import IMPORTABLE, import_rows
 from collector.routes.conversions import parse_object_body
 from collector.validation.problems import Problem
+from collector.validation.rules import MAX_BULK_BODY_BYTES
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[AdminDep])
 
 
 @router.post(
     "/import",
+    responses=error_responses(401, 403, 413, 422, 503),
     openapi_extra={
         "requestBody": {
             "required": True,
+            "description": f"JSON, at most {MAX_BULK_BODY_BYTES // 1024} KB (larger: 413)",
             "content": {
                 "application/json": {
                     "schema": {
@@ -35,7 +38,11 @@ router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[AdminDep])
     },
 )
 async def import_events(
-    request: Request, settings: SettingsDep, store: StoreDep, links: LinksDep
+    request: Request,
+    settings: SettingsDep,
+    store: StoreDep,
+    links: LinksDep,
+    metrics: MetricsDep,
 ) -> dict[str, Any]:
     """Import historical clicks and conversions with their own times; per-event results."""
     body = parse_object_body(await request.body())
@@ -67,4 +74,6 @@ async def import_events(
         answer["accepted"][stream] = result.accepted
         answer["rejected"][stream] = result.rejected
         answer["results"][stream] = result.results()
+        metrics.count_accepted(stream, result.accepted)
+        metrics.count_rejected(p.code for p in result.problems)
     return answer

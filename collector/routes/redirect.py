@@ -10,7 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from collector.clock import utc_now
-from collector.deps import LinksDep, SettingsDep, StoreDep
+from collector.deps import LinksDep, MetricsDep, RateLimitDep, SettingsDep, StoreDep
+from collector.errors import error_responses
 from collector.links import CampaignLink
 from collector.privacy import truncate_ip
 
@@ -45,9 +46,23 @@ def _redirect(location: str) -> RedirectResponse:
     return RedirectResponse(location, status_code=302, headers={"Cache-Control": "no-store"})
 
 
-@router.get("/c/{short_code}", response_class=RedirectResponse, status_code=302)
+NOT_FOUND = {404: {"description": "unknown or disabled link", "content": {"text/html": {}}}}
+
+
+@router.get(
+    "/c/{short_code}",
+    response_class=RedirectResponse,
+    status_code=302,
+    responses={**NOT_FOUND, **error_responses(429, 503)},
+    dependencies=[RateLimitDep],
+)
 async def follow_link(
-    short_code: str, request: Request, settings: SettingsDep, store: StoreDep, links: LinksDep
+    short_code: str,
+    request: Request,
+    settings: SettingsDep,
+    store: StoreDep,
+    links: LinksDep,
+    metrics: MetricsDep,
 ) -> Response:
     """Record a click and redirect to the link's destination with attribution parameters."""
     link = _find(links, short_code)
@@ -71,10 +86,13 @@ async def follow_link(
     }
     # The viewer is sent on only once the click is on disk: its conversions need it.
     await store.append("clicks", [click])
+    metrics.count_accepted("clicks")
     return _redirect(with_attribution(link.destination_url, tracking_id, link.campaign_link_id))
 
 
-@router.head("/c/{short_code}", response_class=RedirectResponse, status_code=302)
+@router.head(
+    "/c/{short_code}", response_class=RedirectResponse, status_code=302, responses=NOT_FOUND
+)
 async def check_link(short_code: str, links: LinksDep) -> Response:
     """Redirect like GET but record nothing: HEAD comes from link checkers and previews."""
     link = _find(links, short_code)

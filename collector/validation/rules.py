@@ -1,4 +1,4 @@
-"""The limits of SPEC §4.1, named once; the scalar and the vectorised validators read them.
+"""The limits of SPEC §4.1 and §5, named once; the scalar and the vectorised validators read them.
 
 The attribution window is not here: it belongs to dbt's vars and reaches the collector
 through `Settings.attribution_window_days`.
@@ -28,3 +28,11 @@ UUID_RE = re.compile(UUID_PATTERN)
 # Revenue given as a string: plain decimal notation, no exponent, no thousands separator.
 NUMERIC_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 NUMERIC_RE = re.compile(NUMERIC_PATTERN)
+
+# Request sizes (SPEC §5: "requests over 64 KB → 413"). The tracker's single events and the
+# redirect are held to 64 KB; a batch of MAX_BATCH_EVENTS events with event_data near its
+# 8 KB limit cannot fit in that, so the batch and the admin import get a larger, still
+# bounded limit. Bodies are counted while they arrive, never read whole first.
+MAX_BODY_BYTES = 64 * 1024
+MAX_BULK_BODY_BYTES = 1024 * 1024
+MAX_BATCH_EVENTS = 500
