@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Route
 
-from tests.browser.conftest import Site, Tab, raw_rows, wait_until
+from tests.browser.conftest import Site, Tab, acknowledged
 from tests.conftest import Collector
 
 pytestmark = pytest.mark.browser
@@ -42,7 +42,7 @@ def test_purchase_on_a_later_page_arrives_with_the_links_attribution(
     )
 
     assert answer["status"] == "accepted", answer
-    [row] = [r for r in raw_rows(collector.data_dir, "conversions")]
+    [row] = acknowledged(collector, "conversions")
     assert row["event_id"] == answer["event_id"]
     assert row["tracking_id"] == tracking_id
     assert row["campaign_link_id"] == link["campaign_link_id"]
@@ -51,7 +51,7 @@ def test_purchase_on_a_later_page_arrives_with_the_links_attribution(
     assert row["order_id"] == "A-1001"
     assert json.loads(row["event_data"]) == {"sku": "mat"}
     # The conversion joins a click the redirect recorded.
-    clicks = raw_rows(collector.data_dir, "clicks")
+    clicks = acknowledged(collector, "clicks")
     assert [c["tracking_id"] for c in clicks] == [tracking_id]
     # It went cross-origin, from the landing site.
     [post] = [r for r in tab.conversion_requests() if r.method == "POST"]
@@ -72,7 +72,7 @@ def test_visitor_without_attribution_sends_nothing_and_gets_a_warning(
     assert answer is None
     assert tab.page.evaluate("CampaignTracker.getAttribution()") is None
     assert tab.conversion_requests() == []
-    assert raw_rows(collector.data_dir, "conversions") == []
+    assert acknowledged(collector, "conversions") == []
     assert tab.page_errors == []
 
 
@@ -99,7 +99,7 @@ def test_refused_event_resolves_with_the_error_and_throws_nothing(
     assert outcome["answer"]["detail"]["field"] == "revenue_amount"
     # A 4xx is final: one POST, no retries, nothing stored.
     assert [r.method for r in tab.conversion_requests()].count("POST") == 1
-    assert raw_rows(collector.data_dir, "conversions") == []
+    assert acknowledged(collector, "conversions") == []
     assert tab.page_errors == []
 
 
@@ -107,7 +107,7 @@ def test_collector_unreachable_then_back_delivers_exactly_once(
     tab: Tab, collector: Collector, site: Site, link: dict
 ) -> None:
     follow_link(tab, collector, site, link)
-    endpoint = f"{collector.base_url}/api/conversions"
+    endpoint = f"{tab.wire.url}/api/conversions"
     attempts: list[dict] = []
 
     def unreachable_then_overloaded_then_back(route: Route) -> None:
@@ -132,7 +132,7 @@ def test_collector_unreachable_then_back_delivers_exactly_once(
     assert answer["status"] == "accepted", answer
     assert len(attempts) == 3
     assert {a["event_id"] for a in attempts} == {answer["event_id"]}  # one id, every try
-    rows = raw_rows(collector.data_dir, "conversions")
+    rows = acknowledged(collector, "conversions")
     assert [(r["event_id"], r["revenue_amount"]) for r in rows] == [
         (answer["event_id"], Decimal("199.00"))
     ]
@@ -147,7 +147,7 @@ def test_event_sent_right_before_leaving_the_page_still_arrives(
     tab.page.wait_for_url(f"{site.url}/checkout.html")
     # A slow collector: the purchase is held on the wire until the page is gone, so it
     # arrives only if the browser keeps the request alive past the page (keepalive).
-    endpoint = f"{collector.base_url}/api/conversions"
+    endpoint = f"{tab.wire.url}/api/conversions"
     held: list[Route] = []
     tab.page.route(
         endpoint,
@@ -156,12 +156,11 @@ def test_event_sent_right_before_leaving_the_page_still_arrives(
 
     tab.page.click("#buy-and-leave")  # trackPurchase(...), then location.href at once
     tab.page.wait_for_url(f"{site.url}/bye.html")
-    [request] = wait_until(lambda: held, what="the purchase request")
+    [request] = held  # it went out before the page did
     request.continue_()
+    tab.wire.wait_for_answer("POST", "/api/conversions", 202)
 
-    rows = wait_until(
-        lambda: raw_rows(collector.data_dir, "conversions"), what="the purchase to arrive"
-    )
+    rows = acknowledged(collector, "conversions")
     assert [(r["tracking_id"], r["order_id"], r["revenue_amount"]) for r in rows] == [
         (tracking_id, "leave-1", Decimal("25.00"))
     ]
@@ -172,7 +171,7 @@ def test_leaving_while_a_retry_waits_hands_the_event_to_send_beacon(
     tab: Tab, collector: Collector, site: Site, link: dict
 ) -> None:
     tracking_id = follow_link(tab, collector, site, link)
-    endpoint = f"{collector.base_url}/api/conversions"
+    endpoint = f"{tab.wire.url}/api/conversions"
     tab.page.route(
         endpoint,
         lambda route: (
@@ -188,10 +187,9 @@ def test_leaving_while_a_retry_waits_hands_the_event_to_send_beacon(
     tab.page.unroute(endpoint)
 
     tab.page.goto(f"{site.url}/bye.html")  # pagehide, during the tracker's backoff
+    tab.wire.wait_for_answer("POST", "/api/conversions", 202)
 
-    rows = wait_until(
-        lambda: raw_rows(collector.data_dir, "conversions"), what="the beaconed signup"
-    )
+    rows = acknowledged(collector, "conversions")
     assert [(r["tracking_id"], r["event_type"]) for r in rows] == [
         (tracking_id, "newsletter_signup")
     ]
