@@ -1,11 +1,19 @@
 -- One click per tracking_id: the redirect mints a fresh tracking_id per click, but
 -- imported history may repeat one, and then the earliest click is the one that counts.
+-- A tracking id retention pruned stays pruned, even if a copy of its click is loaded
+-- again: its conversions are click_pruned and the daily history is not counted twice.
 
 with
 
 clicks as (
 
     select * from {{ ref('stg_collector__clicks') }}
+
+),
+
+pruned as (
+
+    select * from {{ ref('stg_retention__pruned_tracking_ids') }}
 
 ),
 
@@ -24,13 +32,17 @@ ranked as (
 final as (
 
     select
-        tracking_id,
-        event_id as click_event_id,
-        campaign_link_id,
-        clicked_at,
-        is_bot
+        ranked.tracking_id,
+        ranked.event_id as click_event_id,
+        ranked.campaign_link_id,
+        ranked.clicked_at,
+        ranked.is_bot
     from ranked
-    where click_rank = 1
+    left join pruned
+        on ranked.tracking_id = pruned.tracking_id
+    where
+        ranked.click_rank = 1
+        and pruned.tracking_id is null
 
 )
 

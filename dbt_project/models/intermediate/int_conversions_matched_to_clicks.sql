@@ -19,6 +19,12 @@ clicks as (
 
 ),
 
+pruned as (
+
+    select * from {{ ref('stg_retention__pruned_tracking_ids') }}
+
+),
+
 joined as (
 
     select
@@ -26,11 +32,14 @@ joined as (
         clicks.campaign_link_id as click_campaign_link_id,
         clicks.clicked_at,
         clicks.is_bot as click_is_bot,
+        pruned.tracking_id is not null as is_click_pruned,
         {{ epoch_us('conversions.converted_at') }}
         - {{ epoch_us('clicks.clicked_at') }} as elapsed_us
     from conversions
     left join clicks
         on conversions.tracking_id = clicks.tracking_id
+    left join pruned
+        on conversions.tracking_id = pruned.tracking_id
 
 ),
 
@@ -53,6 +62,8 @@ judged as (
     select
         *,
         case
+            -- Retention removed the click: it existed, but can no longer be judged.
+            when clicked_at is null and is_click_pruned then 'click_pruned'
             when clicked_at is null then 'no_click'
             when campaign_link_id != click_campaign_link_id then 'link_mismatch'
             when elapsed_us < -{{ skew_us }} then 'before_click'

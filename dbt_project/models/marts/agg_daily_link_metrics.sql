@@ -1,56 +1,77 @@
 -- Clicks and attributed conversions per reporting day, link and event type: the history
 -- that pruning must never change. Clicks count on their click day, conversions on their
 -- conversion day, both as calendar days in var('reporting_timezone').
+-- Incremental over days: each run deletes and recomputes every day from var('start_date')
+-- minus the lookback, from the row-level facts plus what pruned rows had contributed to
+-- those days - so a recompute after pruning gives the same totals as before it.
+-- full_refresh=false: `dbt build --full-refresh` keeps this table (the history).
+
+{{ config(
+    materialized='incremental',
+    unique_key=['metric_date', 'campaign_link_id', 'event_type'],
+    full_refresh=false,
+    on_schema_change='append_new_columns',
+    pre_hook="{{ delete_recompute_range('metric_date', kind='date') }}",
+) }}
+
+{#- A reporting day starts at most a day away from 00:00 UTC: the facts are read from a
+    day before the first recomputed day (add_days(t, 1) >= first day), then only whole
+    recomputed days are kept. -#}
 
 with
 
 clicks as (
 
     select * from {{ ref('fct_clicks') }}
+    {% if is_incremental() -%}
+        where {{ in_recompute_range(add_days('clicked_at', 1)) }}
+    {%- endif %}
 
 ),
 
 conversions as (
 
     select * from {{ ref('fct_conversions') }}
+    {% if is_incremental() -%}
+        where {{ in_recompute_range(add_days('converted_at', 1)) }}
+    {%- endif %}
 
 ),
 
-clicks_per_day as (
+pruned as (
 
-    select
-        {{ to_reporting_date('clicked_at') }} as metric_date,
-        campaign_link_id,
-        'click' as event_type,
-        count(case when not is_bot then 1 end) as clicks,
-        count(case when is_bot then 1 end) as bot_clicks,
-        0 as conversions,
-        cast(0 as decimal(18, 2)) as revenue
-    from clicks
-    group by 1, 2
-
-),
-
-conversions_per_day as (
-
-    select
-        {{ to_reporting_date('converted_at') }} as metric_date,
-        campaign_link_id,
-        event_type,
-        0 as clicks,
-        0 as bot_clicks,
-        count(*) as conversions,
-        cast(sum(coalesce(revenue_amount, 0)) as decimal(18, 2)) as revenue
-    from conversions
-    group by 1, 2, 3
+    select * from {{ ref('stg_retention__pruned_daily_link_metrics') }}
 
 ),
 
 unioned as (
 
-    select * from clicks_per_day
+    {{ daily_link_metrics('clicks', 'conversions') }}
     union all
-    select * from conversions_per_day
+    select
+        metric_date,
+        campaign_link_id,
+        event_type,
+        clicks,
+        bot_clicks,
+        conversions,
+        revenue
+    from pruned
+
+),
+
+summed as (
+
+    select
+        metric_date,
+        campaign_link_id,
+        event_type,
+        sum(clicks) as clicks,
+        sum(bot_clicks) as bot_clicks,
+        sum(conversions) as conversions,
+        sum(revenue) as revenue
+    from unioned
+    group by 1, 2, 3
 
 ),
 
@@ -63,8 +84,11 @@ final as (
         cast(clicks as bigint) as clicks,
         cast(bot_clicks as bigint) as bot_clicks,
         cast(conversions as bigint) as conversions,
-        revenue
-    from unioned
+        cast(revenue as decimal(18, 2)) as revenue
+    from summed
+    {% if is_incremental() -%}
+        where {{ in_recompute_range('metric_date', kind='date') }}
+    {%- endif %}
 
 )
 

@@ -15,7 +15,16 @@ ranked as (
         *,
         row_number() over (
             partition by campaign_link_id
-            order by recorded_at desc, disabled_at desc nulls first
+            -- recorded_at decides; the rest makes the pick deterministic.
+            order by
+                recorded_at desc,
+                disabled_at desc nulls first,
+                short_code asc nulls last,
+                destination_url asc nulls last,
+                campaign_name asc nulls last,
+                youtube_video_id asc nulls last,
+                placement asc nulls last,
+                created_at asc nulls last
         ) as version_rank
     from link_versions
 

@@ -1,27 +1,47 @@
 -- Click events at row level (with IP and user agent, so subject to retention).
+-- Incremental: recomputes clicks from var('start_date') minus the lookback
+-- (macros/incremental/recompute_range.sql); a click retention pruned never comes back.
+
+{{ config(
+    materialized='incremental',
+    unique_key='event_id',
+    pre_hook="{{ delete_recompute_range('clicked_at') }}",
+) }}
 
 with
 
 clicks as (
 
     select * from {{ ref('stg_collector__clicks') }}
+    {% if is_incremental() -%}
+        where {{ in_recompute_range('clicked_at') }}
+    {%- endif %}
+
+),
+
+pruned as (
+
+    select * from {{ ref('stg_retention__pruned_tracking_ids') }}
 
 ),
 
 final as (
 
     select
-        event_id,
-        tracking_id,
-        campaign_link_id,
-        clicked_at,
-        received_at,
-        ip_address,
-        user_agent,
-        referrer,
-        source,
-        is_bot
+        clicks.event_id,
+        clicks.tracking_id,
+        clicks.campaign_link_id,
+        clicks.clicked_at,
+        clicks.received_at,
+        clicks.ip_address,
+        clicks.user_agent,
+        clicks.referrer,
+        clicks.source,
+        clicks.is_bot
     from clicks
+    left join pruned
+        on clicks.tracking_id = pruned.tracking_id
+    where pruned.tracking_id is null
 
 )
 

@@ -1,11 +1,23 @@
 -- The ledger of conversions that earned no credit, each with its reason, so nothing the
 -- landing pages reported disappears silently.
+-- Incremental: recomputes conversions from var('start_date') minus the lookback
+-- (macros/incremental/recompute_range.sql). The whole range is deleted first, so a
+-- conversion re-judged into the other table (attributed <-> ledger) leaves this one.
+
+{{ config(
+    materialized='incremental',
+    unique_key='event_id',
+    pre_hook="{{ delete_recompute_range('converted_at') }}",
+) }}
 
 with
 
 matched as (
 
     select * from {{ ref('int_conversions_matched_to_clicks') }}
+    {% if is_incremental() -%}
+        where {{ in_recompute_range('converted_at') }}
+    {%- endif %}
 
 ),
 

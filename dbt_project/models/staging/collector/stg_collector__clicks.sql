@@ -12,7 +12,8 @@ ranked as (
 
     select
         *,
-        -- received_at decides; the rest only makes the pick deterministic.
+        -- received_at decides; the rest only makes the pick deterministic (every column, so
+        -- exact copies are the only ties, and they are interchangeable).
         row_number() over (
             partition by event_id
             order by
@@ -20,7 +21,10 @@ ranked as (
                 clicked_at asc nulls last,
                 tracking_id asc nulls last,
                 campaign_link_id asc nulls last,
-                source asc nulls last
+                source asc nulls last,
+                ip_address asc nulls last,
+                user_agent asc nulls last,
+                referrer asc nulls last
         ) as arrival_rank
     from source
 

@@ -13,7 +13,8 @@ ranked as (
 
     select
         *,
-        -- received_at decides; the rest only makes the pick deterministic.
+        -- received_at decides; the rest only makes the pick deterministic (every column, so
+        -- exact copies are the only ties, and they are interchangeable).
         row_number() over (
             partition by event_id
             order by
@@ -21,7 +22,12 @@ ranked as (
                 converted_at asc nulls last,
                 tracking_id asc nulls last,
                 campaign_link_id asc nulls last,
-                source asc nulls last
+                source asc nulls last,
+                event_type asc nulls last,
+                revenue_amount asc nulls last,
+                currency asc nulls last,
+                order_id asc nulls last,
+                event_data asc nulls last
         ) as arrival_rank
     from source
 

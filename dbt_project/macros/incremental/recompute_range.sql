@@ -1,0 +1,49 @@
+{#- The range an incremental run recomputes (SPEC §4.2: late events are attributed
+    correctly because incremental models re-read a lookback of at least W + 1 days).
+
+    The orchestration passes var('start_date'), the first day whose raw partitions the run
+    (re)loaded. A conversion of that day may belong to a click up to W days and 23:59
+    earlier, and a click of that day re-judges conversions after it, so every run
+    recomputes from start_date - (W + 1) days, 00:00 UTC, to the end of time. Without a
+    start_date (a hand-run `dbt build`) the range is everything still in the warehouse. -#}
+
+{% macro lookback_days() -%}
+    {{ return((var('attribution_window_days') | int) + 1) }}
+{%- endmacro %}
+
+{#- First day (ISO text) of the recompute range, or none for "everything". A YAML var may
+    arrive as a date object or as text; both print as YYYY-MM-DD. -#}
+{% macro recompute_from_date() -%}
+    {%- set start_date = var('start_date', none) -%}
+    {%- if start_date is none or (start_date | string | trim) == '' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set first_day = modules.datetime.date.fromisoformat(start_date | string | trim)
+        - modules.datetime.timedelta(days=lookback_days()) -%}
+    {{ return(first_day.isoformat()) }}
+{%- endmacro %}
+
+{#- A predicate on `column`: true for rows inside the recompute range. `kind` is the
+    column's type: 'timestamp' (UTC event times) or 'date' (reporting days, compared with
+    the same calendar day, which starts at most a day away from 00:00 UTC). -#}
+{% macro in_recompute_range(column, kind='timestamp') -%}
+    {%- set first_day = recompute_from_date() -%}
+    {%- if first_day is none -%}
+        true
+    {%- elif kind == 'date' -%}
+        {{ column }} >= cast('{{ first_day }}' as date)
+    {%- else -%}
+        {{ column }} >= cast('{{ first_day }}' as {{ dbt.type_timestamp() }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Pre-hook of the incremental marts: delete the whole recompute range before inserting
+    it again. delete+insert / merge on the unique key alone would leave behind rows that
+    vanished on recompute - a conversion that moved from fct_conversions to the ledger
+    (or back), a day whose rows all went away - so the range goes first, then the key
+    delete catches a row whose deduplicated copy moved out of the range. -#}
+{% macro delete_recompute_range(column, kind='timestamp') -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where {{ in_recompute_range(column, kind) }}
+    {%- endif -%}
+{%- endmacro %}
