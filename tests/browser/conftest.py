@@ -158,7 +158,9 @@ def acknowledged(collector: Collector, stream: str) -> list[dict]:
     return raw_rows(collector.data_dir, stream)
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API runs an asyncio loop in this thread
+# while it is open, which would break later tests that call asyncio.run().
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `make chromium` installs Debian's package")
