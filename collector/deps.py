@@ -1,4 +1,9 @@
-"""Typed dependencies: what a route needs, taken from the app's state."""
+"""Typed dependencies: what a route needs, taken from the app's state.
+
+All are `async def` although none awaits: FastAPI runs a plain `def` dependency in its
+thread pool, and those hand-offs cost more than the routes themselves (profiled, see
+bench/README.md).
+"""
 
 from __future__ import annotations
 
@@ -21,23 +26,23 @@ _bearer = HTTPBearer(auto_error=False)
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_store(request: Request) -> RawEventStore:
+async def get_store(request: Request) -> RawEventStore:
     return request.app.state.store
 
 
-def get_links(request: Request) -> LinkRegistry:
+async def get_links(request: Request) -> LinkRegistry:
     return request.app.state.links
 
 
-def get_snapshot(request: Request) -> SnapshotReader:
+async def get_snapshot(request: Request) -> SnapshotReader:
     return request.app.state.snapshot
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
 
@@ -48,11 +53,11 @@ SnapshotDep = Annotated[SnapshotReader, Depends(get_snapshot)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 
-def require_admin(settings: SettingsDep, credentials: BearerDep) -> None:
+async def require_admin(settings: SettingsDep, credentials: BearerDep) -> None:
     check_bearer(credentials, settings.admin_token, "CONVTRACK_ADMIN_TOKEN")
 
 
-def require_reader(settings: SettingsDep, credentials: BearerDep) -> None:
+async def require_reader(settings: SettingsDep, credentials: BearerDep) -> None:
     check_bearer(credentials, settings.read_token, "CONVTRACK_READ_TOKEN")
 
 
@@ -60,7 +65,7 @@ AdminDep = Depends(require_admin)
 ReaderDep = Depends(require_reader)
 
 
-def rate_limit(request: Request, metrics: MetricsDep) -> None:
+async def rate_limit(request: Request, metrics: MetricsDep) -> None:
     """One token from the caller's bucket (keyed by socket peer), or 429 with Retry-After."""
     limiter: TokenBucketLimiter | None = request.app.state.rate_limiter
     if limiter is None:
