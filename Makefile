@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: setup demo test lint format clean dagster-dev chromium
+.PHONY: setup demo test lint format clean dagster-dev chromium bench
 
 setup: $(STAMP) dbt_project/target/manifest.json
 
@@ -35,6 +35,16 @@ chromium: $(CHROMIUM)
 $(CHROMIUM):
 	$(SUDO) apt-get update
 	$(SUDO) apt-get install -y --no-install-recommends chromium
+
+# Benchmarks (not tests): the collector against a bare FastAPI app, with Debian's wrk.
+WRK := /usr/bin/wrk
+
+bench: setup $(WRK)
+	$(BIN)/python bench/collector_bench.py
+
+$(WRK):
+	$(SUDO) apt-get update
+	$(SUDO) apt-get install -y --no-install-recommends wrk
 
 lint: setup
 	$(BIN)/ruff check .

@@ -1,0 +1,348 @@
+"""Collector benchmark (SPEC §6): durable conversions, redirects and batches vs a bare app.
+
+Not a test. Starts a real `convtrack serve` (one uvicorn worker, uvloop, httptools) on a
+fresh data directory and, beside it, a bare FastAPI app served the same way
+(`bench/bare_app.py`, no storage). Maximum throughput is measured with `wrk`
+(`bench/conversions.lua` makes every POST body with fresh ids); latency at a fixed
+1,000 req/s with the open-loop generator below (wrk has no fixed rate; `wrk2` is not in
+Debian), which times each request from when it was due, so a stall counts in full.
+Every figure is printed beside the bare app's, measured in the same run.
+
+    .venv/bin/python bench/collector_bench.py [--seconds 10] [--connections 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import orjson
+import uvloop
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+ADMIN_TOKEN = "bench-admin"
+BATCH_SIZE = 100
+FIXED_RATE = 1000
+
+TARGET_CONVERSIONS_PER_S = 3000
+TARGET_RATIO_TO_BARE = 0.5
+TARGET_P99_MS = 50
+TARGET_BATCH_EVENTS_PER_S = 50_000
+TARGET_REDIRECTS_PER_S = 3000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    base_url: str
+    host: str
+    port: int
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def serve(
+    cmd: list[str], port: int, ready_path: str, env: dict[str, str], log: Path
+) -> Iterator[Server]:
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            cmd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{cmd} exited: {log.read_text()[-2000:]}")
+            try:
+                if httpx.get(base + ready_path, timeout=1).status_code < 500:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{cmd} not ready in 60 s")
+            time.sleep(0.05)
+        yield Server(base, "127.0.0.1", port, proc.pid)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# wrk -------------------------------------------------------------------------------
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+@dataclass
+class WrkResult:
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    bad: int  # non-2xx/3xx answers plus socket errors
+    # Server CPU per request: unlike req/s, hardly moved by other work on the machine.
+    cpu_ms: float = float("nan")
+
+
+def wrk(
+    server: Server,
+    path: str,
+    seconds: int,
+    connections: int,
+    env: dict[str, str] | None = None,
+) -> WrkResult:
+    """GETs `path`; with `env` (the Lua script's settings), POSTs conversions to it."""
+    url = server.base_url + path
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if env is not None:
+        cmd += ["-s", str(BENCH / "conversions.lua")]
+    cmd.append(url)
+    cpu_before = server.cpu_seconds()
+    out = subprocess.run(
+        cmd, env={**os.environ, **(env or {})}, capture_output=True, text=True, check=True
+    ).stdout
+    cpu = server.cpu_seconds() - cpu_before
+
+    def latency(pct: str) -> float:
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        return float(m.group(1)) * UNITS[m.group(2)] if m else float("nan")
+
+    bad = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    for m in re.finditer(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    ):
+        bad += sum(int(g) for g in m.groups())
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    return WrkResult(rps, latency("50"), latency("99"), bad, 1000 * cpu / max(requests, 1))
+
+
+# Fixed-rate, open-loop load ---------------------------------------------------------
+
+
+@dataclass
+class FixedRateResult:
+    sent: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    bad: int
+
+
+async def _fixed_rate(
+    host: str, port: int, request: Callable[[], bytes], rate: int, seconds: int, connections: int
+) -> FixedRateResult:
+    loop = asyncio.get_running_loop()
+    pool: asyncio.Queue = asyncio.Queue()
+    for _ in range(connections):
+        pool.put_nowait(await asyncio.open_connection(host, port))
+    latencies: list[float] = []
+    bad = 0
+
+    async def one(due: float) -> None:
+        nonlocal bad
+        reader, writer = await pool.get()
+        writer.write(request())
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+        if length is None:
+            raise RuntimeError(f"no Content-Length in {head!r}")
+        await reader.readexactly(int(length.group(1)))
+        latencies.append(loop.time() - due)  # from when it was due, not when it was sent
+        if not head.startswith((b"HTTP/1.1 2", b"HTTP/1.1 3")):
+            bad += 1
+        pool.put_nowait((reader, writer))
+
+    start = loop.time() + 0.05
+    tasks = []
+    for i in range(rate * seconds):
+        due = start + i / rate
+        if (delay := due - loop.time()) > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(due)))
+    await asyncio.gather(*tasks)
+    while not pool.empty():
+        pool.get_nowait()[1].close()
+    ms = sorted(x * 1000 for x in latencies)
+    return FixedRateResult(len(ms), statistics.median(ms), ms[int(len(ms) * 0.99) - 1], ms[-1], bad)
+
+
+def fixed_rate(
+    server: Server, path: str, body: Callable[[], bytes], seconds: int
+) -> FixedRateResult:
+    def request() -> bytes:
+        payload = body()
+        return (
+            f"POST {path} HTTP/1.1\r\nHost: {server.host}:{server.port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+        ).encode() + payload
+
+    return uvloop.run(_fixed_rate(server.host, server.port, request, FIXED_RATE, seconds, 64))
+
+
+# The run ----------------------------------------------------------------------------
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    return f"{os.cpu_count()} CPUs ({model}), {platform.python_implementation()} {platform.python_version()}"
+
+
+def load() -> str:
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=10, help="per measurement")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: `make bench` installs it (apt-get install wrk)")
+
+    print(f"{time.strftime('%Y-%m-%d %H:%M %Z')} · {machine()} · {load()}")
+    data = Path(tempfile.mkdtemp(prefix="convtrack-bench-"))
+    uvicorn = ["--loop", "uvloop", "--http", "httptools", "--log-level", "warning"]
+    try:
+        c_port, b_port = free_port(), free_port()
+        collector_env = {
+            "CONVTRACK_DATA_DIR": str(data / "data"),
+            "CONVTRACK_ADMIN_TOKEN": ADMIN_TOKEN,
+            "CONVTRACK_RATE_LIMIT_PER_IP": "0",
+        }
+        collector_cmd = [sys.executable, "-m", "convtrack.cli", "serve", "--port", str(c_port)]
+        bare_cmd = [sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), "bare_app:app"]
+        bare_cmd += ["--port", str(b_port), *uvicorn]
+        with (
+            serve(collector_cmd, c_port, "/healthz", collector_env, data / "collector.log") as col,
+            serve(bare_cmd, b_port, "/docs", {}, data / "bare.log") as bare,
+        ):
+            link = (
+                httpx.post(
+                    f"{col.base_url}/api/campaign-links",
+                    json={"short_code": "bench", "destination_url": "https://example.com/land"},
+                    headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                )
+                .raise_for_status()
+                .json()["campaign_link_id"]
+            )
+            lua = {"CT_LINK_ID": link}
+            noop = {"CT_PATH": "/noop"}
+            batch = {"CT_BATCH": str(BATCH_SIZE)}
+            s, c = args.seconds, args.connections
+            # Warm both up (imports, first-request paths) before anything is timed.
+            wrk(col, "/api/conversions", 2, c, lua)
+            wrk(bare, "/noop", 2, c, noop)
+            r: dict[str, WrkResult] = {
+                "bare POST": wrk(bare, "/noop", s, c, noop),
+                "conversions": wrk(col, "/api/conversions", s, c, lua),
+                "bare redirect": wrk(bare, "/redirect", s, c),
+                "redirects": wrk(col, "/c/bench", s, c),
+                "bare batch POST": wrk(bare, "/noop", s, c, {**noop, **batch}),
+                "batches": wrk(
+                    col,
+                    "/api/conversions/batch",
+                    s,
+                    c,
+                    {**lua, "CT_PATH": "/api/conversions/batch", **batch},
+                ),
+            }
+
+            def body() -> bytes:
+                return orjson.dumps(
+                    {
+                        "event_id": str(uuid.uuid4()),
+                        "tracking_id": str(uuid.uuid4()),
+                        "campaign_link_id": link,
+                        "event_type": "purchase",
+                        "revenue_amount": "19.99",
+                    }
+                )
+
+            bare_fixed = fixed_rate(bare, "/noop", body, s)
+            fixed = fixed_rate(col, "/api/conversions", body, s)
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+    print(
+        f"wrk -t1 -c{args.connections} -d{args.seconds}s · fixed rate {FIXED_RATE} req/s "
+        f"open loop, 64 connections · {load()}"
+    )
+    for name, res in r.items():
+        if res.bad:
+            print(f"!! {name}: {res.bad} failed answers; its figure does not count")
+    report(
+        "durable conversions (1 per POST)",
+        r["conversions"],
+        r["bare POST"],
+        1,
+        f">= {TARGET_CONVERSIONS_PER_S:,}/s and >= {TARGET_RATIO_TO_BARE}x bare",
+    )
+    report(
+        "redirects (click stored)",
+        r["redirects"],
+        r["bare redirect"],
+        1,
+        f">= {TARGET_REDIRECTS_PER_S:,}/s",
+    )
+    report(
+        f"batch events ({BATCH_SIZE} per POST)",
+        r["batches"],
+        r["bare batch POST"],
+        BATCH_SIZE,
+        f">= {TARGET_BATCH_EVENTS_PER_S:,}/s",
+    )
+    print(
+        f"{f'p99 at {FIXED_RATE} conversions/s':<34} {fixed.p99_ms:>9.1f} ms "
+        f"(bare {bare_fixed.p99_ms:.1f} ms; p50 {fixed.p50_ms:.1f} vs {bare_fixed.p50_ms:.1f}, "
+        f"max {fixed.max_ms:.0f} vs {bare_fixed.max_ms:.0f}; failed {fixed.bad})"
+        f"  target <= {TARGET_P99_MS} ms"
+    )
+
+
+def report(what: str, res: WrkResult, bare: WrkResult, per_request: int, target: str) -> None:
+    """One figure, its ratio to the bare app, and server CPU per request of each."""
+    value, base = res.requests_per_s * per_request, bare.requests_per_s * per_request
+    print(
+        f"{what:<34} {value:>9,.0f}/s  {value / base:4.2f}x bare ({base:,.0f}/s)  "
+        f"p99 {res.p99_ms:.0f} ms  CPU {res.cpu_ms:.2f} vs {bare.cpu_ms:.2f} ms/request"
+        f"  target {target}"
+    )
+
+
+if __name__ == "__main__":
+    main()
