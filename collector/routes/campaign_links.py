@@ -8,11 +8,16 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from collector.deps import AdminDep, LinksDep, SettingsDep
-from collector.errors import ApiError
+from collector.errors import ApiError, error_responses
 from collector.links import CampaignLink, LinkError
 from collector.validation.problems import Problem
 
-router = APIRouter(prefix="/api/campaign-links", tags=["campaign links"], dependencies=[AdminDep])
+router = APIRouter(
+    prefix="/api/campaign-links",
+    tags=["campaign links"],
+    dependencies=[AdminDep],
+    responses=error_responses(401, 403, 404, 409, 413, 422, 503),
+)
 
 
 class LinkIn(BaseModel):

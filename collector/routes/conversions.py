@@ -40,10 +40,20 @@ class ConversionAccepted(BaseModel):
     warnings: list[dict[str, Any]] = []
 
 
-class ConversionBatchIn(BaseModel):
-    """Up to MAX_BATCH_EVENTS conversions, each as for POST /api/conversions."""
-
-    events: list[ConversionIn] = Field(max_length=MAX_BATCH_EVENTS)
+# Written out rather than generated from a model: pydantic would put ConversionIn under
+# `$defs`, which OpenAPI tools cannot resolve inside a requestBody.
+BATCH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["events"],
+    "properties": {
+        "events": {
+            "type": "array",
+            "maxItems": MAX_BATCH_EVENTS,
+            "items": ConversionIn.model_json_schema(),
+            "description": f"up to {MAX_BATCH_EVENTS} conversions, as for POST /api/conversions",
+        }
+    },
+}
 
 
 class BatchResult(BaseModel):
@@ -60,12 +70,12 @@ class BatchAccepted(BaseModel):
     rejected: int
 
 
-def _request_body(model: type[BaseModel], limit: int) -> dict[str, Any]:
+def _request_body(schema: dict[str, Any], limit: int) -> dict[str, Any]:
     return {
         "requestBody": {
             "required": True,
             "description": f"JSON, at most {limit // 1024} KB (larger bodies: 413)",
-            "content": {"application/json": {"schema": model.model_json_schema()}},
+            "content": {"application/json": {"schema": schema}},
         }
     }
 
@@ -101,7 +111,7 @@ def parse_object_body(raw: bytes) -> dict[str, Any]:
     "",
     status_code=202,
     response_model=ConversionAccepted,
-    openapi_extra=_request_body(ConversionIn, MAX_BODY_BYTES),
+    openapi_extra=_request_body(ConversionIn.model_json_schema(), MAX_BODY_BYTES),
     responses=error_responses(413, 422, 429, 503),
     dependencies=[RateLimitDep],
 )
@@ -150,7 +160,7 @@ async def report_conversion(
     "/batch",
     status_code=202,
     response_model=BatchAccepted,
-    openapi_extra=_request_body(ConversionBatchIn, MAX_BULK_BODY_BYTES),
+    openapi_extra=_request_body(BATCH_SCHEMA, MAX_BULK_BODY_BYTES),
     responses=error_responses(413, 422, 429, 503),
     dependencies=[RateLimitDep],
     description=(

@@ -11,13 +11,18 @@ import duckdb
 from fastapi import APIRouter, Query
 
 from collector.deps import ReaderDep, SnapshotDep
-from collector.errors import ApiError
+from collector.errors import ApiError, error_responses
 from collector.read import queries
 from collector.read.snapshot import SnapshotReader, SnapshotUnavailable
 from collector.validation.problems import Problem
 from collector.validation.scalar import is_uuid
 
-router = APIRouter(prefix="/api/conversions", tags=["read"], dependencies=[ReaderDep])
+router = APIRouter(
+    prefix="/api/conversions",
+    tags=["read"],
+    dependencies=[ReaderDep],
+    responses=error_responses(401, 403, 404, 422, 503),
+)
 
 FromDate = Annotated[dt.date | None, Query(alias="from", description="first day, inclusive")]
 ToDate = Annotated[dt.date | None, Query(alias="to", description="last day, inclusive")]
