@@ -103,12 +103,12 @@
         (ref('mart_attribution'), is_pruned),
     ] -%}
     {%- for relation, condition in deletes if _relation_exists(relation) -%}
-        {%- call statement('prune_' ~ relation.identifier, fetch_result=true) -%}
+        {%- set doomed = run_query("select count(*) from " ~ relation ~ " where " ~ condition) -%}
+        {%- call statement('prune_' ~ relation.identifier) -%}
             delete from {{ relation }} where {{ condition }}
         {%- endcall -%}
-        {%- set result = load_result('prune_' ~ relation.identifier) -%}
-        {{ log("prune_row_level_data: " ~ relation ~ ": " ~ result['response'].rows_affected
-            ~ " rows older than " ~ horizon ~ " deleted", info=true) }}
+        {{ log("prune_row_level_data: " ~ doomed.columns[0].values()[0] ~ " rows of "
+            ~ relation ~ " deleted (click before " ~ horizon ~ ")", info=true) }}
     {%- endfor -%}
     {%- do adapter.commit() -%}
 {% endmacro %}
