@@ -1,24 +1,20 @@
 """`dbt build` for real, on a hand-made scenario whose marts are worked out by hand below.
 
 The raw tables are created the way the loader creates them (SPEC §3.4 columns plus `dt`),
-dbt runs as a subprocess against a DuckDB file in a temp dir, and its unit and data tests
-must pass before any mart value is checked.
+dbt runs (in-process, tests/dbt/runner.py) against a DuckDB file in a temp dir, and its
+unit and data tests must pass before any mart value is checked.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
-DBT = Path(sys.executable).parent / "dbt"
+from tests.dbt.runner import Dbt
 
 AS_OF = "2026-03-01"
 # A zone west of UTC, so that late-evening clicks land on the previous reporting day.
@@ -149,48 +145,20 @@ def load_scenario(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def dbt_build(data_dir: Path, dbt_vars: str) -> None:
-    """Runs `dbt build`; fails the test with dbt's output if any model or test fails."""
-    env = {
-        **os.environ,
-        "CONVTRACK_DATA_DIR": str(data_dir),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    result = subprocess.run(
-        [
-            str(DBT), "build",
-            "--project-dir", str(DBT_PROJECT_DIR),
-            "--profiles-dir", str(DBT_PROJECT_DIR),
-            # Keep the project's own target/ (the manifest Dagster loads) untouched.
-            "--target-path", str(data_dir / "dbt_target"),
-            "--log-path", str(data_dir / "dbt_logs"),
-            "--vars", dbt_vars,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, f"dbt build failed:\n{result.stdout[-8000:]}\n{result.stderr}"
-
-
-def build_warehouse(data_dir: Path, *, with_scenario: bool) -> Path:
+def build_warehouse(dbt: Dbt, data_dir: Path, *, with_scenario: bool) -> Path:
     warehouse = data_dir / "warehouse" / "warehouse.duckdb"
     warehouse.parent.mkdir(parents=True)
     with duckdb.connect(str(warehouse)) as con:
         create_raw_schema(con)
         if with_scenario:
             load_scenario(con)
-    dbt_build(
-        data_dir,
-        f'{{as_of: "{AS_OF}", run_id: "test-run", reporting_timezone: "{REPORTING_TZ}"}}',
-    )
+    dbt.build(data_dir, {"as_of": AS_OF, "run_id": "test-run", "reporting_timezone": REPORTING_TZ})
     return warehouse
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory) -> duckdb.DuckDBPyConnection:
-    path = build_warehouse(tmp_path_factory.mktemp("scenario"), with_scenario=True)
+def warehouse(dbt, tmp_path_factory) -> duckdb.DuckDBPyConnection:
+    path = build_warehouse(dbt, tmp_path_factory.mktemp("scenario"), with_scenario=True)
     with duckdb.connect(str(path), read_only=True) as con:
         yield con
 
@@ -352,8 +320,8 @@ def test_dim_campaign_links_keeps_the_current_version(warehouse):
     assert links[L2]["disabled_at"] == ts("2026-02-20 00:00:00")
 
 
-def test_every_model_builds_on_an_empty_raw_schema(tmp_path):
-    path = build_warehouse(tmp_path, with_scenario=False)
+def test_every_model_builds_on_an_empty_raw_schema(dbt, tmp_path):
+    path = build_warehouse(dbt, tmp_path, with_scenario=False)
     with duckdb.connect(str(path), read_only=True) as con:
         marts = {
             name

@@ -7,16 +7,13 @@ attributed conversions into `link_mismatch`) - the other from scratch in one bui
 marts must be identical row for row; so must two builds of the same inputs. Then the
 incremental one is pruned, and the daily history must not move.
 
-dbt runs in-process with one parsed manifest (a fresh `dbt` process costs ~20 s of
-imports and parsing here, most of this file's budget); the project's own target/ is
-never written.
+dbt runs in-process with one parsed manifest (tests/dbt/runner.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import random
 import shutil
 from collections.abc import Iterator
@@ -26,10 +23,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.dbt.test_dbt_build import BROWSER, DBT_PROJECT_DIR, PREVIEW, RAW_DDL, rows
-
-dbt_main = pytest.importorskip("dbt.cli.main")
-duckdb_connections = pytest.importorskip("dbt.adapters.duckdb.connections")
+from tests.dbt.runner import Dbt
+from tests.dbt.test_dbt_build import BROWSER, PREVIEW, RAW_DDL, rows
 
 pytestmark = pytest.mark.slow
 
@@ -56,62 +51,12 @@ RESCUED = "rescued"  # a conversion with no click until its click is imported la
 MISMATCHED = "t-2026-02-16-1"  # an on-time click whose tracking id an import repeats earlier
 
 
-class Dbt:
-    """dbt in this process, parsed once; every call is a fresh invocation on `data_dir`."""
-
-    def __init__(self, work_dir: Path):
-        self.work_dir = work_dir
-        self.last_log = ""
-        self.manifest = self._invoke(work_dir, ["parse"]).result
-
-    def _invoke(self, data_dir: Path, args: list[str]):
-        saved = os.environ.get("CONVTRACK_DATA_DIR")
-        os.environ["CONVTRACK_DATA_DIR"] = str(data_dir)
-        log_path = self.work_dir / "dbt_logs"
-        try:
-            runner = dbt_main.dbtRunner(manifest=getattr(self, "manifest", None))
-            result = runner.invoke(
-                [
-                    *args,
-                    "--project-dir", str(DBT_PROJECT_DIR),
-                    "--profiles-dir", str(DBT_PROJECT_DIR),
-                    "--target-path", str(self.work_dir / "dbt_target"),
-                    "--log-path", str(log_path),
-                    "--quiet",
-                ]
-            )  # fmt: skip
-        finally:
-            if saved is None:
-                os.environ.pop("CONVTRACK_DATA_DIR", None)
-            else:
-                os.environ["CONVTRACK_DATA_DIR"] = saved
-            # dbt-duckdb keeps its database open for the process's life; the test reads
-            # the file next, so close it (the only private name used here).
-            manager = duckdb_connections.DuckDBConnectionManager
-            if manager._ENV is not None:
-                manager._ENV.close()
-                manager._ENV = None
-        self.last_log = (
-            (log_path / "dbt.log").read_text() if (log_path / "dbt.log").exists() else ""
-        )
-        return result
-
-    def build(self, data_dir: Path, *, as_of: dt.date, start_date: dt.date | None, extra=()):
-        dbt_vars = f'{{as_of: "{as_of}", run_id: "r-{as_of}", reporting_timezone: "{REPORTING_TZ}"'
-        if start_date is not None:
-            dbt_vars += f', start_date: "{start_date}"'
-        result = self._invoke(data_dir, ["build", *extra, "--vars", dbt_vars + "}"])
-        assert result.success, f"dbt build failed: {result.exception}\n{self.last_log[-6000:]}"
-
-    def prune(self, data_dir: Path, *, as_of: dt.date, retention_days: int):
-        return self._invoke(
-            data_dir,
-            [
-                "run-operation", "prune_row_level_data",
-                "--args", f'{{as_of: "{as_of}", retention_days: {retention_days}}}',
-                "--vars", f'{{reporting_timezone: "{REPORTING_TZ}"}}',
-            ],
-        )  # fmt: skip
+def vars_for(as_of: dt.date, start_date: dt.date | None) -> dict[str, str]:
+    """The vars the pipeline passes: as_of, run id, zone and the first day it loaded."""
+    dbt_vars = {"as_of": str(as_of), "run_id": f"r-{as_of}", "reporting_timezone": REPORTING_TZ}
+    if start_date is not None:
+        dbt_vars["start_date"] = str(start_date)
+    return dbt_vars
 
 
 def at(day: dt.date, hours: float) -> dt.datetime:
@@ -239,27 +184,22 @@ def digest(marts: dict[str, list[tuple]]) -> str:
 
 
 @pytest.fixture(scope="module")
-def dbt(tmp_path_factory) -> Dbt:
-    return Dbt(tmp_path_factory.mktemp("dbt"))
-
-
-@pytest.fixture(scope="module")
-def built(dbt, tmp_path_factory) -> Iterator[dict[str, Path]]:
+def built(dbt: Dbt, tmp_path_factory) -> Iterator[dict[str, Path]]:
     """The incremental warehouse (day ranges, then late data) and the from-scratch one."""
     incremental_dir = tmp_path_factory.mktemp("incremental")
     incremental = new_warehouse(incremental_dir, days=(FIRST_DAY, D1), late=False)
-    dbt.build(incremental_dir, as_of=D1, start_date=None)
+    dbt.build(incremental_dir, vars_for(D1, None))
     add_days(incremental, (D1 + dt.timedelta(days=1), D2))
-    dbt.build(incremental_dir, as_of=D2, start_date=D1 + dt.timedelta(days=1))
+    dbt.build(incremental_dir, vars_for(D2, D1 + dt.timedelta(days=1)))
     before_late = snapshot(incremental)
     with duckdb.connect(str(incremental)) as con:
         for table, row in LATE:
             insert(con, table, [row])
-    dbt.build(incremental_dir, as_of=D2, start_date=LATE_START)
+    dbt.build(incremental_dir, vars_for(D2, LATE_START))
 
     scratch_dir = tmp_path_factory.mktemp("scratch")
     scratch = new_warehouse(scratch_dir, days=(FIRST_DAY, D2), late=True)
-    dbt.build(scratch_dir, as_of=D2, start_date=None)
+    dbt.build(scratch_dir, vars_for(D2, None))
     yield {
         "incremental": incremental,
         "incremental_dir": incremental_dir,
@@ -302,9 +242,9 @@ def test_late_events_are_judged_as_if_on_time(built):
 def test_the_same_inputs_give_identical_marts(dbt, built):
     first = snapshot(built["scratch"])
     # Re-run everything, then re-run one partition: nothing changes.
-    dbt.build(built["scratch_dir"], as_of=D2, start_date=None)
+    dbt.build(built["scratch_dir"], vars_for(D2, None))
     assert digest(snapshot(built["scratch"])) == digest(first)
-    dbt.build(built["scratch_dir"], as_of=D2, start_date=D2)
+    dbt.build(built["scratch_dir"], vars_for(D2, D2))
     assert digest(snapshot(built["scratch"])) == digest(first)
 
 
@@ -323,11 +263,11 @@ def test_pruning_never_changes_the_daily_history(dbt, built, tmp_path):
     history = agg_by_day(path, D2 + dt.timedelta(days=1))
     horizon = dt.datetime.combine(D2 - dt.timedelta(days=31), dt.time())
 
-    refused = dbt.prune(data_dir, as_of=D2, retention_days=30)
+    refused = dbt.prune(data_dir, as_of=D2, retention_days=30, timezone=REPORTING_TZ)
     assert not refused.success
-    assert "less than attribution_window_days + 1 = 31" in dbt.last_log
+    assert "less than attribution_window_days + 1 = 31" in dbt.log_tail()
 
-    assert dbt.prune(data_dir, as_of=D2, retention_days=31).success
+    assert dbt.prune(data_dir, as_of=D2, retention_days=31, timezone=REPORTING_TZ).success
     with duckdb.connect(str(path), read_only=True) as con:
         for table in ["raw.clicks", "marts.fct_clicks"]:
             (oldest,) = con.execute(f"select min(clicked_at) from {table}").fetchone()
@@ -352,7 +292,7 @@ def test_pruning_never_changes_the_daily_history(dbt, built, tmp_path):
         (pruned_ids,) = con.execute("select count(*) from retention.pruned_tracking_ids").fetchone()
         assert pruned_ids > 0
     # Pruning twice changes nothing.
-    assert dbt.prune(data_dir, as_of=D2, retention_days=31).success
+    assert dbt.prune(data_dir, as_of=D2, retention_days=31, timezone=REPORTING_TZ).success
 
     # A new day, a conversion for a click that is gone, and a click re-loaded from a stale
     # raw file: then a build that recomputes every day, pruned ones included.
@@ -366,7 +306,7 @@ def test_pruning_never_changes_the_daily_history(dbt, built, tmp_path):
         insert(con, "clicks", [r for r in CLICKS if r[1] == gone])
         insert(con, "clicks", [("k-new", "t-new", L1, at(next_day, 12), at(next_day, 12),
                                 "203.0.113.0", BROWSER, None, "redirect", next_day)])  # fmt: skip
-    dbt.build(data_dir, as_of=next_day, start_date=FIRST_DAY)
+    dbt.build(data_dir, vars_for(next_day, FIRST_DAY))
     assert agg_by_day(path, next_day) == history
     with duckdb.connect(str(path), read_only=True) as con:
         (reason,) = con.execute(
@@ -390,7 +330,7 @@ def test_pruning_never_changes_the_daily_history(dbt, built, tmp_path):
             "insert into marts.agg_daily_link_metrics values "
             "(date '2025-06-01', 'link-1', 'click', 7, 0, 0, 0)"
         )
-    dbt.build(data_dir, as_of=next_day, start_date=next_day, extra=["--full-refresh"])
+    dbt.build(data_dir, vars_for(next_day, next_day), extra=["--full-refresh"])
     after = agg_by_day(path, next_day)
     assert [r for r in after if r[0] != dt.date(2025, 6, 1)] == history
     assert (dt.date(2025, 6, 1), L1, "click", 7, 0, 0, Decimal("0.00")) in after
