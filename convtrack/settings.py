@@ -85,5 +85,10 @@ class Settings(BaseSettings):
         return self.data_dir / "dagster"
 
     @property
+    def cleanup_requests_dir(self) -> Path:
+        """Where `POST /api/conversions/cleanup` leaves requests for the prune sensor."""
+        return self.data_dir / "requests" / "cleanup"
+
+    @property
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"

@@ -7,9 +7,10 @@ import duckdb
 import pyarrow as pa
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, asset
 
+from collector.storage.compaction import live_files
 from convtrack import raw_schema
 from orchestration.partitions import daily_partitions, single_run, window_days
-from orchestration.resources import ConvtrackSettings
+from orchestration.resources import ConvtrackSettings, WarehouseWriterLock
 
 
 def duckdb_type(t: pa.DataType) -> str:
@@ -32,9 +33,8 @@ def partition_files(raw_dir: Path, stream: str, first: dt.date, last: dt.date) -
     files: list[str] = []
     day = first
     while day <= last:
-        files.extend(
-            sorted(str(p) for p in raw_schema.partition_dir(raw_dir, stream, day).glob("*.parquet"))
-        )
+        # live_files: a file already merged into a compacted one is left out.
+        files.extend(str(p) for p in live_files(raw_schema.partition_dir(raw_dir, stream, day)))
         day += dt.timedelta(days=1)
     return files
 
@@ -76,7 +76,11 @@ def build_load_asset(stream: str) -> AssetsDefinition:
         description=f"Raw `{stream}` events of the run's days, loaded from data/raw into DuckDB.",
         kinds={"parquet", "duckdb"},
     )
-    def _load(context: AssetExecutionContext, convtrack: ConvtrackSettings) -> MaterializeResult:
+    def _load(
+        context: AssetExecutionContext,
+        convtrack: ConvtrackSettings,
+        warehouse_lock: WarehouseWriterLock,
+    ) -> MaterializeResult:
         settings = convtrack.load()
         first, last = window_days(context.partition_time_window)
         settings.warehouse_dir.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from orchestration.assets.transform import convtrack_dbt_models
 from orchestration.partitions import daily_partitions, single_run
-from orchestration.resources import ConvtrackSettings
+from orchestration.resources import ConvtrackSettings, WarehouseWriterLock
 
 # Analysts' tools lag the engine: the duckdb CLI on PyPI (1.5) reads this storage
 # version, not DuckDB 2.0's own (SPEC §3.5).
@@ -70,7 +70,9 @@ def publish_snapshot(warehouse_path: Path, published_path: Path) -> dict[str, in
     kinds={"duckdb"},
 )
 def published_snapshot(
-    context: AssetExecutionContext, convtrack: ConvtrackSettings
+    context: AssetExecutionContext,
+    convtrack: ConvtrackSettings,
+    warehouse_lock: WarehouseWriterLock,
 ) -> MaterializeResult:
     """data/warehouse/published.duckdb: the marts, replaced atomically after each run."""
     settings = convtrack.load()

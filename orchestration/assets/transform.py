@@ -1,7 +1,6 @@
 """The dbt models as Dagster assets: staging, intermediate and marts, built by `dbt build`."""
 
 import json
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,9 +18,10 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from orchestration.dbt_env import point_dbt_at
 from orchestration.partitions import daily_partitions, dbt_build_vars, single_run, window_days
 from orchestration.project import dbt_project
-from orchestration.resources import ConvtrackSettings
+from orchestration.resources import ConvtrackSettings, WarehouseWriterLock
 
 
 class ConvtrackTranslator(DagsterDbtTranslator):
@@ -48,20 +48,22 @@ class ConvtrackTranslator(DagsterDbtTranslator):
     backfill_policy=single_run,
 )
 def convtrack_dbt_models(
-    context: AssetExecutionContext, dbt: DbtCliResource, convtrack: ConvtrackSettings
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    convtrack: ConvtrackSettings,
+    warehouse_lock: WarehouseWriterLock,
 ):
     """`dbt build` of every model and test, as of the last day of the run's range."""
     settings = convtrack.load()
-    _, last_day = window_days(context.partition_time_window)
+    first_day, last_day = window_days(context.partition_time_window)
     build_vars = dbt_build_vars(
+        first_day=first_day,
         last_day=last_day,
         run_id=context.run.run_id,
         attribution_window_days=settings.attribution_window_days,
         reporting_timezone=settings.reporting_timezone,
     )
-    # profiles.yml finds the warehouse through this variable; dbt runs as a subprocess
-    # that inherits our environment, and it must see the same data dir as this run.
-    os.environ["CONVTRACK_DATA_DIR"] = str(settings.data_dir.resolve())
+    point_dbt_at(settings)
     invocation = dbt.cli(["build", "--vars", json.dumps(build_vars)], context=context)
     total = len(context.selected_asset_keys)
     done = 0

@@ -21,14 +21,16 @@ def test_a_range_of_partitions_maps_to_one_window():
     assert window_days(window) == (dt.date(2026, 3, 31), dt.date(2026, 3, 31))
 
 
-def test_dbt_vars_take_as_of_from_the_last_day():
+def test_dbt_vars_span_the_run_and_take_as_of_from_the_last_day():
     got = dbt_build_vars(
+        first_day=dt.date(2026, 3, 1),
         last_day=dt.date(2026, 3, 31),
         run_id="r1",
         attribution_window_days=14,
         reporting_timezone="Europe/Berlin",
     )
     assert got == {
+        "start_date": "2026-03-01",
         "as_of": "2026-03-31",
         "run_id": "r1",
         "attribution_window_days": 14,

@@ -1,0 +1,109 @@
+"""Maintenance jobs: retention (prune) and compaction of closed raw days."""
+
+import datetime as dt
+import json
+
+from dagster import Config, OpExecutionContext, RetryPolicy, in_process_executor, job, op
+from dagster_dbt import DbtCliResource
+
+from collector.storage.compaction import compact_partition, live_files
+from convtrack import raw_schema
+from orchestration.assets.publish import publish_snapshot
+from orchestration.dbt_env import point_dbt_at
+from orchestration.project import dbt_project
+from orchestration.resources import ConvtrackSettings, WarehouseWriterLock
+from orchestration.retention import PRUNED_STREAMS, prune_raw_partitions, retention_cutoff
+
+
+class PruneConfig(Config):
+    """`as_of`: the day retention is applied as of (default: today, UTC)."""
+
+    as_of: str | None = None
+    request_id: str | None = None
+
+
+def _as_of(config: PruneConfig) -> dt.date:
+    return dt.date.fromisoformat(config.as_of) if config.as_of else dt.datetime.now(dt.UTC).date()
+
+
+@op(retry_policy=RetryPolicy(max_retries=2, delay=30))
+def prune_warehouse(
+    context: OpExecutionContext,
+    config: PruneConfig,
+    dbt: DbtCliResource,
+    convtrack: ConvtrackSettings,
+    warehouse_lock: WarehouseWriterLock,
+) -> str:
+    """Delete row-level data past RETENTION_DAYS from the warehouse (dbt macro)."""
+    settings = convtrack.load()
+    as_of = _as_of(config)
+    point_dbt_at(settings)
+    args = {"as_of": as_of.isoformat(), "retention_days": settings.retention_days}
+    dbt_vars = {
+        "attribution_window_days": settings.attribution_window_days,
+        "reporting_timezone": settings.reporting_timezone,
+    }
+    context.log.info(f"pruning the warehouse as of {as_of}, keeping {settings.retention_days} days")
+    dbt.cli(
+        [
+            "run-operation",
+            "prune_row_level_data",
+            "--args",
+            json.dumps(args),
+            "--vars",
+            json.dumps(dbt_vars),
+        ],
+        manifest=dbt_project.manifest_path,
+    ).wait()
+    return as_of.isoformat()
+
+
+@op
+def prune_raw_files(context: OpExecutionContext, as_of: str, convtrack: ConvtrackSettings) -> str:
+    """Remove (or archive) raw day partitions past retention, after the warehouse."""
+    settings = convtrack.load()
+    cutoff = retention_cutoff(dt.date.fromisoformat(as_of), settings.retention_days)
+    result = prune_raw_partitions(settings.raw_dir, cutoff, settings.archive_dir)
+    where = f"moved to {settings.archive_dir}" if settings.archive_dir else "deleted"
+    context.log.info(
+        f"raw partitions before {cutoff}: {len(result.moved) + len(result.deleted)} {where}"
+    )
+    return as_of
+
+
+@op
+def republish(
+    context: OpExecutionContext,
+    as_of: str,
+    convtrack: ConvtrackSettings,
+    warehouse_lock: WarehouseWriterLock,
+) -> None:
+    """Publish the pruned marts so readers stop seeing pruned rows."""
+    settings = convtrack.load()
+    counts = publish_snapshot(settings.warehouse_path, settings.published_path)
+    context.log.info(f"republished {len(counts)} tables after the prune as of {as_of}")
+
+
+@job(executor_def=in_process_executor, description="Apply retention, then republish.")
+def prune():
+    republish(prune_raw_files(prune_warehouse()))
+
+
+@op
+def compact_closed_days(context: OpExecutionContext, convtrack: ConvtrackSettings) -> None:
+    """Merge each closed day's small raw files into one (today is still being written)."""
+    settings = convtrack.load()
+    today = dt.datetime.now(dt.UTC).date()
+    merged = 0
+    for stream in PRUNED_STREAMS:
+        for day in raw_schema.partition_days(settings.raw_dir, stream):
+            directory = raw_schema.partition_dir(settings.raw_dir, stream, day)
+            if day < today and len(live_files(directory)) > 1:
+                compact_partition(settings.raw_dir, stream, day)
+                merged += 1
+    context.log.info(f"compacted {merged} day partitions")
+
+
+@job(executor_def=in_process_executor, description="Compact closed raw day partitions.")
+def compaction():
+    compact_closed_days()
