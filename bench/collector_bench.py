@@ -8,7 +8,7 @@ fresh data directory and, beside it, a bare FastAPI app served the same way
 Debian), which times each request from when it was due, so a stall counts in full.
 Every figure is printed beside the bare app's, measured in the same run.
 
-    .venv/bin/python bench/collector_bench.py [--seconds 10] [--connections 32]
+    .venv/bin/python bench/collector_bench.py [--seconds 10] [--connections 32] [--rate 1000]
 """
 
 from __future__ import annotations
@@ -198,7 +198,7 @@ async def _fixed_rate(
 
 
 def fixed_rate(
-    server: Server, path: str, body: Callable[[], bytes], seconds: int
+    server: Server, path: str, body: Callable[[], bytes], seconds: int, rate: int
 ) -> FixedRateResult:
     def request() -> bytes:
         payload = body()
@@ -207,7 +207,7 @@ def fixed_rate(
             f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
         ).encode() + payload
 
-    return uvloop.run(_fixed_rate(server.host, server.port, request, FIXED_RATE, seconds, 64))
+    return uvloop.run(_fixed_rate(server.host, server.port, request, rate, seconds, 64))
 
 
 # The run ----------------------------------------------------------------------------
@@ -230,6 +230,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=10, help="per measurement")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument("--rate", type=int, default=FIXED_RATE, help="req/s for the p99")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: `make bench` installs it (apt-get install wrk)")
@@ -293,13 +294,13 @@ def main() -> None:
                     }
                 )
 
-            bare_fixed = fixed_rate(bare, "/noop", body, s)
-            fixed = fixed_rate(col, "/api/conversions", body, s)
+            bare_fixed = fixed_rate(bare, "/noop", body, s, args.rate)
+            fixed = fixed_rate(col, "/api/conversions", body, s, args.rate)
     finally:
         shutil.rmtree(data, ignore_errors=True)
 
     print(
-        f"wrk -t1 -c{args.connections} -d{args.seconds}s · fixed rate {FIXED_RATE} req/s "
+        f"wrk -t1 -c{args.connections} -d{args.seconds}s · fixed rate {args.rate} req/s "
         f"open loop, 64 connections · {load()}"
     )
     for name, res in r.items():
@@ -327,7 +328,7 @@ def main() -> None:
         f">= {TARGET_BATCH_EVENTS_PER_S:,}/s",
     )
     print(
-        f"{f'p99 at {FIXED_RATE} conversions/s':<34} {fixed.p99_ms:>9.1f} ms "
+        f"{f'p99 at {args.rate} conversions/s':<34} {fixed.p99_ms:>9.1f} ms "
         f"(bare {bare_fixed.p99_ms:.1f} ms; p50 {fixed.p50_ms:.1f} vs {bare_fixed.p50_ms:.1f}, "
         f"max {fixed.max_ms:.0f} vs {bare_fixed.max_ms:.0f}; failed {fixed.bad})"
         f"  target <= {TARGET_P99_MS} ms"
