@@ -14,7 +14,16 @@ from collector.links import LinkRegistry
 from collector.observability import install_observability
 from collector.rate_limit import install_rate_limit
 from collector.read.snapshot import SnapshotReader
-from collector.routes import admin, campaign_links, conversions, health, read, redirect, tracker
+from collector.routes import (
+    admin,
+    campaign_links,
+    cleanup,
+    conversions,
+    health,
+    read,
+    redirect,
+    tracker,
+)
 from collector.storage import LogRawEventStore
 from convtrack.settings import Settings
 
@@ -50,6 +59,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_body_limits(app)
     install_cors(app)
     install_observability(app)
-    for module in (health, tracker, redirect, conversions, campaign_links, admin, read):
+    for module in (health, tracker, redirect, conversions, cleanup, campaign_links, admin, read):
         app.include_router(module.router)
     return app

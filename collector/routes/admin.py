@@ -11,6 +11,7 @@ from collector.deps import AdminDep, LinksDep, MetricsDep, SettingsDep, StoreDep
 from collector.errors import ApiError, error_responses
 from collector.ingest.importer import IMPORTABLE, import_rows
 from collector.routes.conversions import parse_object_body
+from collector.storage import StoreUnavailable
 from collector.validation.problems import Problem
 from collector.validation.rules import MAX_BULK_BODY_BYTES
 
@@ -77,3 +78,13 @@ async def import_events(
         metrics.count_accepted(stream, result.accepted)
         metrics.count_rejected(p.code for p in result.problems)
     return answer
+
+
+@router.post("/flush", responses=error_responses(401, 403, 503))
+async def flush_log(store: StoreDep) -> dict[str, str]:
+    """Turn every acknowledged event into Parquet now (before a pipeline run, say)."""
+    try:
+        await store.flush()
+    except StoreUnavailable as exc:
+        raise ApiError(503, Problem("storage_unavailable", None, str(exc))) from exc
+    return {"status": "flushed"}

@@ -30,5 +30,8 @@ class RawEventStore(Protocol):
     def write_table(self, stream: str, table: pa.Table) -> None:
         """Bulk-write a table of `stream` (imports), durable when this returns."""
 
+    async def flush(self) -> None:
+        """Make every acknowledged row visible in the Parquet layout now."""
+
     async def close(self) -> None:
         """Write what is pending and stop."""

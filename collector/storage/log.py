@@ -214,6 +214,7 @@ class LogRawEventStore:
         self._convert_thread: ThreadPoolExecutor | None = None
         self._stopping = False
         self._rows_in_log = 0
+        self._rotation_requests: list[asyncio.Future[None]] = []
         self.recovered_rows = 0
 
     @property
@@ -253,6 +254,23 @@ class LogRawEventStore:
     def write_table(self, stream: str, table: pa.Table) -> None:
         self._direct.write_table(stream, table)
 
+    async def flush(self) -> None:
+        """Turn every acknowledged row into Parquet now, instead of at the next rotation.
+
+        The writer task closes the segment between two commits (never during a write);
+        this returns once that segment, and any still converting, are Parquet files.
+        """
+        if self._writer is None or self._wake is None or self._stopping:
+            raise StoreUnavailable("the raw event store is not running")
+        rotated = asyncio.get_running_loop().create_future()
+        self._rotation_requests.append(rotated)
+        self._wake.set()
+        await rotated
+        if self._conversions:
+            results = await asyncio.gather(*list(self._conversions), return_exceptions=True)
+            if errors := [r for r in results if isinstance(r, BaseException)]:
+                raise StoreUnavailable(f"could not convert the log to Parquet: {errors[0]}")
+
     async def close(self) -> None:
         """Commit what is pending, turn every segment into Parquet, stop."""
         if self._writer is None or self._wake is None:
@@ -263,6 +281,10 @@ class LogRawEventStore:
         self._writer = None
         if self._segment is not None:
             self._rotate()
+        for r in self._rotation_requests:  # flushes asked for while stopping: done below
+            if not r.done():
+                r.set_result(None)
+        self._rotation_requests = []
         if self._conversions:
             await asyncio.gather(*self._conversions, return_exceptions=True)
         await self._direct.close()
@@ -276,6 +298,12 @@ class LogRawEventStore:
         assert self._wake is not None
         loop = asyncio.get_running_loop()
         while True:
+            if self._rotation_requests:  # flush(): between two commits, never during one
+                requests, self._rotation_requests = self._rotation_requests, []
+                self._rotate()
+                for r in requests:
+                    if not r.done():
+                        r.set_result(None)
             if not self._pending:
                 if self._stopping:
                     return

@@ -70,6 +70,9 @@ class ParquetRawEventStore:
         self._wake.set()
         await done
 
+    async def flush(self) -> None:
+        """Nothing to do: an append is answered only once its Parquet file is written."""
+
     async def close(self) -> None:
         if self._flusher is None or self._wake is None:
             return

@@ -35,10 +35,12 @@ def world(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("e2e")
     data_dir = tmp / "data"
     collector = start_collector(data_dir, tmp / "collector.log")
+    world = {"collector": collector}
     try:
-        yield _drive(collector, data_dir)
+        world = _drive(collector, data_dir)
+        yield world
     finally:
-        stop_collector(collector)
+        stop_collector(world["collector"])
 
 
 def _click(client, code: str, agent: str = HUMAN) -> tuple[str, str]:
@@ -133,6 +135,10 @@ def _drive(collector, data_dir: Path) -> dict:
         )
         assert resp.status_code == 200, resp.text
 
+    # Accepted events wait in the collector's append log until a segment rotates (within
+    # a minute) or the collector stops: a graceful restart puts them all in Parquet.
+    stop_collector(collector)
+    collector = start_collector(data_dir, data_dir.parent / "collector.log")
     settings = Settings(data_dir=data_dir)
     run = run_pipeline(settings, today, instance=DagsterInstance.ephemeral())
     assert run is not None and run.success
