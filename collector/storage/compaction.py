@@ -20,8 +20,9 @@ use `live_files()`, which leaves those inputs out. The pipeline also drops dupli
 `event_id`s in staging, so a glob taken in that instant changes no mart. A crash before
 step 2 leaves only a temp file, removed by the next run; the inputs are untouched.
 
-Compaction is for closed days: a collector never writes a day again once its segments
-are converted. Before merging, `recover_orphan_segments` converts what dead collectors
+Compaction is for closed days: `compact_partition` leaves a day alone until it ended
+`CLOSED_AFTER` ago, longer than a log segment lives (`DEFAULT_MAX_SEGMENT_AGE_S`), so no
+live segment still holds its rows and no conversion of it is under way. Before merging, `recover_orphan_segments` converts what dead collectors
 left in the log, so a later recovery cannot rewrite a file that was already compacted.
 Imports may add files to an old day at any time; a file that appears after the input
 list was taken is simply not an input, and stays.
@@ -37,10 +38,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from collector.storage.files import fsync_dir, write_parquet_atomically
-from collector.storage.log import recover_orphan_segments
+from collector.storage.log import DEFAULT_MAX_SEGMENT_AGE_S, recover_orphan_segments
 from convtrack.raw_schema import SCHEMAS, partition_dir
 
 COMPACTED_PREFIX = "compact-"
+# A day is closed once every log segment that could hold its rows has been converted.
+CLOSED_AFTER = dt.timedelta(seconds=5 * DEFAULT_MAX_SEGMENT_AGE_S)
 SOURCES_KEY = b"convtrack.compacted_from"
 
 
@@ -74,11 +77,20 @@ def _finish_interrupted(directory: Path) -> None:
         fsync_dir(directory)
 
 
+def is_closed(day: dt.date, now: dt.datetime | None = None) -> bool:
+    """Whether `day` (UTC) ended long enough ago that no collector writes it any more."""
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return now >= dt.datetime.combine(day + dt.timedelta(days=1), dt.time()) + CLOSED_AFTER
+
+
 def compact_partition(raw_dir: Path, stream: str, day: dt.date) -> Path | None:
-    """Merge the files of `stream`'s partition `day` into one; the resulting file or None."""
+    """Merge the files of `stream`'s closed partition `day` into one; that file, or None.
+
+    A day that is not closed yet (see `is_closed`) is left as it is.
+    """
     raw_dir = Path(raw_dir)
     directory = partition_dir(raw_dir, stream, day)
-    if not directory.is_dir():
+    if not directory.is_dir() or not is_closed(day):
         return None
     recover_orphan_segments(raw_dir)
     _finish_interrupted(directory)

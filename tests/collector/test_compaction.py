@@ -131,6 +131,22 @@ def test_compaction_first_recovers_what_dead_collectors_left_in_the_log(tmp_path
     assert list(log_dir(tmp_path).iterdir()) == []
 
 
+def test_a_day_still_being_written_is_left_alone(tmp_path):
+    today = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    store = ParquetRawEventStore(tmp_path)
+    for i in range(2):
+        store.write_table("clicks", pa.Table.from_pylist([click(i, today)]))
+    assert compact_partition(tmp_path, "clicks", today.date()) is None
+    assert len(list(partition_dir(tmp_path, "clicks", today.date()).glob("*.parquet"))) == 2
+
+
+def test_a_day_is_closed_only_once_its_last_segments_are_converted():
+    day = dt.date(2026, 11, 24)
+    midnight = dt.datetime(2026, 11, 25)
+    assert not compaction.is_closed(day, midnight + dt.timedelta(seconds=59))
+    assert compaction.is_closed(day, midnight + compaction.CLOSED_AFTER)
+
+
 def test_nothing_to_compact(tmp_path):
     assert compact_partition(tmp_path, "clicks", DAY) is None
     small_files(tmp_path, n=1)
