@@ -31,7 +31,11 @@ from convtrack.settings import Settings
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    store = LogRawEventStore(settings.raw_dir)
+    store = LogRawEventStore(
+        settings.raw_dir,
+        max_segment_bytes=settings.log_segment_max_bytes,
+        max_segment_age_s=settings.log_segment_max_age_s,
+    )
     await store.start()
     app.state.store = store
     app.state.links = LinkRegistry(settings.raw_dir, store)

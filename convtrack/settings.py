@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     store_full_ip: bool = False
     rate_limit_per_ip: float = Field(default=50.0, ge=0)
     rate_limit_burst: int = Field(default=100, ge=1)
+    # The collector's append log (SPEC §5): a segment becomes Parquet at this size or age.
+    log_segment_max_bytes: int = Field(default=32 * 1024 * 1024, ge=1)
+    log_segment_max_age_s: float = Field(default=60.0, gt=0)
 
     @field_validator("currency")
     @classmethod
