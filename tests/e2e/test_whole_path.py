@@ -34,13 +34,12 @@ def world(tmp_path_factory):
     """Send the traffic, run the pipeline once; the tests read what it built."""
     tmp = tmp_path_factory.mktemp("e2e")
     data_dir = tmp / "data"
-    collector = start_collector(data_dir, tmp / "collector.log")
-    world = {"collector": collector}
+    world = {"collector": start_collector(data_dir, tmp / "collector.log")}
     try:
-        world = _drive(collector, data_dir)
+        world.update(_drive(world, data_dir))
         yield world
     finally:
-        stop_collector(world["collector"])
+        stop_collector(world["collector"])  # the one running now, even if _drive failed
 
 
 def _click(client, code: str, agent: str = HUMAN) -> tuple[str, str]:
@@ -60,7 +59,8 @@ def _convert(client, tracking_id, link_id, event_type, revenue=None, **extra):
     return resp.json()["event_id"]
 
 
-def _drive(collector, data_dir: Path) -> dict:
+def _drive(world: dict, data_dir: Path) -> dict:
+    collector = world["collector"]
     today = dt.datetime.now(dt.UTC).date()
     with collector.admin() as admin:
         links = {}
@@ -138,7 +138,7 @@ def _drive(collector, data_dir: Path) -> dict:
     # Accepted events wait in the collector's append log until a segment rotates (within
     # a minute) or the collector stops: a graceful restart puts them all in Parquet.
     stop_collector(collector)
-    collector = start_collector(data_dir, data_dir.parent / "collector.log")
+    collector = world["collector"] = start_collector(data_dir, data_dir.parent / "collector.log")
     settings = Settings(data_dir=data_dir)
     run = run_pipeline(settings, today, instance=DagsterInstance.ephemeral())
     assert run is not None and run.success
