@@ -153,6 +153,30 @@ def pipeline_run(
     )
 
 
+@pipeline_app.command("prune")
+def pipeline_prune(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Apply retention as of this day (default: today).")
+    ] = None,
+) -> None:
+    """Remove row-level data past RETENTION_DAYS (warehouse and data/raw), then republish."""
+    from orchestration.run import run_prune
+
+    settings = _settings()
+    day = _parse_day(as_of)
+    if not settings.warehouse_path.exists():
+        typer.secho(f"no warehouse at {settings.warehouse_path}: run the pipeline first", err=True)
+        raise typer.Exit(1)
+    run = run_prune(settings, day)
+    if not run.success:
+        typer.secho(f"prune run {run.run_id} failed (see the log above)", fg="red", err=True)
+        raise typer.Exit(1)
+    typer.echo(
+        f"prune run {run.run_id}: row-level data before {run.first_day} removed "
+        f"({settings.retention_days} days kept); snapshot republished"
+    )
+
+
 @app.command()
 def demo() -> None:
     """The main job: a realistic 60-day story, end to end, on this machine."""

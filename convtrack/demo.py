@@ -270,33 +270,32 @@ def run_demo() -> int:
             # The collector acknowledges once events are in its fsync'ed log; turn the
             # log into Parquet now rather than at its next rotation, for the pipeline.
             client.post("/api/admin/flush").raise_for_status()
-    # Accepted events wait in the collector's append log until a segment rotates (within
-    # a minute) or the collector stops; it has stopped, so the pipeline sees them all.
-    for key, n in sorted(tally.items()):
-        console.print(f"  {key:<32} {n:>6}")
-    console.rule("pipeline")
-    from orchestration.run import run_pipeline
+        for key, n in sorted(tally.items()):
+            console.print(f"  {key:<32} {n:>6}")
+        console.rule("pipeline")
+        from orchestration.run import run_pipeline
 
-    run = run_pipeline(settings, today)
-    if run is None or not run.success:
-        console.print("[red]the pipeline failed; see the log above[/red]")
-        return 1
-    console.rule("results")
-    print_results(settings)
-    console.print(
-        "The imported history planted: "
-        + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in story.planted.items())
-    )
-    sample = _sample_tracking_id(settings)
-    if sample:
-        with running_collector(env, port, data_dir / "collector.log") as base:
+        run = run_pipeline(settings, today)
+        if run is None or not run.success:
+            console.print("[red]the pipeline failed; see the log above[/red]")
+            return 1
+        console.rule("results")
+        print_results(settings)
+        console.print(
+            "The imported history planted: "
+            + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in story.planted.items())
+        )
+        sample = _sample_tracking_id(settings)
+        if sample:
             resp = httpx.get(
                 f"{base}/api/conversions/attribution/{sample}",
                 headers={"Authorization": f"Bearer {reader}"},
                 timeout=10,
             )
-        console.print(f"read API, GET /api/conversions/attribution/{sample}: {resp.status_code}")
-        console.print_json(resp.text)
+            console.print(
+                f"read API, GET /api/conversions/attribution/{sample}: {resp.status_code}"
+            )
+            console.print_json(resp.text)
     console.rule("next")
     console.print(
         f"finished in {time.monotonic() - started:.0f} s.\n"

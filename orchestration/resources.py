@@ -3,6 +3,7 @@ the warehouse's single-writer lock."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import time
@@ -41,6 +42,7 @@ class WarehouseWriterLock(ConfigurableResource):
     convtrack: ConvtrackSettings
     wait_seconds: float = 3600.0
 
+    @contextlib.contextmanager
     def yield_for_execution(self, context: InitResourceContext) -> Iterator[WarehouseWriterLock]:
         path = writer_lock_path(self.convtrack.load())
         path.parent.mkdir(parents=True, exist_ok=True)

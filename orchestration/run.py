@@ -62,6 +62,26 @@ class PipelineRun:
     success: bool
 
 
+def _resources(settings: Settings) -> dict:
+    from orchestration.resources import ConvtrackSettings, WarehouseWriterLock
+
+    convtrack = ConvtrackSettings(data_dir=str(settings.data_dir.resolve()))
+    return {"convtrack": convtrack, "warehouse_lock": WarehouseWriterLock(convtrack=convtrack)}
+
+
+def _instance(settings: Settings, instance):
+    from dagster import DagsterInstance
+
+    if instance is not None:
+        return instance
+    prepare_dagster_home(settings)
+    return DagsterInstance.get()
+
+
+def _loggers(log_level: str) -> dict:
+    return {"loggers": {"console": {"config": {"log_level": log_level}}}}
+
+
 def run_pipeline(
     settings: Settings, as_of: dt.date, *, instance=None, log_level: str = "INFO"
 ) -> PipelineRun | None:
@@ -73,27 +93,35 @@ def run_pipeline(
     if first is None or first > as_of:
         return None
     ensure_manifest()
-    from dagster import DagsterInstance
-    from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG,
-        ASSET_PARTITION_RANGE_START_TAG,
-    )
-
     from orchestration.definitions import defs
-    from orchestration.resources import ConvtrackSettings
+    from orchestration.partitions import range_tags
 
-    if instance is None:
-        prepare_dagster_home(settings)
-        instance = DagsterInstance.get()
-    job = defs.resolve_job_def("pipeline")
-    result = job.execute_in_process(
-        instance=instance,
-        tags={
-            ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
-            ASSET_PARTITION_RANGE_END_TAG: as_of.isoformat(),
-        },
-        resources={"convtrack": ConvtrackSettings(data_dir=str(settings.data_dir.resolve()))},
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+    result = defs.resolve_job_def("pipeline").execute_in_process(
+        instance=_instance(settings, instance),
+        tags=range_tags(first, as_of),
+        resources=_resources(settings),
+        run_config=_loggers(log_level),
         raise_on_error=False,
     )
+    return PipelineRun(result.run_id, first, as_of, result.success)
+
+
+def run_prune(
+    settings: Settings, as_of: dt.date, *, instance=None, log_level: str = "INFO"
+) -> PipelineRun:
+    """Apply retention as of `as_of` to the warehouse and data/raw, then republish."""
+    ensure_manifest()
+    from orchestration.definitions import defs
+
+    run_config = {
+        **_loggers(log_level),
+        "ops": {"prune_warehouse": {"config": {"as_of": as_of.isoformat()}}},
+    }
+    result = defs.resolve_job_def("prune").execute_in_process(
+        instance=_instance(settings, instance),
+        resources=_resources(settings),
+        run_config=run_config,
+        raise_on_error=False,
+    )
+    first = as_of - dt.timedelta(days=settings.retention_days)
     return PipelineRun(result.run_id, first, as_of, result.success)

@@ -1,0 +1,238 @@
+"""The Dagster jobs on real Parquet and a real DuckDB file: build, prune, republish,
+reproducibility, readers during a run, and one writer at a time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from dagster import DagsterInstance, build_init_resource_context
+
+from convtrack import raw_schema
+from convtrack.settings import Settings
+from orchestration.resources import ConvtrackSettings, WarehouseWriterLock, writer_lock_path
+from orchestration.run import run_pipeline, run_prune
+
+AS_OF = dt.date(2026, 3, 31)
+OLD_DAY = AS_OF - dt.timedelta(days=50)  # past the default retention (31 days)
+NEW_DAY = AS_OF - dt.timedelta(days=3)
+LINK = "0190f1a2-0000-7000-8000-00000000000a"
+MARTS = [
+    "dim_campaign_links",
+    "fct_clicks",
+    "fct_conversions",
+    "fct_unattributed_conversions",
+    "mart_attribution",
+    "mart_conversion_funnel",
+    "mart_revenue_by_type",
+    "agg_daily_link_metrics",
+]
+
+
+def _write(raw: Path, stream: str, rows: list[dict], day: dt.date, name: str) -> None:
+    d = raw_schema.partition_dir(raw, stream, day)
+    d.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=raw_schema.SCHEMAS[stream]), d / name)
+
+
+def make_raw(raw: Path) -> None:
+    """A link; 3 clicks on an old day (2 converting) and 2 on a recent day (1 buying)."""
+    t0 = dt.datetime.combine(OLD_DAY, dt.time(10))
+    _write(
+        raw,
+        "campaign_links",
+        [
+            dict(
+                campaign_link_id=LINK,
+                short_code="a",
+                destination_url="https://creator.example/a",
+                campaign_name="A",
+                youtube_video_id="vid",
+                placement="description",
+                created_at=t0,
+                disabled_at=None,
+                recorded_at=t0,
+            )
+        ],
+        OLD_DAY,
+        "w-1.parquet",
+    )
+    for day, n_clicks, buys in ((OLD_DAY, 3, ["12.00", "30.00"]), (NEW_DAY, 2, ["5.50"])):
+        at = dt.datetime.combine(day, dt.time(12))
+        tids = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"{day}-{i}")) for i in range(n_clicks)]
+        _write(
+            raw,
+            "clicks",
+            [
+                dict(
+                    event_id=str(uuid.uuid5(uuid.NAMESPACE_DNS, t)),
+                    tracking_id=t,
+                    campaign_link_id=LINK,
+                    clicked_at=at,
+                    received_at=at,
+                    ip_address="203.0.113.0",
+                    user_agent="Mozilla/5.0",
+                    referrer=None,
+                    source="import",
+                )
+                for t in tids
+            ],
+            day,
+            "w-2.parquet",
+        )
+        conv_at = at + dt.timedelta(hours=2)
+        _write(
+            raw,
+            "conversions",
+            [
+                dict(
+                    event_id=str(uuid.uuid5(uuid.NAMESPACE_OID, t)),
+                    tracking_id=t,
+                    campaign_link_id=LINK,
+                    event_type="purchase",
+                    revenue_amount=Decimal(v),
+                    currency="USD",
+                    order_id=f"o-{t}",
+                    event_data="{}",
+                    converted_at=conv_at,
+                    received_at=conv_at,
+                    source="import",
+                )
+                for t, v in zip(tids, buys, strict=False)
+            ],
+            day,
+            "w-3.parquet",
+        )
+
+
+def mart_digest(published: Path) -> str:
+    """A hash of every mart's rows in a total order (the run-specific _meta left out)."""
+    h = hashlib.sha256()
+    with duckdb.connect(str(published), read_only=True) as con:
+        for table in MARTS:
+            rows = con.execute(f"select * from {table} order by all").fetchall()
+            h.update(f"{table}:{rows!r}".encode())
+    return h.hexdigest()
+
+
+def _agg_totals(published: Path) -> list[tuple]:
+    with duckdb.connect(str(published), read_only=True) as con:
+        return con.execute(
+            "select metric_date, event_type, sum(clicks), sum(conversions), sum(revenue) "
+            "from agg_daily_link_metrics group by all order by all"
+        ).fetchall()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch) -> Settings:
+    # dbt runs as a subprocess and finds the warehouse through this variable.
+    monkeypatch.setenv("CONVTRACK_DATA_DIR", str(tmp_path / "data"))
+    # Runs read their settings from the environment (only data_dir is passed down).
+    monkeypatch.setenv("CONVTRACK_ARCHIVE_DIR", str(tmp_path / "archive"))
+    s = Settings(data_dir=tmp_path / "data", archive_dir=tmp_path / "archive")
+    make_raw(s.raw_dir)
+    return s
+
+
+def test_prune_removes_old_rows_and_files_but_keeps_every_daily_total(settings):
+    instance = DagsterInstance.ephemeral()
+    assert run_pipeline(settings, AS_OF, instance=instance).success
+    before = _agg_totals(settings.published_path)
+    assert sum(r[3] for r in before) == 3  # conversions on both days
+
+    run = run_prune(settings, AS_OF, instance=instance)
+    assert run.success
+    # Old clicks and conversions left the warehouse and data/raw (archived, not lost) ...
+    with duckdb.connect(str(settings.published_path), read_only=True) as con:
+        days = con.execute("select distinct cast(clicked_at as date) from fct_clicks").fetchall()
+    assert days == [(NEW_DAY,)]
+    for stream in ("clicks", "conversions"):
+        assert raw_schema.partition_days(settings.raw_dir, stream) == [NEW_DAY]
+        assert raw_schema.partition_days(settings.archive_dir, stream) == [OLD_DAY]
+    assert raw_schema.partition_days(settings.raw_dir, "campaign_links") == [OLD_DAY]
+    # ... and no daily total changed, not even after another build.
+    assert _agg_totals(settings.published_path) == before
+    assert run_pipeline(settings, AS_OF, instance=instance).success
+    assert _agg_totals(settings.published_path) == before
+
+
+def test_same_raw_files_and_as_of_give_identical_marts(settings, tmp_path, monkeypatch):
+    assert run_pipeline(settings, AS_OF, instance=DagsterInstance.ephemeral()).success
+    first = mart_digest(settings.published_path)
+    # A second, fresh warehouse from the same files.
+    other = Settings(data_dir=tmp_path / "again")
+    monkeypatch.setenv("CONVTRACK_DATA_DIR", str(other.data_dir))
+    (other.data_dir).mkdir()
+    os.symlink(settings.raw_dir, other.raw_dir)
+    assert run_pipeline(other, AS_OF, instance=DagsterInstance.ephemeral()).success
+    assert mart_digest(other.published_path) == first
+    # And re-running the same warehouse changes nothing either.
+    assert run_pipeline(other, AS_OF, instance=DagsterInstance.ephemeral()).success
+    assert mart_digest(other.published_path) == first
+
+
+READER = textwrap.dedent(
+    """
+    import sys, duckdb, pathlib
+    path, stop = sys.argv[1], pathlib.Path(sys.argv[2])
+    reads = 0
+    while not stop.exists():
+        con = duckdb.connect(path, read_only=True)
+        funnel = con.execute("select sum(conversions), sum(revenue) from mart_conversion_funnel").fetchone()
+        facts = con.execute("select count(*), sum(revenue_amount) from fct_conversions").fetchone()
+        con.close()
+        if funnel != facts:
+            print("PARTIAL", funnel, facts); sys.exit(1)
+        reads += 1
+    print(reads)
+    """
+)
+
+
+def test_readers_in_another_process_never_fail_nor_see_a_partial_mart(settings, tmp_path):
+    instance = DagsterInstance.ephemeral()
+    assert run_pipeline(settings, NEW_DAY - dt.timedelta(days=1), instance=instance).success
+    stop = tmp_path / "stop"
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(settings.published_path), str(stop)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert run_pipeline(settings, AS_OF, instance=instance).success
+        assert run_pipeline(settings, AS_OF, instance=instance).success
+    finally:
+        stop.touch()
+        out, err = reader.communicate(timeout=60)
+    assert reader.returncode == 0, out + err
+    assert int(out) > 0
+
+
+def test_a_second_writer_waits_for_the_first(tmp_path):
+    convtrack = ConvtrackSettings(data_dir=str(tmp_path / "data"))
+    path = writer_lock_path(convtrack.load())
+    path.parent.mkdir(parents=True)
+    holder = os.open(path, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # another run holds the warehouse
+    lock = WarehouseWriterLock(convtrack=convtrack, wait_seconds=0.2)
+    with (
+        pytest.raises(TimeoutError, match="held the warehouse lock"),
+        lock.yield_for_execution(build_init_resource_context()),
+    ):
+        pass
+    os.close(holder)  # the first run ends
+    with lock.yield_for_execution(build_init_resource_context()) as held:
+        assert held is lock
