@@ -56,8 +56,12 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/sqlfluff fix dbt_project
 
+# The Dagster UI on the same instance as `convtrack pipeline run` (data/dagster), offline.
+# .venv/bin on PATH: under `dagster dev`, dagster-dbt re-parses the project with `dbt`.
 dagster-dev: setup
-	DAGSTER_HOME=$(abspath data/dagster) $(BIN)/dagster dev -m orchestration.definitions
+	@mkdir -p data/dagster && cp dagster.yaml data/dagster/dagster.yaml
+	PATH=$(abspath $(BIN)):$$PATH DAGSTER_HOME=$(abspath data/dagster) \
+		$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p $${PORT:-3000}
 
 clean:
 	rm -rf $(VENV) dbt_project/target data

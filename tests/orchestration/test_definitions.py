@@ -1,0 +1,35 @@
+"""The code location loads offline and wires raw → dbt → publish as one graph."""
+
+from dagster import AssetKey
+
+from orchestration.definitions import defs
+
+
+def test_the_asset_graph_runs_from_raw_through_dbt_to_the_snapshot():
+    graph = defs.resolve_asset_graph()
+    staging = graph.get(AssetKey(["staging", "stg_collector__clicks"]))
+    assert AssetKey(["raw", "clicks"]) in staging.parent_keys
+    publish = graph.get(AssetKey("published_snapshot"))
+    assert AssetKey(["marts", "agg_daily_link_metrics"]) in publish.parent_keys
+    assert AssetKey(["marts", "_meta"]) in publish.parent_keys
+    assert not any(k.path[0] in ("staging", "intermediate") for k in publish.parent_keys)
+
+
+def test_dbt_tests_are_asset_checks_and_marts_have_freshness_policies():
+    graph = defs.resolve_asset_graph()
+    checks = graph.asset_check_keys
+    assert any(c.asset_key == AssetKey(["raw", "clicks"]) for c in checks)  # source tests
+    assert any(c.asset_key == AssetKey(["marts", "fct_clicks"]) for c in checks)
+    spec = graph.get(AssetKey(["marts", "mart_conversion_funnel"]))
+    assert spec.freshness_policy is not None
+
+
+def test_schedules_and_sensors_target_the_jobs():
+    assert {s.name: s.job_name for s in defs.schedules} == {
+        "hourly_build": "pipeline",
+        "daily_prune": "prune",
+        "daily_compaction": "compaction",
+    }
+    assert {s.name for s in defs.sensors} == {"new_raw_partitions", "cleanup_requests"}
+    for name in ("pipeline", "prune", "compaction"):
+        assert defs.resolve_job_def(name).executor_def.name == "in_process"
