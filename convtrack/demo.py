@@ -12,14 +12,9 @@ import datetime as dt
 import os
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -28,6 +23,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from convtrack.collector_process import free_port, running_collector
 from convtrack.settings import Settings
 from convtrack.traffic import BOT_AGENTS, HUMAN_AGENTS, Story, build_story
 
@@ -35,12 +31,6 @@ DEMO_MARKER = ".convtrack-demo"
 IMPORT_CHUNK = 100  # events per admin import request: keeps each body small
 # Wide enough for the results table even when the output is not a terminal.
 console = Console(width=max(Console().width, 132))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def prepare_data_dir(data_dir: Path) -> None:
@@ -55,39 +45,6 @@ def prepare_data_dir(data_dir: Path) -> None:
         shutil.rmtree(data_dir / sub, ignore_errors=True)
     data_dir.mkdir(parents=True, exist_ok=True)
     marker.write_text("made by `convtrack demo`; the demo wipes raw/ and warehouse/ here\n")
-
-
-@contextmanager
-def running_collector(env: dict[str, str], port: int, log_path: Path):
-    """A real `convtrack serve` process, stopped (gracefully) when the block ends."""
-    with open(log_path, "a") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "convtrack.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"the collector exited early; see {log_path}")
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the collector did not come up in 60 s; see {log_path}")
-                time.sleep(0.1)
-            yield base
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 def create_links(client: httpx.Client, story: Story) -> dict[str, str]:
