@@ -28,6 +28,7 @@ pipeline_job = define_asset_job(
     # One process for the whole run: the warehouse lock (a resource) spans every step,
     # and each extra process would pay seconds of imports.
     executor_def=in_process_executor,
+    tags={"convtrack/writes": "warehouse"},
     description="Load raw days, build every dbt model and test, publish the snapshot.",
 )
 

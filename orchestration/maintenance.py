@@ -84,7 +84,11 @@ def republish(
     context.log.info(f"republished {len(counts)} tables after the prune as of {as_of}")
 
 
-@job(executor_def=in_process_executor, description="Apply retention, then republish.")
+@job(
+    executor_def=in_process_executor,
+    tags={"convtrack/writes": "warehouse"},
+    description="Apply retention, then republish.",
+)
 def prune():
     republish(prune_raw_files(prune_warehouse()))
 
