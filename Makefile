@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: setup demo test lint format clean dagster-dev chromium bench
+.PHONY: setup demo test lint format clean dagster-dev chromium bench bench-pipeline
 
 setup: $(STAMP) dbt_project/target/manifest.json
 
@@ -45,6 +45,17 @@ bench: setup $(WRK)
 $(WRK):
 	$(SUDO) apt-get update
 	$(SUDO) apt-get install -y --no-install-recommends wrk
+
+# The pipeline at 10M clicks + 1M conversions against one hand-written DuckDB script
+# (bench/pipeline_bench.py; ARGS="--clicks 200000" for a quick run). numpy generates the
+# data; it is no project dependency, so it goes beside the venv, in $(BENCH_LIB).
+BENCH_LIB := $(VENV)/bench-lib
+
+bench-pipeline: setup $(BENCH_LIB)/numpy
+	$(BIN)/python bench/pipeline_bench.py $(ARGS)
+
+$(BENCH_LIB)/numpy: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --target $(BENCH_LIB) numpy
 
 lint: setup
 	$(BIN)/ruff check .
