@@ -1,0 +1,62 @@
+"""The raw-partition sensor, and the instance settings the operator relies on."""
+
+import datetime as dt
+import os
+import shutil
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from dagster import DagsterInstance, SensorResult, build_sensor_context
+
+from convtrack import raw_schema
+from convtrack.rules import REPO_ROOT
+from orchestration.resources import ConvtrackSettings
+from orchestration.sensors import new_raw_partitions
+
+
+def _touch_partition(raw_dir, day: dt.date, name: str) -> None:
+    d = raw_schema.partition_dir(raw_dir, "clicks", day)
+    d.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist([], schema=raw_schema.CLICKS), d / name)
+
+
+def test_new_raw_files_start_one_build_from_their_earliest_day(tmp_path):
+    convtrack = ConvtrackSettings(data_dir=str(tmp_path))
+    raw = tmp_path / "raw"
+    today = dt.datetime.now(dt.UTC).date()
+    late_day = today - dt.timedelta(days=20)  # an import of old data
+    _touch_partition(raw, late_day, "w-1.parquet")
+    _touch_partition(raw, today, "w-2.parquet")
+
+    result = new_raw_partitions(build_sensor_context(cursor=None), convtrack=convtrack)
+    assert isinstance(result, SensorResult)
+    [run] = result.run_requests
+    assert run.tags["dagster/asset_partition_range_start"] == late_day.isoformat()
+    assert run.tags["dagster/asset_partition_range_end"] == today.isoformat()
+
+    # Nothing new since: no run. A file landing later: a run from its day only.
+    again = new_raw_partitions(build_sensor_context(cursor=result.cursor), convtrack=convtrack)
+    assert not isinstance(again, SensorResult)
+    yesterday = today - dt.timedelta(days=1)
+    _touch_partition(raw, yesterday, "w-3.parquet")
+    newer = os.stat(raw_schema.partition_dir(raw, "clicks", yesterday) / "w-3.parquet")
+    os.utime(
+        raw_schema.partition_dir(raw, "clicks", yesterday) / "w-3.parquet",
+        ns=(newer.st_atime_ns, int(result.cursor) + 1),
+    )
+    third = new_raw_partitions(build_sensor_context(cursor=result.cursor), convtrack=convtrack)
+    assert isinstance(third, SensorResult)
+    assert third.run_requests[0].tags["dagster/asset_partition_range_start"] == str(yesterday)
+
+
+def test_the_instance_retries_failed_runs_and_queues_warehouse_writers(tmp_path, monkeypatch):
+    shutil.copy(REPO_ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    instance = DagsterInstance.get()
+    try:
+        assert instance.run_retries_enabled
+        assert instance.run_retries_max_retries == 1
+        limits = instance.run_coordinator.get_run_queue_config().tag_concurrency_limits
+        assert {"key": "convtrack/writes", "value": "warehouse", "limit": 1} in limits
+    finally:
+        instance.dispose()
