@@ -208,7 +208,6 @@ def run_demo() -> int:
         # One machine plays every visitor here, from one IP: no per-IP limit.
         "CONVTRACK_RATE_LIMIT_PER_IP": "0",
     }
-    settings = Settings(data_dir=data_dir)
     today = dt.datetime.now(dt.UTC).date()
     story = build_story(today)
     started = time.monotonic()

@@ -40,10 +40,11 @@ def prune_raw_partitions(
     """
     result = RawPruneResult(cutoff)
     for stream in PRUNED_STREAMS:
-        for day in raw_schema.partition_days(raw_dir, stream) + _empty_days(raw_dir, stream):
+        # Every day directory, empty ones included (a compaction or import may leave one).
+        for src in sorted((raw_dir / stream).glob("dt=*")):
+            day = dt.date.fromisoformat(src.name.removeprefix("dt="))
             if day >= cutoff:
                 continue
-            src = raw_schema.partition_dir(raw_dir, stream, day)
             if archive_dir is not None:
                 dst = raw_schema.partition_dir(archive_dir, stream, day)
                 dst.parent.mkdir(parents=True, exist_ok=True)
@@ -58,14 +59,3 @@ def prune_raw_partitions(
                 shutil.rmtree(src)
                 result.deleted.append(src)
     return result
-
-
-def _empty_days(raw_dir: Path, stream: str) -> list[dt.date]:
-    root = raw_dir / stream
-    if not root.is_dir():
-        return []
-    return [
-        dt.date.fromisoformat(d.name[3:])
-        for d in root.iterdir()
-        if d.is_dir() and d.name.startswith("dt=") and not any(d.glob("*.parquet"))
-    ]

@@ -13,6 +13,7 @@ from pathlib import Path
 from convtrack import raw_schema
 from convtrack.rules import DBT_PROJECT_DIR, REPO_ROOT
 from convtrack.settings import Settings
+from orchestration.retention import retention_cutoff
 
 DAGSTER_YAML = REPO_ROOT / "dagster.yaml"
 
@@ -123,5 +124,5 @@ def run_prune(
         run_config=run_config,
         raise_on_error=False,
     )
-    first = as_of - dt.timedelta(days=settings.retention_days)
+    first = retention_cutoff(as_of, settings.retention_days)
     return PipelineRun(result.run_id, first, as_of, result.success)
