@@ -20,11 +20,11 @@ import uuid_utils
 
 from collector.clock import utc_now
 from collector.storage import RawEventStore
+from collector.validation.rules import MAX_URL_CHARS
 from convtrack.raw_schema import CAMPAIGN_LINKS
 
 STREAM = "campaign_links"
 SHORT_CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-MAX_URL_LENGTH = 2048
 
 
 class LinkError(ValueError):
@@ -70,7 +70,7 @@ def check_short_code(code: str) -> None:
 def check_destination(url: str) -> None:
     parts = urlsplit(url)
     if (
-        len(url) > MAX_URL_LENGTH
+        len(url) > MAX_URL_CHARS
         or parts.scheme not in ("http", "https")
         or not parts.hostname
         or any(c.isspace() for c in url)
@@ -79,7 +79,7 @@ def check_destination(url: str) -> None:
             "invalid_url",
             "destination_url",
             f"destination_url must be an absolute http(s) URL without spaces, at most "
-            f"{MAX_URL_LENGTH} characters, e.g. https://example.com/course",
+            f"{MAX_URL_CHARS} characters, e.g. https://example.com/course",
         )
 
 

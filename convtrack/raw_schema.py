@@ -12,6 +12,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
+# The first day a raw partition may have: the pipeline's daily partitions start here and
+# no event before it is accepted. Imports bring history; this only has to predate it.
+FIRST_DAY = dt.date(2020, 1, 1)
+
 TS = pa.timestamp("us")
 MONEY = pa.decimal128(10, 2)
 

@@ -6,11 +6,12 @@ import datetime as dt
 
 from dagster import BackfillPolicy, DailyPartitionsDefinition, TimeWindow
 
-# Imports may bring history from long ago; the first partition only has to predate it.
-PARTITIONS_START = "2020-01-01"
+from convtrack import raw_schema
 
 # end_offset=1: today's partition exists, so `--as-of today` covers today's events.
-daily_partitions = DailyPartitionsDefinition(start_date=PARTITIONS_START, end_offset=1)
+daily_partitions = DailyPartitionsDefinition(
+    start_date=raw_schema.FIRST_DAY.isoformat(), end_offset=1
+)
 
 # A 90-day backfill is one run, not 90: every asset reads its whole range at once.
 single_run = BackfillPolicy.single_run()

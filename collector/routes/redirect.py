@@ -14,6 +14,7 @@ from collector.deps import LinksDep, MetricsDep, RateLimitDep, SettingsDep, Stor
 from collector.errors import error_responses
 from collector.links import CampaignLink
 from collector.privacy import truncate_ip
+from collector.validation.rules import MAX_REFERRER_CHARS, MAX_USER_AGENT_CHARS, clip
 
 router = APIRouter(tags=["redirect"])
 
@@ -80,8 +81,8 @@ async def follow_link(
             request.client.host if request.client else None,
             store_full_ip=settings.store_full_ip,
         ),
-        "user_agent": request.headers.get("user-agent"),
-        "referrer": request.headers.get("referer"),
+        "user_agent": clip(request.headers.get("user-agent"), MAX_USER_AGENT_CHARS),
+        "referrer": clip(request.headers.get("referer"), MAX_REFERRER_CHARS),
         "source": "redirect",
     }
     # The viewer is sent on only once the click is on disk: its conversions need it.

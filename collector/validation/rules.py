@@ -6,6 +6,7 @@ through `Settings.attribution_window_days`.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal
 
@@ -36,3 +37,29 @@ NUMERIC_RE = re.compile(NUMERIC_PATTERN)
 MAX_BODY_BYTES = 64 * 1024
 MAX_BULK_BODY_BYTES = 1024 * 1024
 MAX_BATCH_EVENTS = 500
+
+# Every field of a raw row has a bound, so that no row comes near what one append-log
+# record may hold (collector/storage/log.py) and no row is a denial of service downstream.
+# Lengths are in characters; a character is at most 4 bytes of UTF-8.
+
+# order_id: merchants' order numbers are short; a long one is a mistake or an attack.
+MAX_ORDER_ID_CHARS = 128
+# Headers the redirect records are truncated to these lengths, never refused: the viewer
+# must reach the landing page whatever the browser sends. Imports are truncated alike.
+MAX_USER_AGENT_CHARS = 1024
+MAX_REFERRER_CHARS = 2048
+# Campaign links: the destination URL, and the free-text fields of a link.
+MAX_URL_CHARS = 2048
+MAX_CAMPAIGN_NAME_CHARS = 200
+MAX_VIDEO_ID_CHARS = 64
+MAX_PLACEMENT_CHARS = 64
+
+# Event times (imports bring their own): not before the raw layout's first day
+# (convtrack.raw_schema.FIRST_DAY), and not further ahead of the collector's clock than
+# this - a clock a little fast is normal, a date years ahead is a mistake.
+MAX_EVENT_TIME_AHEAD = dt.timedelta(days=1)
+
+
+def clip(text: str | None, max_chars: int) -> str | None:
+    """`text` cut to `max_chars` characters (None stays None)."""
+    return text if text is None or len(text) <= max_chars else text[:max_chars]

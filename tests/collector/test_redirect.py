@@ -8,6 +8,7 @@ import pytest
 
 from collector.privacy import truncate_ip
 from collector.routes.redirect import with_attribution
+from collector.validation.rules import MAX_REFERRER_CHARS, MAX_USER_AGENT_CHARS
 from collector.validation.scalar import uuid7_time
 from tests.collector.conftest import read_stream
 
@@ -100,3 +101,15 @@ def test_stale_attribution_parameters_in_the_destination_are_replaced():
 )
 def test_ip_truncation(ip, full, kept):
     assert truncate_ip(ip, store_full_ip=full) == kept
+
+
+@pytest.mark.parametrize("size", [0, 1, 1024, 1025, 60_000, 17 * 1024 * 1024])
+def test_user_agent_and_referrer_are_truncated_to_their_bounds(client, settings, link, size):
+    user_agent, referrer = "u" * size, "https://r.example/" + "r" * size
+    resp = client.get(
+        "/c/launch", follow_redirects=False, headers={"User-Agent": user_agent, "Referer": referrer}
+    )
+    assert resp.status_code == 302
+    (click,) = read_stream(settings, "clicks")
+    assert click["user_agent"] == user_agent[:MAX_USER_AGENT_CHARS]
+    assert click["referrer"] == referrer[:MAX_REFERRER_CHARS]
