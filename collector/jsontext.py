@@ -6,6 +6,8 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from collector.validation.rules import is_unicode_text
+
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
@@ -27,9 +29,10 @@ def _decimal_default(value: object) -> object:
 
 
 def compact_json(value: Any) -> str | None:
-    """The compact JSON text stored for `event_data`, or None when it cannot be written."""
+    """The compact JSON text stored for `event_data`, or None when it cannot be written
+    (not JSON, or text holding lone surrogates, which UTF-8 cannot store)."""
     try:
-        return json.dumps(
+        text = json.dumps(
             value,
             separators=(",", ":"),
             ensure_ascii=False,
@@ -38,3 +41,4 @@ def compact_json(value: Any) -> str | None:
         )
     except (TypeError, ValueError, RecursionError):
         return None
+    return text if is_unicode_text(text) else None

@@ -254,6 +254,7 @@ def import_frame(
             currency=settings.currency,
             window_days=settings.attribution_window_days,
             event_time=pl.col("_time"),
+            now=now,
         )
     else:
         rules = click_rules(link_ids=link_ids)

@@ -16,23 +16,43 @@ from typing import Any
 import polars as pl
 
 from collector.jsontext import compact_json
+from collector.validation.rules import REVENUE_DECIMALS, is_unicode_text
+from collector.validation.scalar import decimal_places
 
 _BAD = object()
 
 
 def _text(value: Any) -> Any:
-    return value if isinstance(value, str) else _BAD
+    # Lone surrogates cannot become a Polars (UTF-8) string: flagged like a wrong type.
+    return value if isinstance(value, str) and is_unicode_text(value) else _BAD
+
+
+# Plain notation grows with the exponent (1E+30000000 is 30M digits). Past these
+# exponents no rule's verdict changes, so such a number is written as a short stand-in
+# with the same sign, the same "too large" / "too precise" verdicts.
+_HUGE_EXPONENT = 20
+
+
+def plain_number(value: Decimal) -> str:
+    """A finite Decimal in plain notation, or a short stand-in the rules judge alike."""
+    if not value.is_zero() and abs(value.adjusted()) > _HUGE_EXPONENT:
+        sign = "-" if value.is_signed() else ""
+        if value.adjusted() < 0:
+            return f"{sign}0.{'0' * _HUGE_EXPONENT}1"
+        precise = ".001" if decimal_places(value) > REVENUE_DECIMALS else ""
+        return f"{sign}1{'0' * _HUGE_EXPONENT}{precise}"
+    return format(value, "f")
 
 
 def _number(value: Any) -> Any:
     if isinstance(value, bool):
         return _BAD
     if isinstance(value, str):
-        return value
+        return value if is_unicode_text(value) else _BAD
     if isinstance(value, int):
         return str(value)
     if isinstance(value, Decimal):
-        return format(value, "f") if value.is_finite() else _BAD
+        return plain_number(value) if value.is_finite() else _BAD
     if isinstance(value, float):
         return format(Decimal(repr(value)), "f") if math.isfinite(value) else _BAD
     return _BAD
@@ -43,7 +63,7 @@ def _order(value: Any) -> Any:
         return _BAD
     if isinstance(value, int):
         return str(value)
-    return value if isinstance(value, str) else _BAD
+    return _text(value)
 
 
 def _object(value: Any) -> Any:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from collector.validation.rules import (
     EVENT_TYPES,
     MAX_EVENT_DATA_BYTES,
+    MAX_ORDER_ID_CHARS,
     MAX_REVENUE,
     REVENUE_DECIMALS,
     REVENUE_WARNING_THRESHOLD,
@@ -43,8 +44,8 @@ MESSAGES: dict[str, str] = {
         "revenue_amount must be a number or a numeric string in plain notation, e.g. 19.99"
     ),
     "invalid_event_data": (
-        f"event_data must be a JSON object of at most {MAX_EVENT_DATA_BYTES} bytes, "
-        'e.g. {{"plan": "pro"}}'
+        f"event_data must be a JSON object of Unicode text, at most {MAX_EVENT_DATA_BYTES} "
+        'bytes, e.g. {{"plan": "pro"}}'
     ),
     "unknown_campaign_link": (
         "campaign_link_id is not a registered campaign link; use the ct_campaign_link_id "
@@ -55,8 +56,14 @@ MESSAGES: dict[str, str] = {
         "tracking_id belongs to a click more than {window} days before this event, "
         "outside the attribution window"
     ),
-    "invalid_order_id": "order_id must be a string or an integer",
-    "invalid_text": "{field} must be a string",
+    "tracking_id_in_future": (
+        "tracking_id is a UUIDv7 whose time is later than now: no click on this collector minted it"
+    ),
+    "invalid_order_id": (
+        f"order_id must be a string of Unicode text or an integer, at most "
+        f"{MAX_ORDER_ID_CHARS} characters"
+    ),
+    "invalid_text": "{field} must be a string of Unicode text (no lone surrogate escapes)",
     "invalid_timestamp": (
         "{field} must be an ISO-8601 date-time, e.g. 2026-11-01T12:30:00Z "
         "(without an offset it is read as UTC)"

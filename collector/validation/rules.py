@@ -25,6 +25,9 @@ MAX_EVENT_DATA_BYTES = 8 * 1024
 # check runs in Python and in Polars; they are stored lower-cased.
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 UUID_RE = re.compile(UUID_PATTERN)
+# A UUIDv7 holds a 48-bit Unix time in ms, which reaches the year 10889; past the last
+# moment Python can represent (9999-12-31) the id carries no time that can be judged.
+UUID7_MAX_MS = (dt.datetime.max - dt.datetime(1970, 1, 1)) // dt.timedelta(milliseconds=1)
 
 # Revenue given as a string: plain decimal notation, no exponent, no thousands separator.
 NUMERIC_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
@@ -58,6 +61,18 @@ MAX_PLACEMENT_CHARS = 64
 # (convtrack.raw_schema.FIRST_DAY), and not further ahead of the collector's clock than
 # this - a clock a little fast is normal, a date years ahead is a mistake.
 MAX_EVENT_TIME_AHEAD = dt.timedelta(days=1)
+
+
+def is_unicode_text(text: str) -> bool:
+    """Whether `text` can be stored: JSON's `\\ud800` escapes parse into lone surrogates,
+    which no UTF-8 file (Parquet, the log) can hold."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def clip(text: str | None, max_chars: int) -> str | None:

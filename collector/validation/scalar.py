@@ -17,11 +17,15 @@ from collector.validation.problems import Problem, problem
 from collector.validation.rules import (
     EVENT_TYPES,
     MAX_EVENT_DATA_BYTES,
+    MAX_EVENT_TIME_AHEAD,
+    MAX_ORDER_ID_CHARS,
     MAX_REVENUE,
     NUMERIC_RE,
     REVENUE_DECIMALS,
     REVENUE_WARNING_THRESHOLD,
+    UUID7_MAX_MS,
     UUID_RE,
+    is_unicode_text,
 )
 
 _EPOCH = dt.datetime(1970, 1, 1)
@@ -42,25 +46,29 @@ def is_uuid(value: object) -> bool:
     return isinstance(value, str) and UUID_RE.fullmatch(value) is not None
 
 
+def is_uuid7(uuid_text: str) -> bool:
+    return uuid_text[14] == "7" and uuid_text[19] in "89abAB"
+
+
 def uuid7_time(uuid_text: str) -> dt.datetime | None:
-    """The click time inside a UUIDv7 (RFC 9562: 48-bit Unix ms), None for other versions."""
-    if uuid_text[14] != "7" or uuid_text[19] not in "89abAB":
+    """The click time inside a UUIDv7 (RFC 9562: 48-bit Unix ms); None for other versions
+    and for times past the year 9999."""
+    if not is_uuid7(uuid_text):
         return None
     ms = int(uuid_text[:8] + uuid_text[9:13], 16)
+    if ms > UUID7_MAX_MS:
+        return None
     return _EPOCH + dt.timedelta(milliseconds=ms)
 
 
 def decimal_places(amount: Decimal) -> int:
-    """Decimals that matter: 1.50 has one, 100 none (trailing zeros are not precision)."""
+    """Decimals that matter: 1.50 has one, 100 and 0.000 none (trailing zeros are not
+    precision). Reads the digits, never expands the exponent (1E-30000000 costs nothing)."""
     _, digits, exponent = amount.as_tuple()
-    if not isinstance(exponent, int) or exponent >= 0:
+    if not isinstance(exponent, int) or exponent >= 0 or not any(digits):
         return 0
-    places = -exponent
-    for digit in reversed(digits):
-        if places == 0 or digit != 0:
-            break
-        places -= 1
-    return places
+    trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return max(0, -exponent - trailing_zeros)
 
 
 def parse_revenue(value: object) -> Decimal | None:
@@ -96,8 +104,12 @@ def check_conversion(
     currency: str,
     window_days: int,
     event_time: dt.datetime,
+    now: dt.datetime | None = None,
 ) -> ConversionCheck:
-    """Apply every rule of SPEC §4.1 to one conversion; `event_time` is naive UTC."""
+    """Apply every validation rule to one conversion; `event_time` is naive UTC.
+
+    `now` is the collector's clock (default: `event_time`, as for live events).
+    """
     check = ConversionCheck()
     out = check.problems
     get = body.get
@@ -107,7 +119,10 @@ def check_conversion(
     tracking_id = _uuid_field("tracking_id", get("tracking_id"), True, out)
     if tracking_id is not None:
         clicked = uuid7_time(tracking_id)
-        if clicked is not None and (event_time - clicked) // _DAY > window_days:
+        latest = (event_time if now is None else now) + MAX_EVENT_TIME_AHEAD
+        if is_uuid7(tracking_id) and (clicked is None or clicked > latest):
+            out.append(problem("tracking_id_in_future", "tracking_id"))
+        elif clicked is not None and (event_time - clicked) // _DAY > window_days:
             out.append(problem("attribution_window_expired", "tracking_id", window=window_days))
 
     link_id = _uuid_field("campaign_link_id", get("campaign_link_id"), True, out)
@@ -157,6 +172,8 @@ def check_conversion(
             out.append(problem("invalid_order_id", "order_id"))
         else:
             order_id = str(order_id)
+            if len(order_id) > MAX_ORDER_ID_CHARS or not is_unicode_text(order_id):
+                out.append(problem("invalid_order_id", "order_id"))
 
     if out:
         return check

@@ -1,4 +1,4 @@
-"""The vectorised validator: the rules of SPEC §4.1 as Polars expressions, for imports.
+"""The vectorised validator: the validation rules as Polars expressions, for imports.
 
 Input: the text columns of `columns.py`, plus the event's time. Output: the same
 problem codes, fields and order as `scalar.check_conversion`, one list per row.
@@ -6,6 +6,7 @@ problem codes, fields and order as `scalar.check_conversion`, one list per row.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -15,10 +16,13 @@ from collector.validation.problems import MESSAGES
 from collector.validation.rules import (
     EVENT_TYPES,
     MAX_EVENT_DATA_BYTES,
+    MAX_EVENT_TIME_AHEAD,
+    MAX_ORDER_ID_CHARS,
     MAX_REVENUE,
     NUMERIC_PATTERN,
     REVENUE_DECIMALS,
     REVENUE_WARNING_THRESHOLD,
+    UUID7_MAX_MS,
     UUID_PATTERN,
 )
 
@@ -59,12 +63,21 @@ def uuid_rules(name: str, *, required: bool) -> list[pl.Expr]:
     return rules
 
 
-def uuid7_time(name: str) -> pl.Expr:
-    """The 48-bit millisecond timestamp of a UUIDv7 as a datetime; null for other versions."""
+def is_uuid7(name: str) -> pl.Expr:
     col = pl.col(name)
-    is_v7 = (col.str.slice(14, 1) == "7") & col.str.slice(19, 1).str.contains("^[89abAB]$")
-    ms = pl.concat_str([col.str.slice(0, 8), col.str.slice(9, 4)]).str.to_integer(base=16)
-    return pl.when(is_v7).then(pl.from_epoch(ms, time_unit="ms").cast(pl.Datetime("us")))
+    return (col.str.slice(14, 1) == "7") & col.str.slice(19, 1).str.contains("^[89abAB]$")
+
+
+def uuid7_time(name: str) -> pl.Expr:
+    """The 48-bit millisecond timestamp of a UUIDv7 as a datetime; null for other versions
+    and for times past the year 9999 (as the scalar validator)."""
+    col = pl.col(name)
+    ms = pl.concat_str([col.str.slice(0, 8), col.str.slice(9, 4)]).str.to_integer(
+        base=16, strict=False
+    )
+    return pl.when(is_uuid7(name) & (ms <= UUID7_MAX_MS)).then(
+        pl.from_epoch(ms, time_unit="ms").cast(pl.Datetime("us"))
+    )
 
 
 def known_link(name: str, link_ids: Iterable[str]) -> pl.Expr:
@@ -101,18 +114,30 @@ class _Amount:
 
 
 def conversion_rules(
-    *, link_ids: Iterable[str], currency: str, window_days: int, event_time: pl.Expr
+    *,
+    link_ids: Iterable[str],
+    currency: str,
+    window_days: int,
+    event_time: pl.Expr,
+    now: dt.datetime,
 ) -> tuple[pl.Expr, pl.Expr]:
-    """(problems, warnings) list expressions over the conversion text columns."""
+    """(problems, warnings) list expressions over the conversion text columns; `now` is
+    the collector's clock (naive UTC)."""
     event_type = pl.col("event_type")
     revenue = pl.col("revenue_amount")
     event_data = pl.col("event_data")
     cur = pl.col("currency")
 
     clicked = uuid7_time("tracking_id")
+    in_future = (
+        valid_uuid("tracking_id")
+        & is_uuid7("tracking_id")
+        & (clicked.is_null() | (clicked > pl.lit(now + MAX_EVENT_TIME_AHEAD)))
+    )
     expired = (
         valid_uuid("tracking_id")
         & clicked.is_not_null()
+        & ~in_future
         & ((event_time - clicked).dt.total_days() > window_days)
     )
     known_type = event_type.is_in(_one_list(EVENT_TYPES)) & ~_flag("event_type")
@@ -125,6 +150,7 @@ def conversion_rules(
         [
             *uuid_rules("event_id", required=False),
             *uuid_rules("tracking_id", required=True),
+            _rule("tracking_id_in_future", "tracking_id", in_future),
             _rule("attribution_window_expired", "tracking_id", expired),
             *uuid_rules("campaign_link_id", required=True),
             _rule(
@@ -174,7 +200,11 @@ def conversion_rules(
                 "currency",
                 _flag("currency") | (cur.is_not_null() & (cur.str.to_uppercase() != currency)),
             ),
-            _rule("invalid_order_id", "order_id", _flag("order_id")),
+            _rule(
+                "invalid_order_id",
+                "order_id",
+                _flag("order_id") | (pl.col("order_id").str.len_chars() > MAX_ORDER_ID_CHARS),
+            ),
         ]
     )
     warnings = problem_list(

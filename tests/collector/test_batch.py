@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import uuid_utils
 
 from collector.validation.rules import MAX_BATCH_EVENTS
@@ -90,3 +92,36 @@ def test_body_must_hold_an_events_list(client):
         resp = client.post("/api/conversions/batch", json=body)
         assert resp.status_code == 422, body
         assert resp.json()["detail"]["code"] == "invalid_body"
+
+
+def test_an_event_that_cannot_be_stored_does_not_take_the_batch_down(client, settings, link):
+    # Lone surrogates (JSON "\ud800" escapes) and a tracking id past the year 9999 used to
+    # fail the whole request with a 500, losing the good events beside them.
+    events = [
+        good(link),
+        good(link, order_id="\ud800"),
+        good(link, event_data={"k": "\udc00"}),
+        good(link, tracking_id="e677d21f-dc00-7000-8000-000000000000"),
+        good(link),
+    ]
+    resp = client.post(
+        "/api/conversions/batch",
+        content=json.dumps({"events": events}),
+        headers={"Content-Type": "application/json"},
+    )
+    assert resp.status_code == 202, resp.text
+    answer = resp.json()
+    assert [r["status"] for r in answer["results"]] == [
+        "accepted",
+        "rejected",
+        "rejected",
+        "rejected",
+        "accepted",
+    ]
+    assert [r["errors"][0]["field"] for r in answer["results"][1:4]] == [
+        "order_id",
+        "event_data",
+        "tracking_id",
+    ]
+    stored = {r["event_id"] for r in read_stream(settings, "conversions")}
+    assert stored == {answer["results"][0]["event_id"], answer["results"][4]["event_id"]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pytest
@@ -10,7 +11,7 @@ import uuid_utils
 from fastapi.testclient import TestClient
 
 from collector.clock import utc_now
-from collector.validation.rules import MAX_EVENT_DATA_BYTES
+from collector.validation.rules import MAX_EVENT_DATA_BYTES, MAX_ORDER_ID_CHARS
 from convtrack.settings import Settings
 from tests.collector.conftest import read_stream, uuid7_at
 
@@ -223,10 +224,79 @@ def test_several_problems_come_as_a_list(client, settings, event):
 
 
 def test_text_plain_body_from_send_beacon_is_accepted(client, settings, event):
-    import json
-
     resp = client.post(
         "/api/conversions", content=json.dumps(event), headers={"Content-Type": "text/plain"}
     )
     assert resp.status_code == 202
     assert len(read_stream(settings, "conversions")) == 1
+
+
+# Inputs that are valid JSON yet were answered 500: each is a 422 naming its field.
+LONE_SURROGATE = "\ud800"
+
+
+@pytest.mark.parametrize(
+    "tracking_id",
+    [
+        "e677d21f-dc00-7000-8000-000000000000",  # past the year 9999
+        "ffffffff-ffff-7fff-bfff-ffffffffffff",
+        "E677D21F-DC00-7000-8000-000000000000",
+    ],
+)
+def test_uuid7_tracking_ids_from_the_future_are_refused(client, settings, event, tracking_id):
+    body = event | {"tracking_id": tracking_id}
+    refused(client, settings, body, "tracking_id_in_future", "tracking_id")
+
+
+def test_uuid7_tracking_id_a_minute_ahead_is_accepted(client, settings, event):
+    # A collector whose clock runs a little ahead of this one's minted it.
+    accepted(
+        client, settings, event | {"tracking_id": uuid7_at(utc_now() + dt.timedelta(minutes=1))}
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "code"),
+    [
+        ({"order_id": LONE_SURROGATE}, "order_id", "invalid_order_id"),
+        ({"order_id": "a" + LONE_SURROGATE + "b"}, "order_id", "invalid_order_id"),
+        ({"event_data": {"k": LONE_SURROGATE}}, "event_data", "invalid_event_data"),
+        ({"event_data": {LONE_SURROGATE: 1}}, "event_data", "invalid_event_data"),
+        ({"event_data": {"k": [{"deep": "\udfff"}]}}, "event_data", "invalid_event_data"),
+        ({"revenue_amount": LONE_SURROGATE}, "revenue_amount", "invalid_revenue"),
+        ({"event_type": LONE_SURROGATE}, "event_type", "invalid_event_type"),
+        ({"currency": LONE_SURROGATE}, "currency", "currency_mismatch"),
+        ({"tracking_id": LONE_SURROGATE}, "tracking_id", "invalid_uuid"),
+    ],
+)
+def test_lone_surrogates_are_refused_by_field(client, settings, event, change, field, code):
+    # json.dumps writes a lone surrogate as the escape "\ud800", valid JSON text.
+    refused(client, settings, json.dumps(event | change), code, field)
+
+
+@pytest.mark.parametrize("length", [MAX_ORDER_ID_CHARS + 1, 10_000])
+def test_order_id_has_a_length_limit(client, settings, event, length):
+    refused(client, settings, event | {"order_id": "o" * length}, "invalid_order_id", "order_id")
+
+
+def test_order_id_at_its_limit_is_kept_whole(client, settings, event):
+    _, row = accepted(client, settings, event | {"order_id": "o" * MAX_ORDER_ID_CHARS})
+    assert row["order_id"] == "o" * MAX_ORDER_ID_CHARS
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("1e30000000", "revenue_too_large"),
+        ("-1e30000000", "revenue_required"),
+        ("1e-30000000", "revenue_precision"),
+        ("0e-30000000", "revenue_required"),
+        ("0.00000", "revenue_required"),
+    ],
+)
+def test_numbers_with_huge_exponents_are_judged_without_expanding(
+    client, settings, event, raw, code
+):
+    # 1e30000000 in plain notation is 30 million digits: the verdict must not need them.
+    text = json.dumps(event | {"revenue_amount": "REVENUE"}).replace('"REVENUE"', raw)
+    refused(client, settings, text, code, "revenue_amount")
