@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import ipaddress
 import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -20,7 +21,13 @@ import uuid_utils
 
 from collector.clock import utc_now
 from collector.storage import RawEventStore
-from collector.validation.rules import MAX_URL_CHARS
+from collector.validation.rules import (
+    MAX_CAMPAIGN_NAME_CHARS,
+    MAX_PLACEMENT_CHARS,
+    MAX_URL_CHARS,
+    MAX_VIDEO_ID_CHARS,
+    is_unicode_text,
+)
 from convtrack.raw_schema import CAMPAIGN_LINKS
 
 STREAM = "campaign_links"
@@ -67,19 +74,72 @@ def check_short_code(code: str) -> None:
         )
 
 
+# A host as a URL may carry it: DNS labels (after IDNA), an IPv4 address, or [IPv6].
+_HOST_RE = re.compile(
+    r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?"
+)
+_URL_EXAMPLE = "e.g. https://example.com/course"
+
+
+def _url_problem(url: str) -> str | None:
+    """Why `url` cannot be a link destination, or None when it can.
+
+    Browsers and Python disagree on URLs with backslashes, user:password parts or odd
+    ports (`https://good.example\\@evil.example/` is evil.example to one and
+    good.example to the other), so anything ambiguous is refused rather than guessed.
+    """
+    if len(url) > MAX_URL_CHARS:
+        return f"it is longer than {MAX_URL_CHARS} characters"
+    if not is_unicode_text(url) or any(c.isspace() or not c.isprintable() for c in url):
+        return "it holds spaces, control characters or lone surrogates"
+    if "\\" in url:
+        return "it holds a backslash"
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "its host cannot be read"
+    try:
+        port = parts.port
+    except ValueError:
+        return "its port is not between 1 and 65535"
+    if parts.scheme not in ("http", "https"):
+        return "it does not start with http:// or https://"
+    if "@" in parts.netloc:
+        return "it names a user or password before the host"
+    if port is not None and not 0 < port <= 65535:
+        return "its port is not between 1 and 65535"
+    host = parts.hostname or ""
+    if host.startswith("[") or ":" in host:
+        try:
+            ipaddress.IPv6Address(host.strip("[]"))
+        except ValueError:
+            return "its host is not a valid address"
+        return None
+    try:
+        ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
+    except UnicodeError:
+        return "its host is not a valid name"
+    if not ascii_host or not _HOST_RE.fullmatch(ascii_host):
+        return "its host is not a valid name"
+    return None
+
+
 def check_destination(url: str) -> None:
-    parts = urlsplit(url)
-    if (
-        len(url) > MAX_URL_CHARS
-        or parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or any(c.isspace() for c in url)
-    ):
+    if (problem := _url_problem(url)) is not None:
         raise LinkError(
             "invalid_url",
             "destination_url",
-            f"destination_url must be an absolute http(s) URL without spaces, at most "
-            f"{MAX_URL_CHARS} characters, e.g. https://example.com/course",
+            f"destination_url cannot be a landing page: {problem} ({_URL_EXAMPLE})",
+        )
+
+
+def check_text(field: str, value: str | None, max_chars: int) -> None:
+    """Free-text link fields: bounded, and storable (no lone surrogates)."""
+    if value is not None and (len(value) > max_chars or not is_unicode_text(value)):
+        raise LinkError(
+            "invalid_text",
+            field,
+            f"{field} must be Unicode text of at most {max_chars} characters",
         )
 
 
@@ -159,6 +219,9 @@ class LinkRegistry:
         """Register a new link; LinkError on a bad or taken short code or a bad URL."""
         check_short_code(short_code)
         check_destination(destination_url)
+        check_text("campaign_name", campaign_name, MAX_CAMPAIGN_NAME_CHARS)
+        check_text("youtube_video_id", youtube_video_id, MAX_VIDEO_ID_CHARS)
+        check_text("placement", placement, MAX_PLACEMENT_CHARS)
         async with self._lock:  # the uniqueness check and the write go together
             if self.by_short_code(short_code) is not None:
                 raise LinkError(

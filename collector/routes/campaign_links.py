@@ -11,6 +11,12 @@ from collector.deps import AdminDep, LinksDep, SettingsDep
 from collector.errors import ApiError, error_responses
 from collector.links import CampaignLink, LinkError
 from collector.validation.problems import Problem
+from collector.validation.rules import (
+    MAX_CAMPAIGN_NAME_CHARS,
+    MAX_PLACEMENT_CHARS,
+    MAX_URL_CHARS,
+    MAX_VIDEO_ID_CHARS,
+)
 
 router = APIRouter(
     prefix="/api/campaign-links",
@@ -20,12 +26,20 @@ router = APIRouter(
 )
 
 
+def _bounded(max_chars: int, description: str):
+    # Documented in the schema, enforced by the registry (one code for every caller).
+    return Field(None, description=description, json_schema_extra={"maxLength": max_chars})
+
+
 class LinkIn(BaseModel):
     short_code: str = Field(description="the code in /c/{short_code}")
-    destination_url: str = Field(description="absolute http(s) URL of the landing page")
-    campaign_name: str | None = None
-    youtube_video_id: str | None = None
-    placement: str | None = None
+    destination_url: str = Field(
+        description="absolute http(s) URL of the landing page, without user:password",
+        json_schema_extra={"maxLength": MAX_URL_CHARS},
+    )
+    campaign_name: str | None = _bounded(MAX_CAMPAIGN_NAME_CHARS, "campaign name")
+    youtube_video_id: str | None = _bounded(MAX_VIDEO_ID_CHARS, "YouTube video id")
+    placement: str | None = _bounded(MAX_PLACEMENT_CHARS, "where the link sits")
 
 
 class LinkPatch(BaseModel):

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 
 from collector.app import create_app
+from collector.validation.rules import (
+    MAX_CAMPAIGN_NAME_CHARS,
+    MAX_PLACEMENT_CHARS,
+    MAX_URL_CHARS,
+    MAX_VIDEO_ID_CHARS,
+)
 from tests.collector.conftest import read_stream
 
 
@@ -99,3 +107,93 @@ def test_a_link_written_by_another_collector_is_found(settings, admin_headers):
             headers=admin_headers,
         )
         assert second.get("/c/elsewhere", follow_redirects=False).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("https://good.example\\@evil.example/", "backslash"),
+        ("https://good.example\\evil.example/", "backslash"),
+        ("https://user:password@good.example/", "user or password"),
+        ("https://user@good.example/", "user or password"),
+        ("https://good.example@evil.example/", "user or password"),
+        ("https://good.example:99999/", "port"),
+        ("https://good.example:0/", "port"),
+        ("https://good.example:-1/", "port"),
+        ("http://[::1", "host"),
+        ("http://[::zz]/", "host"),
+        ("https://bad_host-.example/", "host"),
+        ("https://a..b/", "host"),
+        ("https:///no-host", "host"),
+        ("https://e.com/\x00", "control"),
+        ("https://e.com/\ud800", "surrogate"),
+        ("https://e.com/" + "a" * 2048, "longer than"),
+    ],
+)
+def test_ambiguous_or_broken_destinations_are_refused(client, settings, admin_headers, url, reason):
+    # Sent as JSON text so that a lone surrogate travels as its "\ud800" escape.
+    body = json.dumps({"short_code": "ok", "destination_url": url})
+    resp = client.post(
+        "/api/campaign-links",
+        content=body,
+        headers={**admin_headers, "Content-Type": "application/json"},
+    )
+    assert resp.status_code == 422, resp.text
+    detail = resp.json()["detail"]
+    assert (detail["code"], detail["field"]) == ("invalid_url", "destination_url")
+    assert reason in detail["message"]
+    assert read_stream(settings, "campaign_links") == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://bücher.example/kurs?x=1#preise",
+        "https://xn--bcher-kva.example/",
+        "http://[::1]:8080/landing",
+        "http://127.0.0.1:3000/",
+        "https://example.com.:443/path",
+        "https://e.com/" + "a" * (MAX_URL_CHARS - len("https://e.com/")),
+    ],
+)
+def test_plain_destinations_are_accepted(client, admin_headers, url):
+    resp = client.post(
+        "/api/campaign-links",
+        json={"short_code": "ok", "destination_url": url},
+        headers=admin_headers,
+    )
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["destination_url"] == url
+
+
+@pytest.mark.parametrize(
+    ("field", "limit"),
+    [
+        ("campaign_name", MAX_CAMPAIGN_NAME_CHARS),
+        ("youtube_video_id", MAX_VIDEO_ID_CHARS),
+        ("placement", MAX_PLACEMENT_CHARS),
+    ],
+)
+@pytest.mark.parametrize("problem", ["too_long", "surrogate"])
+def test_link_text_fields_are_bounded_and_storable(
+    client, settings, admin_headers, field, limit, problem
+):
+    value = "x" * (limit + 1) if problem == "too_long" else "ok\udfff"
+    body = json.dumps({"short_code": "ok", "destination_url": "https://e.com/", field: value})
+    resp = client.post(
+        "/api/campaign-links",
+        content=body,
+        headers={**admin_headers, "Content-Type": "application/json"},
+    )
+    assert resp.status_code == 422, resp.text
+    detail = resp.json()["detail"]
+    assert (detail["code"], detail["field"]) == ("invalid_text", field)
+    assert read_stream(settings, "campaign_links") == []
+    # At the limit the value is kept whole.
+    resp = client.post(
+        "/api/campaign-links",
+        json={"short_code": "ok", "destination_url": "https://e.com/", field: "x" * limit},
+        headers=admin_headers,
+    )
+    assert resp.status_code == 201, resp.text
+    assert resp.json()[field] == "x" * limit
