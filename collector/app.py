@@ -12,6 +12,7 @@ from collector.cors import install_cors
 from collector.errors import install_error_handlers
 from collector.links import LinkRegistry
 from collector.observability import install_observability
+from collector.proxy import install_proxy_headers
 from collector.rate_limit import install_rate_limit
 from collector.read.snapshot import SnapshotReader
 from collector.routes import (
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_body_limits(app)
     install_cors(app)
     install_observability(app)
+    install_proxy_headers(app)
     for module in (health, tracker, redirect, conversions, cleanup, campaign_links, admin, read):
         app.include_router(module.router)
     return app

@@ -2,8 +2,8 @@
 
 Each client address has a bucket of `RATE_LIMIT_BURST` tokens refilled at
 `RATE_LIMIT_PER_IP` tokens a second; a request takes one. The client address is the
-socket peer: behind a reverse proxy, run uvicorn with `--proxy-headers` and
-`--forwarded-allow-ips` so that the peer is the visitor, not the proxy.
+socket peer, or behind a reverse proxy named in `CONVTRACK_FORWARDED_ALLOW_IPS` the
+address it forwards (collector/proxy.py): a client cannot choose its own key.
 
 State lives on the app (one limiter per app instance), bounded: a bucket idle long enough
 to be full again is the same as no bucket and is dropped; past `max_buckets` the least

@@ -61,6 +61,9 @@ def serve(
         log_level="info",
         access_log=False,
         log_config=access_log_config(),
+        # X-Forwarded-For is the app's business, from CONVTRACK_FORWARDED_ALLOW_IPS only
+        # (collector/proxy.py); uvicorn would otherwise believe it from loopback.
+        proxy_headers=False,
     )
 
 

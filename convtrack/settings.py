@@ -6,6 +6,7 @@ start (the CLI, the app factory, a Dagster run) and pass it down.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -34,6 +35,9 @@ class Settings(BaseSettings):
     store_full_ip: bool = False
     rate_limit_per_ip: float = Field(default=50.0, ge=0)
     rate_limit_burst: int = Field(default=100, ge=1)
+    # Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is
+    # believed ("*": any). Empty: none - the socket peer is the client, whatever it says.
+    forwarded_allow_ips: str = ""
     # The collector's append log (SPEC §5): a segment becomes Parquet at this size or age.
     log_segment_max_bytes: int = Field(default=32 * 1024 * 1024, ge=1)
     log_segment_max_age_s: float = Field(default=60.0, gt=0)
@@ -50,6 +54,21 @@ class Settings(BaseSettings):
     def _strip_slash(cls, v: str) -> str:
         return v.rstrip("/")
 
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies_are_addresses(cls, v: str) -> str:
+        for entry in (e.strip() for e in v.split(",")):
+            if not entry or entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"CONVTRACK_FORWARDED_ALLOW_IPS: {entry!r} is not an IP address or network "
+                    "(e.g. 10.0.0.1,10.1.0.0/16, or * for any)"
+                ) from None
+        return v
+
     @model_validator(mode="after")
     def _retention_at_least_window(self) -> Settings:
         floor = self.attribution_window_days + 1
@@ -61,6 +80,10 @@ class Settings(BaseSettings):
                 f"attribution window + 1 ({floor}): conversions could lose their clicks"
             )
         return self
+
+    @property
+    def trusted_proxies(self) -> list[str]:
+        return [e.strip() for e in self.forwarded_allow_ips.split(",") if e.strip()]
 
     @property
     def cors_origin_list(self) -> list[str]:
