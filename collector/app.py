@@ -55,6 +55,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="convtrack collector",
         summary="Campaign link redirects, conversion intake and the read API.",
         lifespan=lifespan,
+        # The router's slash redirect builds its Location from the request's Host header;
+        # a path with a trailing slash is a 404 that says so instead.
+        redirect_slashes=False,
     )
     app.state.settings = settings if settings is not None else Settings()
     install_error_handlers(app)

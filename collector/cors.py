@@ -7,7 +7,6 @@ reads the link registry at request time instead of a list fixed at start.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -21,8 +20,6 @@ from collector.links import LinkRegistry
 ALLOW_METHODS = ("GET", "POST")
 ALLOW_HEADERS = ("Content-Type",)
 PREFLIGHT_MAX_AGE_S = 600
-# An unknown origin re-reads other processes' links at most this often.
-REFRESH_INTERVAL_S = 1.0
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -56,7 +53,6 @@ class LinkOriginsCORSMiddleware(CORSMiddleware):
         self._registry = registry
         self._link_count = -1
         self._origins: frozenset[str] = frozenset()
-        self._last_refresh = float("-inf")
 
     def _current_origins(self, links: LinkRegistry) -> frozenset[str]:
         # Links are never removed and their destination never changes, so the number of
@@ -76,12 +72,8 @@ class LinkOriginsCORSMiddleware(CORSMiddleware):
             return False
         if wanted in self._current_origins(links):
             return True
-        # Maybe another collector or the CLI registered it: re-read, but not on every request.
-        now = time.monotonic()
-        if now - self._last_refresh < REFRESH_INTERVAL_S:
-            return False
-        self._last_refresh = now
-        return links.refresh() and wanted in self._current_origins(links)
+        # Maybe another collector registered it: re-read, but not on every request.
+        return links.refresh_after_miss() and wanted in self._current_origins(links)
 
 
 def install_cors(app: FastAPI) -> None:

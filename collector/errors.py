@@ -6,8 +6,10 @@ from collections.abc import Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from collector.storage import StoreUnavailable
 from collector.validation.problems import Problem
@@ -87,8 +89,31 @@ def validation_problems(exc: RequestValidationError) -> list[Problem]:
     return problems or [Problem("invalid_body", None, "the request is invalid")]
 
 
+# nginx's code for "the client closed the connection before the answer": nobody reads it,
+# but the access log and metrics say what happened instead of a 500.
+CLIENT_CLOSED_REQUEST = 499
+
+
+def http_problem(request: Request, exc: StarletteHTTPException) -> Problem:
+    """The routing errors (unknown path, wrong method) and other HTTP errors as a Problem."""
+    if exc.status_code == 404:
+        hint = "; API paths have no trailing slash" if request.url.path.endswith("/") else ""
+        return Problem("not_found", None, f"there is nothing at this path{hint} (see /docs)")
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        return Problem(
+            "method_not_allowed",
+            None,
+            f"{request.method} is not allowed on this path"
+            + (f"; allowed: {allowed}" if allowed else ""),
+        )
+    message = exc.detail if isinstance(exc.detail, str) else "the request cannot be served"
+    return Problem("http_error", None, message)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Same error shape for our own refusals, FastAPI's request validation and storage."""
+    """Same error shape for our own refusals, routing errors, FastAPI's request
+    validation and storage."""
 
     async def on_api_error(request: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status_code, exc.problems, exc.headers)
@@ -104,6 +129,15 @@ def install_error_handlers(app: FastAPI) -> None:
             {"Retry-After": "1"},
         )
 
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(exc.status_code, [http_problem(request, exc)], exc.headers)
+
+    async def on_client_disconnect(request: Request, exc: ClientDisconnect) -> Response:
+        # The client went away while sending its body: nothing was stored, nothing to answer.
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+
     app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(ClientDisconnect, on_client_disconnect)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StoreUnavailable, on_store_unavailable)

@@ -11,6 +11,8 @@ import asyncio
 import datetime as dt
 import ipaddress
 import re
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -147,9 +149,9 @@ def _files_signature(raw_dir: Path) -> frozenset[Path]:
     return frozenset((raw_dir / STREAM).glob("dt=*/*.parquet"))
 
 
-def read_links(raw_dir: Path) -> dict[str, CampaignLink]:
-    """The latest version of each link in the raw `campaign_links` files."""
-    files = sorted(_files_signature(raw_dir))
+def read_links(raw_dir: Path, files: frozenset[Path] | None = None) -> dict[str, CampaignLink]:
+    """The latest version of each link in the raw `campaign_links` files (or in `files`)."""
+    files = sorted(_files_signature(raw_dir) if files is None else files)
     if not files:
         return {}
     table = pa.concat_tables(pq.read_table(f, schema=CAMPAIGN_LINKS) for f in files)
@@ -159,42 +161,62 @@ def read_links(raw_dir: Path) -> dict[str, CampaignLink]:
     return links
 
 
-class LinkRegistry:
-    """Current links by id and by short code, persisted through the raw event store."""
+# A lookup that misses (an unknown id or short code, which any client can send) re-reads
+# the links other processes wrote at most this often: never a directory scan per request.
+MISS_REFRESH_INTERVAL_S = 1.0
 
-    def __init__(self, raw_dir: Path, store: RawEventStore) -> None:
+
+class LinkRegistry:
+    """Current links by id and by short code, persisted through the raw event store.
+
+    Links written by another process are found by a lookup that misses, within
+    `MISS_REFRESH_INTERVAL_S`; admin operations (`create`, `set_disabled`, `refresh`) read
+    them at once.
+    """
+
+    def __init__(
+        self, raw_dir: Path, store: RawEventStore, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._raw_dir = Path(raw_dir)
         self._store = store
+        self._clock = clock
         self._lock = asyncio.Lock()
         self._signature: frozenset[Path] = frozenset()
         self._by_id: dict[str, CampaignLink] = {}
         self._by_code: dict[str, CampaignLink] = {}
+        self._last_miss_refresh = float("-inf")
         self.reload()
 
-    def reload(self) -> None:
-        self._signature = _files_signature(self._raw_dir)
-        self._by_id = read_links(self._raw_dir)
+    def reload(self, files: frozenset[Path] | None = None) -> None:
+        self._signature = _files_signature(self._raw_dir) if files is None else files
+        self._by_id = read_links(self._raw_dir, self._signature)
         self._by_code = {link.short_code: link for link in self._by_id.values()}
 
     def refresh(self) -> bool:
-        """Re-read the links if any process wrote a new version; True when it did."""
-        return self._reload_if_changed()
-
-    def _reload_if_changed(self) -> bool:
-        if _files_signature(self._raw_dir) == self._signature:
+        """Re-read the links now if any process wrote a new version; True when it did."""
+        files = _files_signature(self._raw_dir)
+        if files == self._signature:
             return False
-        self.reload()
+        self.reload(files)
         return True
+
+    def refresh_after_miss(self) -> bool:
+        """`refresh()`, at most once per `MISS_REFRESH_INTERVAL_S`; False when skipped."""
+        now = self._clock()
+        if now - self._last_miss_refresh < MISS_REFRESH_INTERVAL_S:
+            return False
+        self._last_miss_refresh = now
+        return self.refresh()
 
     def get(self, campaign_link_id: str) -> CampaignLink | None:
         link = self._by_id.get(campaign_link_id)
-        if link is None and self._reload_if_changed():
+        if link is None and self.refresh_after_miss():
             link = self._by_id.get(campaign_link_id)
         return link
 
     def by_short_code(self, short_code: str) -> CampaignLink | None:
         link = self._by_code.get(short_code)
-        if link is None and self._reload_if_changed():
+        if link is None and self.refresh_after_miss():
             link = self._by_code.get(short_code)
         return link
 
@@ -223,7 +245,8 @@ class LinkRegistry:
         check_text("youtube_video_id", youtube_video_id, MAX_VIDEO_ID_CHARS)
         check_text("placement", placement, MAX_PLACEMENT_CHARS)
         async with self._lock:  # the uniqueness check and the write go together
-            if self.by_short_code(short_code) is not None:
+            self.refresh()  # another process may have taken the code a moment ago
+            if short_code in self._by_code:
                 raise LinkError(
                     "short_code_taken",
                     "short_code",
@@ -248,7 +271,8 @@ class LinkRegistry:
     async def set_disabled(self, campaign_link_id: str, disabled: bool) -> CampaignLink | None:
         """Record a new version with the link disabled (or enabled again); None if unknown."""
         async with self._lock:
-            current = self.get(campaign_link_id)
+            self.refresh()
+            current = self._by_id.get(campaign_link_id)
             if current is None:
                 return None
             if current.disabled == disabled:

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pyarrow as pa
 import pytest
+import uuid_utils
 from fastapi.testclient import TestClient
 
+from collector import links as links_module
 from collector.app import create_app
+from collector.clock import utc_now
+from collector.links import LinkRegistry
+from collector.storage import ParquetRawEventStore
 from collector.validation.rules import (
     MAX_CAMPAIGN_NAME_CHARS,
     MAX_PLACEMENT_CHARS,
     MAX_URL_CHARS,
     MAX_VIDEO_ID_CHARS,
 )
+from convtrack.raw_schema import CAMPAIGN_LINKS
 from tests.collector.conftest import read_stream
 
 
@@ -197,3 +205,42 @@ def test_link_text_fields_are_bounded_and_storable(
     )
     assert resp.status_code == 201, resp.text
     assert resp.json()[field] == "x" * limit
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_unknown_ids_do_not_rescan_the_disk_on_every_lookup(settings, monkeypatch):
+    scans: list[Path] = []
+    real_signature = links_module._files_signature
+    monkeypatch.setattr(
+        links_module, "_files_signature", lambda d: scans.append(d) or real_signature(d)
+    )
+    clock = FakeClock()
+    registry = LinkRegistry(settings.raw_dir, store=None, clock=clock)
+    scans.clear()
+    for _ in range(200):
+        assert registry.get(str(uuid_utils.uuid4())) is None
+        assert registry.by_short_code("nope") is None
+    assert len(scans) == 1
+
+    # Another process registers a link: a miss finds it once the interval has passed.
+    now = utc_now()
+    link = links_module.CampaignLink(
+        str(uuid_utils.uuid7()), "elsewhere", "https://e.com/", None, None, None, now, None, now
+    )
+    ParquetRawEventStore(settings.raw_dir).write_table(
+        "campaign_links", pa.Table.from_pylist([link.row()], schema=CAMPAIGN_LINKS)
+    )
+    assert registry.get(link.campaign_link_id) is None
+    clock.now += links_module.MISS_REFRESH_INTERVAL_S
+    assert registry.get(link.campaign_link_id) == link
+    assert len(scans) == 2
+    # Admin paths read at once: refresh() scans whatever the clock says.
+    registry.refresh()
+    assert len(scans) == 3
