@@ -1,0 +1,148 @@
+"""Hypothesis strategies for hostile events: the classes of input that once reached a 5xx.
+
+Lone surrogates (JSON's "\\ud800" escapes), text at and past its bounds, UUIDv7 ids from
+the future and past the year 9999, numbers whose plain notation is millions of digits,
+values of the wrong JSON type. Shared by the validator agreement test and the HTTP tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+from hypothesis import strategies as st
+
+from collector.jsontext import parse_json
+from collector.validation.rules import (
+    MAX_EVENT_DATA_BYTES,
+    MAX_ORDER_ID_CHARS,
+    MAX_REVENUE,
+    REVENUE_WARNING_THRESHOLD,
+    UUID7_MAX_MS,
+)
+from tests.collector.conftest import uuid7_at
+
+NOW = dt.datetime(2026, 11, 25, 12, 0, 0)
+WINDOW = 30
+LINK = "01a212cd-fcab-74e8-bbb7-203e94aeca9b"
+OTHER_LINK = "01a212cd-fcab-74e8-bbb7-203e94aeca9c"
+
+# Lone surrogates: JSON's "\ud800" escapes parse into them; no UTF-8 store can hold them.
+surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
+hostile_text = st.one_of(
+    st.text(max_size=8),
+    st.text(st.characters(codec=None), max_size=8),
+    st.tuples(st.text(max_size=4), surrogates, st.text(max_size=4)).map("".join),
+    st.integers(MAX_ORDER_ID_CHARS - 1, MAX_ORDER_ID_CHARS + 1).map("o".__mul__),
+)
+
+
+def uuid7_of_ms(ms: int) -> str:
+    """A well-formed UUIDv7 text carrying `ms` (any 48-bit value, past the year 9999 too)."""
+    digits = f"{ms:012x}"
+    return f"{digits[:8]}-{digits[8:]}-7000-8000-000000000000"
+
+
+uuids = st.one_of(
+    st.uuids(version=4).map(str),
+    st.integers(0, 60).map(lambda d: uuid7_at(NOW - dt.timedelta(days=d, hours=d % 24))),
+    # Ids minted in the future, near and past the last representable time, at the top.
+    st.integers(-2, 3).map(lambda d: uuid7_at(NOW + dt.timedelta(days=d, minutes=1))),
+    st.sampled_from([0, UUID7_MAX_MS, UUID7_MAX_MS + 1, 2**48 - 1]).map(uuid7_of_ms),
+    st.just("e677d21f-dc00-7000-8000-000000000000"),
+    hostile_text,
+    st.just(LINK),
+    st.just(LINK.upper()),
+    st.just(OTHER_LINK),
+    st.just("not-a-uuid"),
+    st.just(LINK + "\n"),
+    st.integers(),
+    st.none(),
+)
+amounts = st.one_of(
+    st.none(),
+    st.decimals(allow_nan=False, allow_infinity=False, places=3).map(str),
+    st.decimals(min_value=-1, max_value=MAX_REVENUE * 2, allow_nan=False, places=2),
+    st.sampled_from(
+        [
+            MAX_REVENUE,
+            MAX_REVENUE + Decimal("0.01"),
+            REVENUE_WARNING_THRESHOLD,
+            REVENUE_WARNING_THRESHOLD + Decimal("0.01"),
+            Decimal("0.01"),
+            Decimal("0"),
+            Decimal("-0.00"),
+            Decimal("1.005"),
+            Decimal("1.50000"),
+            Decimal("1E+3"),
+            Decimal("1E+12"),
+            Decimal("1E-7"),
+            # Exponents whose plain notation would be millions of digits.
+            Decimal("1E+30000000"),
+            Decimal("-1E+30000000"),
+            Decimal("1E-30000000"),
+            Decimal("1.23456789012345678901234567E+25"),
+            Decimal("0E+30000000"),
+            Decimal("0E-30000000"),
+            Decimal("0.00000"),
+        ]
+    ),
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.sampled_from(["007.10", "-0", "12,5", "1e3", ".5", "", " 1", "0.00000", "1" * 40]),
+    hostile_text,
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.lists(st.integers(), max_size=2),
+)
+event_data = st.one_of(
+    st.none(),
+    st.dictionaries(st.text(max_size=5), st.one_of(st.integers(), st.text(max_size=20))),
+    st.integers(0, 3).map(lambda n: {"k": "x" * (MAX_EVENT_DATA_BYTES - 9 + n)}),
+    st.dictionaries(hostile_text, hostile_text, max_size=2),
+    st.text(max_size=5),
+    st.lists(st.integers(), max_size=2),
+)
+events = st.fixed_dictionaries(
+    {},
+    optional={
+        "event_id": uuids,
+        "tracking_id": uuids,
+        "campaign_link_id": uuids,
+        "event_type": st.one_of(
+            st.sampled_from(["purchase", "course_enrollment", "newsletter_signup", "other"]),
+            st.none(),
+            st.integers(),
+            hostile_text,
+        ),
+        "revenue_amount": amounts,
+        "event_data": event_data,
+        "currency": st.one_of(
+            st.sampled_from(["USD", "usd", "EUR"]), st.none(), st.integers(), hostile_text
+        ),
+        "order_id": st.one_of(hostile_text, st.integers(), st.none(), st.booleans()),
+    },
+)
+
+
+def wire_text(value: object) -> str:
+    """JSON text as a client would send it: lone surrogates as their escapes, a Decimal
+    as the JSON number of its own text (1E+30000000 stays that, never a float)."""
+    amounts: list[Decimal] = []
+
+    def mark(o: object) -> str:
+        if isinstance(o, Decimal):
+            amounts.append(o)
+            return f"\u0000amount{len(amounts) - 1}\u0000"
+        raise TypeError(type(o).__name__)
+
+    text = json.dumps(value, default=mark)
+    for i, amount in enumerate(amounts):
+        text = text.replace(json.dumps(f"\u0000amount{i}\u0000"), str(amount))
+    return text
+
+
+def as_request_body(event: dict) -> dict:
+    """The event as the API parses it from the wire."""
+    return parse_json(wire_text(event))
