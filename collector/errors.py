@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from collector.storage import StoreUnavailable
+from collector.storage import StoreUnavailable, UnstorableRow
 from collector.validation.problems import Problem
 
 
@@ -104,6 +104,12 @@ def install_error_handlers(app: FastAPI) -> None:
             {"Retry-After": "1"},
         )
 
+    async def on_unstorable_row(request: Request, exc: UnstorableRow) -> JSONResponse:
+        # Validation refuses such rows first; this is the store's own refusal behind it.
+        # Nothing was written, and the same event sent again would be refused again.
+        return error_response(422, [Problem("unstorable_event", exc.field, str(exc))])
+
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StoreUnavailable, on_store_unavailable)
+    app.add_exception_handler(UnstorableRow, on_unstorable_row)
