@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,8 @@ def directory_writable(directory: Path) -> bool:
     """Whether a page can be written to a new file in `directory`, made if missing."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory, prefix=".healthz-") as probe:
-            probe.write(os.urandom(PROBE_BYTES))
-            probe.flush()
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".healthz-", buffering=0) as probe:
+            probe.write(bytes(PROBE_BYTES))
     except OSError:
         return False
     return True

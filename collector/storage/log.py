@@ -96,6 +96,10 @@ DIRECT_STREAMS = frozenset({"campaign_links"})
 _ARROW_ERRORS = (pa.ArrowException, ValueError, TypeError)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def log_dir(raw_dir: Path) -> Path:
     return Path(raw_dir) / LOG_DIRNAME
 
@@ -261,7 +265,7 @@ class _Append:
 class UnconvertedSegment:
     """A closed segment whose rows are not in Parquet yet because converting it failed."""
 
-    name: str
+    segment: str
     events: int
     attempts: int
     error: str
@@ -286,12 +290,15 @@ class SegmentsNotConverted(StoreUnavailable):
 
     def __init__(self, segments: list[UnconvertedSegment], *, retried: bool) -> None:
         events = sum(s.events for s in segments)
-        listed = "; ".join(f"{s.name} ({s.events} events): {s.error}" for s in segments[:3])
+        listed = "; ".join(
+            f"{s.segment}, {_count(s.events, 'event')}: {s.error}" for s in segments[:3]
+        )
         more = f"; and {len(segments) - 3} more" if len(segments) > 3 else ""
         then = "they are retried automatically" if retried else "the next start converts them"
         super().__init__(
-            f"{events} acknowledged events in {len(segments)} log segments are not in "
-            f"Parquet yet ({listed}{more}); they are safe in the log and {then}"
+            f"{_count(events, 'acknowledged event')} in "
+            f"{_count(len(segments), 'log segment')} not in Parquet yet ({listed}{more}); "
+            f"they are safe in the log and {then}"
         )
         self.segments = segments
 
@@ -613,21 +620,22 @@ class LogRawEventStore:
         exc = None if future.cancelled() else future.exception()
         if future.cancelled() or exc is not None:
             seg.attempts += 1
-            seg.error = self._last_error = (
-                f"could not convert {seg.path.name} to Parquet: {exc or 'cancelled'}"
-            )
+            seg.error = str(exc or "cancelled")
+            self._last_error = f"could not convert {seg.path.name} to Parquet: {seg.error}"
             delay = min(self.retry_max_s, self.retry_first_s * 2 ** (seg.attempts - 1))
             seg.retry_at = time.monotonic() + delay
             if seg.attempts == 1:
                 log.error(
-                    "%s; its %d events stay in the log, retried in %.1f s",
-                    seg.error,
-                    seg.rows,
+                    "%s; its %s stay in the log, retried in %.1f s",
+                    self._last_error,
+                    _count(seg.rows, "event"),
                     delay,
                     exc_info=exc,
                 )
             else:
-                log.warning("%s (attempt %d); next in %.1f s", seg.error, seg.attempts, delay)
+                log.warning(
+                    "%s (attempt %d); next in %.1f s", self._last_error, seg.attempts, delay
+                )
             if self._wake is not None:
                 self._wake.set()  # the writer task sets its timer for the retry
             return
