@@ -22,8 +22,12 @@ from collector.storage.log_records import (
 
 ISO = "2026-11-25T10:00:00.123456"
 MiB = 1024 * 1024
-# Any code point, lone surrogates included: what a JSON body's "\ud800" escape becomes.
-ANY_TEXT = st.text(st.characters(codec=None, categories=None, exclude_categories=()))
+# Any code point, lone surrogates included (what a JSON body's "\ud800" escape becomes),
+# and text made of the hard ones, so that each is met often, not once in a hundred.
+HARD_CHARACTERS = ["\ud800", "\udfff", "\x00", "\x1f", '"', "\\", "\u00e9", "\U0001f600", "a"]
+ANY_TEXT = st.text(st.characters(codec=None, categories=None, exclude_categories=())) | st.text(
+    st.sampled_from(HARD_CHARACTERS)
+)
 
 
 def click(i: int, **fields: object) -> dict:
