@@ -131,6 +131,12 @@ def _tables(records: list[Record]) -> tuple[dict[tuple[str, dt.date], pa.Table],
     tables, misfits = {}, []
     for (stream, day), group in groups.items():
         try:
+            date = dt.date.fromisoformat(day)
+        except ValueError:
+            reason = f"{EVENT_TIME[stream]} does not start with a date: {day!r}"
+            misfits += [Damage(r.offset, r.size, reason) for r in group]
+            continue
+        try:
             table = _table(stream, [r.row for r in group])
         except _ARROW_ERRORS:
             # One row that does not fit the schema must not keep the others out.
@@ -146,7 +152,7 @@ def _tables(records: list[Record]) -> tuple[dict[tuple[str, dt.date], pa.Table],
             if not fitting:
                 continue
             table = _table(stream, fitting)
-        tables[stream, dt.date.fromisoformat(day)] = table
+        tables[stream, date] = table
     return tables, misfits
 
 
