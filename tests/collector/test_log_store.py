@@ -212,10 +212,13 @@ def test_a_segment_the_old_writer_left_with_a_17_mb_record_is_recovered_whole(tm
     assert quarantined(tmp_path) == {}
 
 
-def test_a_row_that_fits_no_schema_is_quarantined_alone(tmp_path):
+@pytest.mark.parametrize(
+    ("column", "value"), [("revenue_amount", "twelve fifty"), ("converted_at", "soon")]
+)
+def test_a_row_that_fits_no_schema_is_quarantined_alone(tmp_path, column, value):
     log_dir(tmp_path).mkdir(parents=True)
     rows = [wire(conversion(i)) for i in range(3)]
-    rows[1]["revenue_amount"] = "twelve fifty"
+    rows[1][column] = value
     records = [encode_record("conversions", r) for r in rows]
     (log_dir(tmp_path) / "wdead-00000001.log").write_bytes(b"".join(records))
 
