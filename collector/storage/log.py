@@ -71,9 +71,11 @@ __all__ = [
     "MAX_RECORD_BYTES",
     "LogRawEventStore",
     "LogStatus",
+    "SegmentsNotConverted",
     "UnconvertedSegment",
     "encode_record",
     "log_dir",
+    "quarantine_dir",
     "recover_orphan_segments",
     "segment_tables",
 ]
