@@ -201,70 +201,74 @@ def test_huge_headers_and_a_damaged_record_hide_no_acknowledged_event(tmp_path):
     log_path = tmp_path / "collector.log"
     env = {"CONVTRACK_LOG_SEGMENT_MAX_AGE_S": "3600"}  # one live segment for the whole test
     collector = start_collector(data, log_path, **env)
-    with collector.admin() as admin:
-        resp = admin.post(
-            "/api/campaign-links",
-            json={"short_code": "huge", "destination_url": "https://example.com/land"},
-        )
-    assert resp.status_code == 201, resp.text
-    link_id = resp.json()["campaign_link_id"]
-    acked_conversions: list[str] = []
-    acked_clicks: list[str] = []
-    unexpected: list[str] = []
+    # The kill below is the crash under test, and also stops the process if the test
+    # fails before it.
+    try:
+        with collector.admin() as admin:
+            resp = admin.post(
+                "/api/campaign-links",
+                json={"short_code": "huge", "destination_url": "https://example.com/land"},
+            )
+        assert resp.status_code == 201, resp.text
+        link_id = resp.json()["campaign_link_id"]
+        acked_conversions: list[str] = []
+        acked_clicks: list[str] = []
+        unexpected: list[str] = []
 
-    def convert(http: httpx.Client) -> None:
-        event_id = str(uuid.uuid4())
-        body = {
-            "event_id": event_id,
-            "tracking_id": str(uuid.uuid4()),
-            "campaign_link_id": link_id,
-            "event_type": "newsletter_signup",
-        }
-        resp = http.post("/api/conversions", json=body)
-        if resp.status_code == 202:
-            acked_conversions.append(event_id)
-        else:
-            unexpected.append(f"conversion {resp.status_code} {resp.text[:200]}")
+        def convert(http: httpx.Client) -> None:
+            event_id = str(uuid.uuid4())
+            body = {
+                "event_id": event_id,
+                "tracking_id": str(uuid.uuid4()),
+                "campaign_link_id": link_id,
+                "event_type": "newsletter_signup",
+            }
+            resp = http.post("/api/conversions", json=body)
+            if resp.status_code == 202:
+                acked_conversions.append(event_id)
+            else:
+                unexpected.append(f"conversion {resp.status_code} {resp.text[:200]}")
 
-    def click(http: httpx.Client, size: int) -> None:
-        headers = {"User-Agent": "u" * size, "Referer": "https://example.com/" + "r" * size}
-        resp = http.get("/c/huge", headers=headers, follow_redirects=False)
-        if resp.status_code == 302:
-            query = parse_qs(urlsplit(resp.headers["location"]).query)
-            acked_clicks.append(query["ct_tracking_id"][0])
-        else:
-            unexpected.append(f"click of {size} B headers: {resp.status_code}")
+        def click(http: httpx.Client, size: int) -> None:
+            headers = {"User-Agent": "u" * size, "Referer": "https://example.com/" + "r" * size}
+            resp = http.get("/c/huge", headers=headers, follow_redirects=False)
+            if resp.status_code == 302:
+                query = parse_qs(urlsplit(resp.headers["location"]).query)
+                acked_clicks.append(query["ct_tracking_id"][0])
+            else:
+                unexpected.append(f"click of {size} B headers: {resp.status_code}")
 
-    def unencodable() -> None:
-        # A lone surrogate: valid JSON text, but no UTF-8 string; a 4xx, never a 500.
-        body = (
-            f'{{"tracking_id": "{uuid.uuid4()}", "campaign_link_id": "{link_id}", '
-            '"event_type": "purchase", "revenue_amount": "5.00", "order_id": "\\ud800"}'
-        )
-        try:  # on a connection of its own: a server error may drop it
-            resp = httpx.post(f"{collector.base_url}/api/conversions", content=body.encode())
-        except httpx.TransportError as exc:
-            unexpected.append(f"unencodable order_id: {exc!r}")
-            return
-        if resp.status_code != 422:
-            unexpected.append(f"unencodable order_id: {resp.status_code} {resp.text[:200]}")
+        def unencodable() -> None:
+            # A lone surrogate: valid JSON text, but no UTF-8 string; a 4xx, never a 500.
+            body = (
+                f'{{"tracking_id": "{uuid.uuid4()}", "campaign_link_id": "{link_id}", '
+                '"event_type": "purchase", "revenue_amount": "5.00", "order_id": "\\ud800"}'
+            )
+            try:  # on a connection of its own: a server error may drop it
+                resp = httpx.post(f"{collector.base_url}/api/conversions", content=body.encode())
+            except httpx.TransportError as exc:
+                unexpected.append(f"unencodable order_id: {exc!r}")
+                return
+            if resp.status_code != 422:
+                unexpected.append(f"unencodable order_id: {resp.status_code} {resp.text[:200]}")
 
-    def interleaved(http: httpx.Client) -> None:
-        for size in HEADER_SIZES:
-            convert(http)
-            click(http, size)
-            unencodable()
-            convert(http)
+        def interleaved(http: httpx.Client) -> None:
+            for size in HEADER_SIZES:
+                convert(http)
+                click(http, size)
+                unencodable()
+                convert(http)
 
-    with httpx.Client(base_url=collector.base_url, timeout=60) as http:
-        interleaved(http)
-        # Storage damages one acknowledged record between others in the live segment.
-        victim = acked_conversions[len(acked_conversions) // 2]
-        [segment] = (raw / "_log").glob("*.log")
-        damage_record(segment, victim)
-        interleaved(http)
-    collector.process.send_signal(signal.SIGKILL)
-    collector.process.wait(timeout=10)
+        with httpx.Client(base_url=collector.base_url, timeout=60) as http:
+            interleaved(http)
+            # Storage damages one acknowledged record between others in the live segment.
+            victim = acked_conversions[len(acked_conversions) // 2]
+            [segment] = (raw / "_log").glob("*.log")
+            damage_record(segment, victim)
+            interleaved(http)
+    finally:
+        collector.process.send_signal(signal.SIGKILL)
+        collector.process.wait(timeout=10)
 
     collector = start_collector(data, log_path, **env)  # recovers the dead writer's segment
     try:
