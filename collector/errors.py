@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from collector.storage import StoreUnavailable
+from collector.storage import StoreUnavailable, UnstorableRow
 from collector.validation.problems import Problem
 
 
@@ -136,8 +136,14 @@ def install_error_handlers(app: FastAPI) -> None:
         # The client went away while sending its body: nothing was stored, nothing to answer.
         return Response(status_code=CLIENT_CLOSED_REQUEST)
 
+    async def on_unstorable_row(request: Request, exc: UnstorableRow) -> JSONResponse:
+        # Validation refuses such rows first; this is the store's own refusal behind it.
+        # Nothing was written, and the same event sent again would be refused again.
+        return error_response(422, [Problem("unstorable_event", exc.field, str(exc))])
+
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(ClientDisconnect, on_client_disconnect)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StoreUnavailable, on_store_unavailable)
+    app.add_exception_handler(UnstorableRow, on_unstorable_row)

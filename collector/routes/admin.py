@@ -82,9 +82,15 @@ async def import_events(
 
 @router.post("/flush", responses=error_responses(401, 403, 503))
 async def flush_log(store: StoreDep) -> dict[str, str]:
-    """Turn every acknowledged event into Parquet now (before a pipeline run, say)."""
+    """Turn every acknowledged event into Parquet now (before a pipeline run, say).
+
+    503 when some could not be (a full disk, say): the message names the log segments
+    and how many events wait in them, safe, for the automatic retry.
+    """
     try:
         await store.flush()
     except StoreUnavailable as exc:
-        raise ApiError(503, Problem("storage_unavailable", None, str(exc))) from exc
+        raise ApiError(
+            503, Problem("storage_unavailable", None, str(exc)), {"Retry-After": "5"}
+        ) from exc
     return {"status": "flushed"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,17 @@ from collector.observability import store_pending_events
 
 router = APIRouter(tags=["health"])
 
+# What the probe writes: one page. A full disk still creates empty files (inodes are
+# left), so only a write that needs space tells that events could not be stored.
+PROBE_BYTES = 4096
+
 
 def directory_writable(directory: Path) -> bool:
-    """Whether a file can be created (and removed) in `directory`, made if missing."""
+    """Whether a page can be written to a new file in `directory`, made if missing."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory, prefix=".healthz-"):
-            pass
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".healthz-", buffering=0) as probe:
+            probe.write(bytes(PROBE_BYTES))
     except OSError:
         return False
     return True
@@ -32,14 +37,30 @@ def directory_writable(directory: Path) -> bool:
     responses={503: {"description": "the event log is not writable: events would be refused"}},
 )
 def healthz(request: Request, settings: SettingsDep) -> JSONResponse:
-    """`ok` while the process serves and can write its event log; 503 when it cannot."""
+    """`ok`; `degraded` while log writes or conversions to Parquet fail; 503 if unwritable.
+
+    `unconverted_segments` names the log segments whose events are acknowledged but not
+    in Parquet yet because converting them failed, with the error and the next retry.
+    """
+    store = getattr(request.app.state, "store", None)
     # A store with its own log directory says so; otherwise the log lives under raw_dir.
-    log_dir = getattr(getattr(request.app.state, "store", None), "log_dir", None)
+    log_dir = getattr(store, "log_dir", None)
     writable = directory_writable(Path(log_dir or settings.raw_dir))
+    status = store.status() if callable(getattr(store, "status", None)) else None
+    if not writable:
+        state = "unavailable"
+    elif status is not None and status.degraded:
+        state = "degraded"
+    else:
+        state = "ok"
     body: dict[str, Any] = {
-        "status": "ok" if writable else "unavailable",
+        "status": state,
         "log_writable": writable,
         "pending_events": store_pending_events(request.app),
+        "unconverted_segments": (
+            [dataclasses.asdict(s) for s in status.unconverted] if status else []
+        ),
+        "last_error": status.last_error if status else None,
     }
     return JSONResponse(body, status_code=200 if writable else 503)
 

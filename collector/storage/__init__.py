@@ -1,7 +1,13 @@
 """Raw event storage: the one interface the routes and the importer write through."""
 
-from collector.storage.base import RawEventStore, StoreUnavailable
+from collector.storage.base import RawEventStore, StoreUnavailable, UnstorableRow
 from collector.storage.log import LogRawEventStore
 from collector.storage.parquet import ParquetRawEventStore
 
-__all__ = ["LogRawEventStore", "ParquetRawEventStore", "RawEventStore", "StoreUnavailable"]
+__all__ = [
+    "LogRawEventStore",
+    "ParquetRawEventStore",
+    "RawEventStore",
+    "StoreUnavailable",
+    "UnstorableRow",
+]

@@ -15,8 +15,22 @@ class StoreUnavailable(RuntimeError):
     """Rows could not be made durable; nothing may be acknowledged."""
 
 
+class UnstorableRow(ValueError):
+    """A row the store can never hold as it is (too large, or not encodable).
+
+    Nothing of the append was written; unlike StoreUnavailable, retrying cannot help.
+    """
+
+    def __init__(self, stream: str, index: int, field: str | None, reason: str) -> None:
+        where = f"{stream} row {index}" + (f", field {field!r}" if field else "")
+        super().__init__(f"{where} cannot be stored: {reason}")
+        self.stream = stream
+        self.index = index
+        self.field = field
+
+
 class RawEventStore(Protocol):
-    """Append-only storage of the raw streams of SPEC §3.4."""
+    """Append-only storage of the raw streams (`convtrack.raw_schema`)."""
 
     async def start(self) -> None:
         """Get ready to accept rows (recover, open files, start background work)."""
@@ -24,14 +38,18 @@ class RawEventStore(Protocol):
     async def append(self, stream: str, rows: list[dict]) -> None:
         """Store `rows` of `stream`; returns only once they are durable on disk.
 
-        Raises StoreUnavailable when they could not be written.
+        Raises StoreUnavailable when they could not be written, UnstorableRow (before
+        anything is written) when one of them can never be.
         """
 
     def write_table(self, stream: str, table: pa.Table) -> None:
         """Bulk-write a table of `stream` (imports), durable when this returns."""
 
     async def flush(self) -> None:
-        """Make every acknowledged row visible in the Parquet layout now."""
+        """Make every acknowledged row visible in the Parquet layout now.
+
+        Raises StoreUnavailable, saying what is left, when some rows could not be.
+        """
 
     async def close(self) -> None:
         """Write what is pending and stop."""

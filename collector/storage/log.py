@@ -1,19 +1,27 @@
-"""Raw events behind an fsync'ed append log with group commit (SPEC §5).
+"""Raw events behind an fsync'ed append log with group commit.
 
 `append()` returns once its rows are in a log segment that has been fsync'ed:
 `raw/_log/<writer>-<seq>.log`. One writer task takes every append that arrived while
 the previous write+fsync ran and makes them durable with a single `os.fsync` (group
 commit); the write and the fsync run in a thread, so the event loop keeps accepting.
 
-A segment is a run of records `<u32 length><u32 crc32><orjson [stream, row]>`. A record
-whose header or checksum does not match ends the segment: that is the torn tail of a
-write that a crash interrupted, never acknowledged, and dropped.
+A segment is a run of records (`collector.storage.log_records`): a row that could not
+be read back is refused before anything is written, and when a segment is read, damaged
+bytes never hide the records after them. A write that fails is cut off the segment
+again, so the next records follow the last acknowledged one.
 
 Segments are closed by size and by age and turned into one Parquet file per
 (stream, day), named after the segment (`<stream>/dt=<day>/<writer>-<seq>.parquet`),
 each written atomically (temp, fsync, rename, fsync of the directory); then the
 segment is deleted. Redoing a conversion after a crash overwrites the same names with
-the same rows, so it never doubles them.
+the same rows, so it never doubles them. Damaged bytes of a segment are first copied to
+`raw/_log/quarantine/<segment>/<offset>.bad` and logged as an error: an operator can
+look at them, nothing acknowledged disappears without a word.
+
+A conversion that fails (a full disk, say) leaves its segment where it is, still
+locked, and the writer task tries again on a backoff until it succeeds; `flush()`
+raises and `status()` reports while any segment waits. `close()` tries once more and
+logs what it leaves for the next start.
 
 Every segment is held with an exclusive `flock` by the process writing it. At start,
 and in `recover_orphan_segments`, a segment is recovered only if its lock can be
@@ -28,72 +36,79 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import decimal
 import fcntl
 import itertools
 import logging
 import os
-import struct
 import time
-import zlib
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
-import orjson
 import pyarrow as pa
 
 from collector.storage.base import StoreUnavailable
-from collector.storage.files import ensure_dir, fsync_dir, write_parquet_atomically
+from collector.storage.files import (
+    ensure_dir,
+    fsync_dir,
+    write_bytes_atomically,
+    write_parquet_atomically,
+)
+from collector.storage.log_records import (
+    MAX_RECORD_BYTES,
+    Damage,
+    Record,
+    encode_record,
+    read_segment,
+)
 from collector.storage.parquet import ParquetRawEventStore, new_writer_id
 from convtrack.raw_schema import EVENT_TIME, SCHEMAS, partition_dir
+
+__all__ = [
+    "MAX_RECORD_BYTES",
+    "LogRawEventStore",
+    "LogStatus",
+    "SegmentsNotConverted",
+    "UnconvertedSegment",
+    "encode_record",
+    "log_dir",
+    "quarantine_dir",
+    "recover_orphan_segments",
+    "segment_tables",
+]
 
 log = logging.getLogger(__name__)
 
 LOG_DIRNAME = "_log"
+QUARANTINE_DIRNAME = "quarantine"
 SEGMENT_SUFFIX = ".log"
-HEADER = struct.Struct("<II")  # payload length, crc32 of the payload
-# No single event comes near this; a larger "length" is a torn or foreign header.
-MAX_RECORD_BYTES = 16 * 1024 * 1024
 # Parquet files per segment stay few and large; a minute bounds how long events wait
 # in the log before the pipeline can see them.
 DEFAULT_MAX_SEGMENT_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_SEGMENT_AGE_S = 60.0
+# A failed conversion is tried again after 1 s, then twice as long each time, up to
+# 30 s: a freed disk is noticed within half a minute, a full one costs little.
+DEFAULT_RETRY_FIRST_S = 1.0
+DEFAULT_RETRY_MAX_S = 30.0
 # Streams written straight to Parquet (see the module docstring).
 DIRECT_STREAMS = frozenset({"campaign_links"})
+_ARROW_ERRORS = (pa.ArrowException, ValueError, TypeError)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def log_dir(raw_dir: Path) -> Path:
     return Path(raw_dir) / LOG_DIRNAME
 
 
-def _json_default(value: object) -> str:
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    raise TypeError(f"cannot store {type(value).__name__} in the raw log")
-
-
-def encode_record(stream: str, row: dict) -> bytes:
-    payload = orjson.dumps([stream, row], default=_json_default)
-    return HEADER.pack(len(payload), zlib.crc32(payload)) + payload
-
-
-def decode_records(data: bytes) -> Iterator[tuple[str, dict]]:
-    """The (stream, row) records of a segment, up to the first torn or corrupt one."""
-    pos, end = 0, len(data)
-    while pos + HEADER.size <= end:
-        length, crc = HEADER.unpack_from(data, pos)
-        start = pos + HEADER.size
-        if length > MAX_RECORD_BYTES or start + length > end:
-            return
-        payload = data[start : start + length]
-        if zlib.crc32(payload) != crc:
-            return
-        stream, row = orjson.loads(payload)
-        yield stream, row
-        pos = start + length
+def quarantine_dir(raw_dir: Path) -> Path:
+    """Where the damaged bytes of converted segments are kept, one folder per segment."""
+    return log_dir(raw_dir) / QUARANTINE_DIRNAME
 
 
 def _wire_schema(schema: pa.Schema) -> pa.Schema:
@@ -105,18 +120,65 @@ def _wire_schema(schema: pa.Schema) -> pa.Schema:
     return pa.schema(fields)
 
 
-def segment_tables(data: bytes) -> dict[tuple[str, dt.date], pa.Table]:
-    """A segment's rows as one table per (stream, day of the event time)."""
-    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for stream, row in decode_records(data):
+def _table(stream: str, rows: list[dict]) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=_wire_schema(SCHEMAS[stream])).cast(SCHEMAS[stream])
+
+
+def _tables(records: list[Record]) -> tuple[dict[tuple[str, dt.date], pa.Table], list[Damage]]:
+    """Records as one table per (stream, day of the event time), and those that fit none."""
+    groups: dict[tuple[str, str], list[Record]] = defaultdict(list)
+    for r in records:
         # ISO text: its first ten characters are the UTC day.
-        groups[stream, row[EVENT_TIME[stream]][:10]].append(row)
-    return {
-        (stream, dt.date.fromisoformat(day)): pa.Table.from_pylist(
-            rows, schema=_wire_schema(SCHEMAS[stream])
-        ).cast(SCHEMAS[stream])
-        for (stream, day), rows in groups.items()
-    }
+        groups[r.stream, r.row[EVENT_TIME[r.stream]][:10]].append(r)
+    tables, misfits = {}, []
+    for (stream, day), group in groups.items():
+        try:
+            date = dt.date.fromisoformat(day)
+        except ValueError:
+            reason = f"{EVENT_TIME[stream]} does not start with a date: {day!r}"
+            misfits += [Damage(r.offset, r.size, reason) for r in group]
+            continue
+        try:
+            table = _table(stream, [r.row for r in group])
+        except _ARROW_ERRORS:
+            # One row that does not fit the schema must not keep the others out.
+            fitting = []
+            for r in group:
+                try:
+                    _table(stream, [r.row])
+                except _ARROW_ERRORS as exc:
+                    reason = f"does not fit the {stream} schema: {exc}"
+                    misfits.append(Damage(r.offset, r.size, reason))
+                else:
+                    fitting.append(r.row)
+            if not fitting:
+                continue
+            table = _table(stream, fitting)
+        tables[stream, date] = table
+    return tables, misfits
+
+
+def segment_tables(data: bytes) -> dict[tuple[str, dt.date], pa.Table]:
+    """A segment's readable rows as one table per (stream, day of the event time)."""
+    return _tables(read_segment(data).records)[0]
+
+
+def _quarantine(raw_dir: Path, segment: Path, data: bytes, damaged: list[Damage]) -> None:
+    """Keep the damaged bytes of `segment` before it goes, and say so loudly."""
+    folder = quarantine_dir(raw_dir) / segment.stem
+    for d in damaged:
+        write_bytes_atomically(data[d.offset : d.offset + d.size], folder / f"{d.offset:012d}.bad")
+    shown = "; ".join(f"{d.size} bytes at {d.offset}: {d.reason}" for d in damaged[:5])
+    more = f"; and {len(damaged) - 5} more" if len(damaged) > 5 else ""
+    log.error(
+        "%s: %d damaged ranges (%d bytes) could not be read and are kept in %s: %s%s",
+        segment.name,
+        len(damaged),
+        sum(d.size for d in damaged),
+        folder,
+        shown,
+        more,
+    )
 
 
 def convert_segment(raw_dir: Path, path: Path, fd: int) -> int:
@@ -126,12 +188,22 @@ def convert_segment(raw_dir: Path, path: Path, fd: int) -> int:
     """
     size = os.fstat(fd).st_size
     data = os.pread(fd, size, 0) if size else b""
-    tables = segment_tables(data)
+    contents = read_segment(data)
+    tables, misfits = _tables(contents.records)
+    if damaged := sorted(contents.damaged + misfits, key=lambda d: d.offset):
+        _quarantine(raw_dir, path, data, damaged)
     for (stream, day), table in sorted(tables.items()):
         write_parquet_atomically(
             table, partition_dir(raw_dir, stream, day) / f"{path.stem}.parquet"
         )
-    os.unlink(path)
+    if contents.torn_tail_bytes:
+        log.info(
+            "%s: dropped a torn tail of %d bytes (a write cut by a crash, never acknowledged)",
+            path.name,
+            contents.torn_tail_bytes,
+        )
+    with contextlib.suppress(FileNotFoundError):  # a retry after the unlink, not its fsync
+        os.unlink(path)
     fsync_dir(path.parent)
     return sum(t.num_rows for t in tables.values())
 
@@ -144,22 +216,29 @@ def try_lock(fd: int) -> bool:
     return True
 
 
-def recover_orphan_segments(raw_dir: Path) -> int:
-    """Convert every segment whose writer is gone (its lock is free); rows recovered."""
+def locked_orphan_segments(raw_dir: Path) -> Iterator[tuple[Path, int]]:
+    """(path, locked fd) of each segment whose writer is gone; the caller closes the fd."""
     directory = log_dir(raw_dir)
     if not directory.is_dir():
-        return 0
-    recovered = 0
+        return
     for path in sorted(directory.glob(f"*{SEGMENT_SUFFIX}")):
         try:
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:  # converted meanwhile by another recoverer
             continue
+        # Neither a live writer's segment nor one converted and deleted between our
+        # open and our lock.
+        if try_lock(fd) and path.exists():
+            yield path, fd
+        else:
+            os.close(fd)
+
+
+def recover_orphan_segments(raw_dir: Path) -> int:
+    """Convert every segment whose writer is gone (its lock is free); rows recovered."""
+    recovered = 0
+    for path, fd in locked_orphan_segments(raw_dir):
         try:
-            if not try_lock(fd):
-                continue  # a live writer's segment
-            if not path.exists():  # converted and deleted between our open and our lock
-                continue
             rows = convert_segment(raw_dir, path, fd)
             recovered += rows
             log.info("recovered %d rows from %s", rows, path.name)
@@ -173,8 +252,14 @@ class _Segment:
     path: Path
     fd: int
     opened_at: float
-    size: int = 0
+    size: int = 0  # bytes fsync'ed: the last acknowledged record ends here
     rows: int = 0
+    torn: bool = False  # a failed write could not be cut off: write no more here
+    # Once closed: its conversion to Parquet.
+    converting: bool = False
+    attempts: int = 0
+    error: str | None = None
+    retry_at: float = 0.0
 
 
 @dataclass
@@ -182,6 +267,48 @@ class _Append:
     data: bytes
     rows: int
     done: asyncio.Future[None]
+
+
+@dataclass(frozen=True)
+class UnconvertedSegment:
+    """A closed segment whose rows are not in Parquet yet because converting it failed."""
+
+    segment: str
+    events: int
+    attempts: int
+    error: str
+    retry_in_s: float | None  # None while an attempt is under way
+
+
+@dataclass(frozen=True)
+class LogStatus:
+    """What the log says about itself (the health route reports it)."""
+
+    write_error: str | None  # why the last commit failed, until one succeeds again
+    unconverted: list[UnconvertedSegment]
+    last_error: str | None  # the latest of those, while any remains
+
+    @property
+    def degraded(self) -> bool:
+        return self.write_error is not None or bool(self.unconverted)
+
+
+class SegmentsNotConverted(StoreUnavailable):
+    """Acknowledged rows are safe in log segments that could not be turned into Parquet."""
+
+    def __init__(self, segments: list[UnconvertedSegment], *, retried: bool) -> None:
+        events = sum(s.events for s in segments)
+        listed = "; ".join(
+            f"{s.segment}, {_count(s.events, 'event')}: {s.error}" for s in segments[:3]
+        )
+        more = f"; and {len(segments) - 3} more" if len(segments) > 3 else ""
+        then = "they are retried automatically" if retried else "the next start converts them"
+        super().__init__(
+            f"{_count(events, 'acknowledged event')} in "
+            f"{_count(len(segments), 'log segment')} not in Parquet yet ({listed}{more}); "
+            f"they are safe in the log and {then}"
+        )
+        self.segments = segments
 
 
 class LogRawEventStore:
@@ -194,11 +321,15 @@ class LogRawEventStore:
         writer_id: str | None = None,
         max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES,
         max_segment_age_s: float = DEFAULT_MAX_SEGMENT_AGE_S,
+        retry_first_s: float = DEFAULT_RETRY_FIRST_S,
+        retry_max_s: float = DEFAULT_RETRY_MAX_S,
     ) -> None:
         self.raw_dir = Path(raw_dir)
         self.writer_id = writer_id or new_writer_id()
         self.max_segment_bytes = max_segment_bytes
         self.max_segment_age_s = max_segment_age_s
+        self.retry_first_s = retry_first_s
+        self.retry_max_s = retry_max_s
         # Bulk imports and link versions: straight to Parquet, sharing our writer id.
         # One sequence for segments and direct files: every name of this writer is unique.
         self._seq = itertools.count(1)
@@ -206,6 +337,8 @@ class LogRawEventStore:
             self.raw_dir, writer_id=self.writer_id, sequence=self._seq
         )
         self._segment: _Segment | None = None
+        # Closed segments not yet in Parquet: converting, or waiting to be retried.
+        self._closed: dict[Path, _Segment] = {}
         self._pending: list[_Append] = []
         self._wake: asyncio.Event | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -215,6 +348,8 @@ class LogRawEventStore:
         self._stopping = False
         self._rows_in_log = 0
         self._rotation_requests: list[asyncio.Future[None]] = []
+        self._write_error: str | None = None
+        self._last_error: str | None = None
         self.recovered_rows = 0
 
     @property
@@ -225,14 +360,32 @@ class LogRawEventStore:
         """Rows not in Parquet yet: waiting for their commit, or in a log segment."""
         return sum(a.rows for a in self._pending) + self._rows_in_log
 
+    def status(self) -> LogStatus:
+        """Whether commits fail, and which closed segments could not be converted."""
+        now = time.monotonic()
+        unconverted = [
+            UnconvertedSegment(
+                seg.path.name,
+                seg.rows,
+                seg.attempts,
+                seg.error,
+                None if seg.converting else round(max(0.0, seg.retry_at - now), 3),
+            )
+            # A copy taken in one step: the health route calls this from a thread.
+            for seg in list(self._closed.values())
+            if seg.error is not None
+        ]
+        degraded = self._write_error is not None or bool(unconverted)
+        return LogStatus(self._write_error, unconverted, self._last_error if degraded else None)
+
     async def start(self) -> None:
         ensure_dir(log_dir(self.raw_dir))
-        self.recovered_rows = await asyncio.to_thread(recover_orphan_segments, self.raw_dir)
         self._log_thread = ThreadPoolExecutor(1, thread_name_prefix="raw-log")
         self._convert_thread = ThreadPoolExecutor(1, thread_name_prefix="raw-log-convert")
         await self._direct.start()
         self._wake = asyncio.Event()
         self._stopping = False
+        self.recovered_rows = await self._recover_orphans()
         self._writer = asyncio.create_task(self._commit_loop(), name="raw-log-writer")
 
     async def append(self, stream: str, rows: list[dict]) -> None:
@@ -245,8 +398,10 @@ class LogRawEventStore:
         if stream in DIRECT_STREAMS:
             await self._direct.append(stream, rows)
             return
+        # Encoded before anything is queued: a row that could never be read back is
+        # refused here, for this caller only.
+        data = b"".join(encode_record(stream, r, i) for i, r in enumerate(rows))
         done = asyncio.get_running_loop().create_future()
-        data = b"".join(encode_record(stream, r) for r in rows)
         self._pending.append(_Append(data, len(rows), done))
         self._wake.set()
         await done
@@ -257,8 +412,9 @@ class LogRawEventStore:
     async def flush(self) -> None:
         """Turn every acknowledged row into Parquet now, instead of at the next rotation.
 
-        The writer task closes the segment between two commits (never during a write);
-        this returns once that segment, and any still converting, are Parquet files.
+        The writer task closes the segment between two commits (never during a write)
+        and retries every segment whose conversion failed; this returns once those are
+        Parquet files, and raises SegmentsNotConverted naming the ones that are not.
         """
         if self._writer is None or self._wake is None or self._stopping:
             raise StoreUnavailable("the raw event store is not running")
@@ -266,13 +422,16 @@ class LogRawEventStore:
         self._rotation_requests.append(rotated)
         self._wake.set()
         await rotated
-        if self._conversions:
-            results = await asyncio.gather(*list(self._conversions), return_exceptions=True)
-            if errors := [r for r in results if isinstance(r, BaseException)]:
-                raise StoreUnavailable(f"could not convert the log to Parquet: {errors[0]}")
+        await self._wait_for_conversions()
+        if failed := self.status().unconverted:
+            raise SegmentsNotConverted(failed, retried=not self._stopping)
 
     async def close(self) -> None:
-        """Commit what is pending, turn every segment into Parquet, stop."""
+        """Commit what is pending, turn every segment into Parquet, stop.
+
+        A segment that still cannot be converted after one more try stays in the log,
+        unlocked, for the next start; an error says which and how many events.
+        """
         if self._writer is None or self._wake is None:
             return
         self._stopping = True
@@ -285,12 +444,42 @@ class LogRawEventStore:
             if not r.done():
                 r.set_result(None)
         self._rotation_requests = []
-        if self._conversions:
-            await asyncio.gather(*self._conversions, return_exceptions=True)
+        await self._wait_for_conversions()
+        if self._closed:
+            self._retry_conversions(now=True)
+            await self._wait_for_conversions()
+        if failed := self.status().unconverted:
+            log.error("%s", SegmentsNotConverted(failed, retried=False))
+        for seg in self._closed.values():
+            with contextlib.suppress(OSError):
+                os.close(seg.fd)  # unlocked: the next start (or another process) takes it
+        self._closed = {}
         await self._direct.close()
         for pool in (self._log_thread, self._convert_thread):
             if pool is not None:
                 pool.shutdown()
+
+    async def _recover_orphans(self) -> int:
+        """Convert what dead writers left; a segment that fails waits for a retry."""
+        orphans = await asyncio.to_thread(self._lock_orphans)
+        for seg in orphans:
+            self._closed[seg.path] = seg
+            self._rows_in_log += seg.rows
+            self._convert(seg)
+        results = await asyncio.gather(*list(self._conversions), return_exceptions=True)
+        return sum(r for r in results if isinstance(r, int))
+
+    def _lock_orphans(self) -> list[_Segment]:
+        orphans = []
+        for path, fd in locked_orphan_segments(self.raw_dir):
+            # Counted now so that the events are reported as pending if converting fails.
+            try:
+                size = os.fstat(fd).st_size
+                rows = len(read_segment(os.pread(fd, size, 0)).records)
+            except OSError:
+                size = rows = 0
+            orphans.append(_Segment(path, fd, time.monotonic(), size, rows))
+        return orphans
 
     # The writer task -------------------------------------------------------------
 
@@ -301,15 +490,17 @@ class LogRawEventStore:
             if self._rotation_requests:  # flush(): between two commits, never during one
                 requests, self._rotation_requests = self._rotation_requests, []
                 self._rotate()
+                self._retry_conversions(now=True)
                 for r in requests:
                     if not r.done():
                         r.set_result(None)
+            self._retry_conversions()
             if not self._pending:
                 if self._stopping:
                     return
                 self._wake.clear()
                 try:
-                    await asyncio.wait_for(self._wake.wait(), self._seconds_to_age_limit())
+                    await asyncio.wait_for(self._wake.wait(), self._seconds_to_next_timer())
                 except TimeoutError:
                     self._rotate_if_due()
                 continue
@@ -320,14 +511,15 @@ class LogRawEventStore:
                     self._log_thread, self._write_and_sync, b"".join(a.data for a in batch)
                 )
             except Exception as exc:
-                log.exception("raw log write failed; %d appends refused", len(batch))
-                # Whatever the failed write left at the tail must not hide later records.
-                self._rotate()
+                self._write_failed(exc, len(batch))
                 error = StoreUnavailable(f"could not write raw events: {exc}")
                 for a in batch:
                     if not a.done.done():
                         a.done.set_exception(error)
                 continue
+            if self._write_error is not None:
+                log.info("raw log writes succeed again")
+                self._write_error = None
             rows = sum(a.rows for a in batch)
             self._rows_in_log += rows
             if self._segment is not None:
@@ -337,21 +529,44 @@ class LogRawEventStore:
                     a.done.set_result(None)
             self._rotate_if_due()
 
-    def _seconds_to_age_limit(self) -> float | None:
-        if self._segment is None or self._segment.size == 0:
-            return None
-        return max(0.0, self._segment.opened_at + self.max_segment_age_s - time.monotonic())
+    def _write_failed(self, exc: Exception, appends: int) -> None:
+        message = f"could not write raw events: {exc}"
+        if self._write_error is None:  # one traceback per outage, not one per request
+            log.exception("raw log write failed; %d appends refused", appends)
+        else:
+            log.warning("raw log write failed again (%s); %d appends refused", exc, appends)
+        self._write_error = self._last_error = message
+        if self._segment is not None and self._segment.torn:
+            self._rotate()  # its reader drops the torn tail; no record may follow it
+
+    def _seconds_to_next_timer(self) -> float | None:
+        """Until the open segment is due to rotate by age, or a conversion to be retried."""
+        now = time.monotonic()
+        due = [seg.retry_at for seg in self._closed.values() if not seg.converting]
+        seg = self._segment
+        if seg is not None and seg.size > 0:
+            due.append(seg.opened_at + self.max_segment_age_s)
+        return max(0.0, min(due) - now) if due else None
 
     def _write_and_sync(self, data: bytes) -> None:
         if self._segment is None:
             self._segment = self._open_segment()
         seg = self._segment
-        view = memoryview(data)
-        while view:
-            written = os.write(seg.fd, view)
-            seg.size += written
-            view = view[written:]
-        os.fsync(seg.fd)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(seg.fd, view) :]
+            os.fsync(seg.fd)
+        except OSError:
+            # Cut what this write left at the tail: it is not acknowledged, and the next
+            # records must follow the last one that is.
+            try:
+                os.ftruncate(seg.fd, seg.size)
+            except OSError:
+                log.exception("could not cut a failed write off %s", seg.path.name)
+                seg.torn = True
+            raise
+        seg.size += len(data)
 
     def _open_segment(self) -> _Segment:
         path = log_dir(self.raw_dir) / f"{self.writer_id}-{self._next_seq():08d}{SEGMENT_SUFFIX}"
@@ -359,7 +574,12 @@ class LogRawEventStore:
         if not try_lock(fd):  # cannot happen for a fresh name; never write unlocked
             os.close(fd)
             raise StoreUnavailable(f"could not lock the new log segment {path}")
-        fsync_dir(path.parent)  # the segment itself must survive a power cut
+        try:
+            fsync_dir(path.parent)  # the segment itself must survive a power cut
+        except OSError:
+            os.close(fd)
+            os.unlink(path)
+            raise
         return _Segment(path, fd, time.monotonic())
 
     def _next_seq(self) -> int:
@@ -380,25 +600,63 @@ class LogRawEventStore:
         seg, self._segment = self._segment, None
         if seg is None:
             return
+        self._closed[seg.path] = seg
+        self._convert(seg)
+
+    def _retry_conversions(self, *, now: bool = False) -> None:
+        """Convert again the closed segments whose retry is due (all of them if `now`)."""
+        moment = time.monotonic()
+        for seg in list(self._closed.values()):
+            if not seg.converting and (now or seg.retry_at <= moment):
+                self._convert(seg)
+
+    def _convert(self, seg: _Segment) -> None:
+        seg.converting = True
         future = asyncio.get_running_loop().run_in_executor(
             self._convert_thread, self._convert_and_release, seg
         )
         self._conversions.add(future)
         future.add_done_callback(self._conversions.discard)
-        future.add_done_callback(lambda f: self._converted(seg, f))
+        future.add_done_callback(partial(self._converted, seg))
+
+    async def _wait_for_conversions(self) -> None:
+        if self._conversions:
+            await asyncio.gather(*list(self._conversions), return_exceptions=True)
 
     def _converted(self, seg: _Segment, future: asyncio.Future[int]) -> None:
-        if not future.cancelled() and future.exception() is None:
-            self._rows_in_log -= seg.rows
+        seg.converting = False
+        exc = None if future.cancelled() else future.exception()
+        if future.cancelled() or exc is not None:
+            seg.attempts += 1
+            seg.error = str(exc or "cancelled")
+            self._last_error = f"could not convert {seg.path.name} to Parquet: {seg.error}"
+            delay = min(self.retry_max_s, self.retry_first_s * 2 ** (seg.attempts - 1))
+            seg.retry_at = time.monotonic() + delay
+            if seg.attempts == 1:
+                log.error(
+                    "%s; its %s stay in the log, retried in %.1f s",
+                    self._last_error,
+                    _count(seg.rows, "event"),
+                    delay,
+                    exc_info=exc,
+                )
+            else:
+                log.warning(
+                    "%s (attempt %d); next in %.1f s", self._last_error, seg.attempts, delay
+                )
+            if self._wake is not None:
+                self._wake.set()  # the writer task sets its timer for the retry
+            return
+        self._closed.pop(seg.path, None)
+        self._rows_in_log -= seg.rows
+        if seg.attempts:
+            log.info(
+                "%s converted to Parquet after %d failed attempts", seg.path.name, seg.attempts
+            )
 
     def _convert_and_release(self, seg: _Segment) -> int:
-        try:
-            return convert_segment(self.raw_dir, seg.path, seg.fd)
-        except Exception:
-            # The segment stays on disk with its lock released: the next start (or
-            # recover_orphan_segments) converts it.
-            log.exception("could not convert %s; it is recovered at the next start", seg.path)
-            raise
-        finally:
-            with contextlib.suppress(OSError):
-                os.close(seg.fd)
+        """Convert `seg`; its lock is released once it is gone, kept while it waits."""
+        rows = convert_segment(self.raw_dir, seg.path, seg.fd)
+        with contextlib.suppress(OSError):
+            os.close(seg.fd)
+        return rows

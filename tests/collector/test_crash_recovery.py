@@ -4,6 +4,9 @@ A real `convtrack serve` takes concurrent conversions (client event_ids) and red
 after a random number of acknowledged answers it gets SIGKILL and is started again on
 the same data directory. At the end every event answered 202 (and every click answered
 302) is in the raw Parquet exactly once, and every visible `.parquet` file reads.
+
+Then hostile input: headers of every size up to 17 MB, text the log cannot encode, and a
+record damaged on disk between acknowledged events; none of it hides the others.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pyarrow.parquet as pq
 
+from collector.validation.rules import MAX_REFERRER_CHARS, MAX_USER_AGENT_CHARS
 from tests.conftest import Collector, start_collector, stop_collector
 
 ROUNDS = 5
@@ -173,3 +177,117 @@ def test_sigkill_under_load_loses_and_doubles_nothing(tmp_path):
     assert [t for t in acked_clicks if clicks[t] != 1] == [], f"seed {seed}: clicks lost"
     assert max(Counter(column(raw, "clicks", "event_id")).values()) == 1
     assert len(acked_conversions) + len(acked_clicks) >= ROUNDS * 100
+
+
+# Header sizes a browser or a bot may send, up to the one that lost events in issue 8.
+HEADER_SIZES = [0, 1024, 60 * 1024, 1024 * 1024, 8 * 1000 * 1000, 17 * 1000 * 1000]
+
+
+def damage_record(segment: Path, marker: str) -> None:
+    """Flip the byte after `marker` in `segment`, as failing storage would (not the marker
+    itself, so that the damaged record can still be found by it)."""
+    at = segment.read_bytes().index(marker.encode()) + len(marker) + 1
+    fd = os.open(segment, os.O_RDWR)
+    try:
+        [byte] = os.pread(fd, 1, at)
+        os.pwrite(fd, bytes([byte ^ 0xFF]), at)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def test_huge_headers_and_a_damaged_record_hide_no_acknowledged_event(tmp_path):
+    data, raw = tmp_path / "data", tmp_path / "data" / "raw"
+    log_path = tmp_path / "collector.log"
+    env = {"CONVTRACK_LOG_SEGMENT_MAX_AGE_S": "3600"}  # one live segment for the whole test
+    collector = start_collector(data, log_path, **env)
+    # The kill below is the crash under test, and also stops the process if the test
+    # fails before it.
+    try:
+        with collector.admin() as admin:
+            resp = admin.post(
+                "/api/campaign-links",
+                json={"short_code": "huge", "destination_url": "https://example.com/land"},
+            )
+        assert resp.status_code == 201, resp.text
+        link_id = resp.json()["campaign_link_id"]
+        acked_conversions: list[str] = []
+        acked_clicks: list[str] = []
+        unexpected: list[str] = []
+
+        def convert(http: httpx.Client) -> None:
+            event_id = str(uuid.uuid4())
+            body = {
+                "event_id": event_id,
+                "tracking_id": str(uuid.uuid4()),
+                "campaign_link_id": link_id,
+                "event_type": "newsletter_signup",
+            }
+            resp = http.post("/api/conversions", json=body)
+            if resp.status_code == 202:
+                acked_conversions.append(event_id)
+            else:
+                unexpected.append(f"conversion {resp.status_code} {resp.text[:200]}")
+
+        def click(http: httpx.Client, size: int) -> None:
+            headers = {"User-Agent": "u" * size, "Referer": "https://example.com/" + "r" * size}
+            resp = http.get("/c/huge", headers=headers, follow_redirects=False)
+            if resp.status_code == 302:
+                query = parse_qs(urlsplit(resp.headers["location"]).query)
+                acked_clicks.append(query["ct_tracking_id"][0])
+            else:
+                unexpected.append(f"click of {size} B headers: {resp.status_code}")
+
+        def unencodable() -> None:
+            # A lone surrogate: valid JSON text, but no UTF-8 string; a 4xx, never a 500.
+            body = (
+                f'{{"tracking_id": "{uuid.uuid4()}", "campaign_link_id": "{link_id}", '
+                '"event_type": "purchase", "revenue_amount": "5.00", "order_id": "\\ud800"}'
+            )
+            try:  # on a connection of its own: a server error may drop it
+                resp = httpx.post(f"{collector.base_url}/api/conversions", content=body.encode())
+            except httpx.TransportError as exc:
+                unexpected.append(f"unencodable order_id: {exc!r}")
+                return
+            if resp.status_code != 422:
+                unexpected.append(f"unencodable order_id: {resp.status_code} {resp.text[:200]}")
+
+        def interleaved(http: httpx.Client) -> None:
+            for size in HEADER_SIZES:
+                convert(http)
+                click(http, size)
+                unencodable()
+                convert(http)
+
+        with httpx.Client(base_url=collector.base_url, timeout=60) as http:
+            interleaved(http)
+            # Storage damages one acknowledged record between others in the live segment.
+            victim = acked_conversions[len(acked_conversions) // 2]
+            [segment] = (raw / "_log").glob("*.log")
+            damage_record(segment, victim)
+            interleaved(http)
+    finally:
+        collector.process.send_signal(signal.SIGKILL)
+        collector.process.wait(timeout=10)
+
+    collector = start_collector(data, log_path, **env)  # recovers the dead writer's segment
+    try:
+        with collector.admin() as admin:
+            assert admin.post("/api/admin/flush").status_code == 200
+    finally:
+        stop_collector(collector)
+
+    stored = Counter(column(raw, "conversions", "event_id"))
+    lost = [e for e in acked_conversions if e != victim and stored[e] != 1]
+    assert lost == [], f"{len(lost)} acknowledged conversions not stored once"
+    assert set(stored) == set(acked_conversions) - {victim}
+    # The damaged one is not silently gone: its bytes are kept beside the log.
+    kept = [
+        p for p in (raw / "_log" / "quarantine").rglob("*.bad") if victim.encode() in p.read_bytes()
+    ]
+    assert len(kept) == 1
+    clicks = Counter(column(raw, "clicks", "tracking_id"))
+    assert [t for t in acked_clicks if clicks[t] != 1] == []
+    assert max(len(ua or "") for ua in column(raw, "clicks", "user_agent")) == MAX_USER_AGENT_CHARS
+    assert max(len(r or "") for r in column(raw, "clicks", "referrer")) == MAX_REFERRER_CHARS
+    assert unexpected == []

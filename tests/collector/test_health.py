@@ -21,6 +21,8 @@ def test_healthz_reports_a_writable_log(client):
         "status": "ok",
         "log_writable": True,
         "pending_events": 0,
+        "unconverted_segments": [],
+        "last_error": None,
     }
 
 

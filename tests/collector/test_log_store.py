@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import errno
 import os
 import shutil
+import struct
 import time
+import uuid
+import zlib
 from decimal import Decimal
 from pathlib import Path
 
+import orjson
 import pyarrow.parquet as pq
 import pytest
 
 from collector.storage import LogRawEventStore, StoreUnavailable
 from collector.storage import log as log_module
-from collector.storage.log import encode_record, log_dir, recover_orphan_segments
+from collector.storage.log import encode_record, log_dir, recover_orphan_segments, segment_tables
 from tests.collector.test_storage import click
 
 DAY = dt.datetime(2026, 11, 25, 10, 0, 0, 123456)
@@ -156,14 +161,151 @@ def test_a_torn_tail_is_dropped_and_the_records_before_it_recovered(tmp_path):
     assert segments(tmp_path) == []
 
 
-def test_a_corrupt_record_ends_the_segment(tmp_path):
+def wire(row: dict) -> dict:
+    """`row` with its times as the ISO text the log holds."""
+    return row | {k: v.isoformat() for k, v in row.items() if isinstance(v, dt.datetime)}
+
+
+def quarantined(raw: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(log_dir(raw))): p.read_bytes()
+        for p in sorted((log_dir(raw) / "quarantine").rglob("*.bad"))
+    }
+
+
+def test_a_damaged_record_is_quarantined_and_the_records_after_it_recovered(tmp_path, caplog):
     log_dir(tmp_path).mkdir(parents=True)
-    record = encode_record(
-        "clicks", click(1, DAY) | {"clicked_at": DAY.isoformat(), "received_at": DAY.isoformat()}
-    )
-    flipped = record[:-3] + bytes([record[-3] ^ 0xFF]) + record[-2:]
-    (log_dir(tmp_path) / "wdead-00000001.log").write_bytes(record + flipped)
-    assert recover_orphan_segments(tmp_path) == 1
+    records = [encode_record("clicks", wire(click(i, DAY))) for i in range(4)]
+    damaged = bytearray(records[1])
+    damaged[-3] ^= 0xFF
+    records[1] = bytes(damaged)
+    (log_dir(tmp_path) / "wdead-00000001.log").write_bytes(b"".join(records))
+
+    assert recover_orphan_segments(tmp_path) == 3
+    assert sorted(r["event_id"] for r in parquet_rows(tmp_path, "clicks")) == ["e0", "e2", "e3"]
+    assert segments(tmp_path) == []
+    # Not lost without a word: its bytes are kept, and an error says where.
+    offset = len(records[0])
+    assert quarantined(tmp_path) == {f"quarantine/wdead-00000001/{offset:012d}.bad": records[1]}
+    [error] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "wdead-00000001.log" in error.getMessage() and "1 damaged" in error.getMessage()
+
+
+def old_format_record(stream: str, row: dict) -> bytes:
+    """A record as the log wrote it before records had a magic: length, crc32, payload."""
+    payload = orjson.dumps([stream, row], default=str)
+    return struct.pack("<II", len(payload), zlib.crc32(payload)) + payload
+
+
+def test_a_segment_the_old_writer_left_with_a_17_mb_record_is_recovered_whole(tmp_path):
+    # What issue 8 found on disk: a huge header's record, then other visitors' events.
+    log_dir(tmp_path).mkdir(parents=True)
+    rows = [wire(click(i, DAY)) for i in range(3)]
+    rows[1]["user_agent"] = "a" * 17_000_000
+    records = [old_format_record("clicks", r) for r in rows]
+    records.append(old_format_record("conversions", wire(conversion(9))))
+    (log_dir(tmp_path) / "wold-00000001.log").write_bytes(b"".join(records))
+
+    assert recover_orphan_segments(tmp_path) == 4
+    assert sorted(r["event_id"] for r in parquet_rows(tmp_path, "clicks")) == ["e0", "e1", "e2"]
+    assert [r["event_id"] for r in parquet_rows(tmp_path, "conversions")] == ["c9"]
+    assert quarantined(tmp_path) == {}
+
+
+@pytest.mark.parametrize(
+    ("column", "value"), [("revenue_amount", "twelve fifty"), ("converted_at", "soon")]
+)
+def test_a_row_that_fits_no_schema_is_quarantined_alone(tmp_path, column, value):
+    log_dir(tmp_path).mkdir(parents=True)
+    rows = [wire(conversion(i)) for i in range(3)]
+    rows[1][column] = value
+    records = [encode_record("conversions", r) for r in rows]
+    (log_dir(tmp_path) / "wdead-00000001.log").write_bytes(b"".join(records))
+
+    assert recover_orphan_segments(tmp_path) == 2
+    assert sorted(r["event_id"] for r in parquet_rows(tmp_path, "conversions")) == ["c0", "c2"]
+    assert list(quarantined(tmp_path).values()) == [records[1]]
+
+
+# Header sizes up to the one that lost events in issue 8, and text orjson cannot write.
+HOSTILE_TEXT = {
+    "empty": "",
+    "1KB": "u" * 1024,
+    "60KB": "u" * 60 * 1024,
+    "8MiB": "u" * 8 * 1024 * 1024,
+    "17MB": "u" * 17_000_000,
+    "lone surrogate": "\ud800",
+}
+
+
+def test_rows_of_every_size_and_content_between_acknowledged_ones_survive_a_crash(tmp_path):
+    """Each append either returns (then a crash loses nothing of it) or is refused
+    before anything is written; no row puts the acknowledged rows after it at risk."""
+    raw, after_crash = tmp_path / "raw", tmp_path / "after-crash"
+    acked, refused = [], []
+
+    async def scenario() -> bytes:
+        store = LogRawEventStore(raw, writer_id="wsizes")
+        await store.start()
+        n = 0
+        for name, text in HOSTILE_TEXT.items():
+            for field in ("user_agent", "referrer"):
+                for row in (click(n, DAY), click(n + 1, DAY) | {field: text}):
+                    try:
+                        await store.append("clicks", [row])
+                    except ValueError:
+                        refused.append((name, field))
+                    else:
+                        acked.append(row["event_id"])
+                n += 2
+        [segment] = segments(raw)
+        on_disk = segment.read_bytes()  # what a kill -9 now would leave
+        await store.close()
+        return on_disk
+
+    on_disk = asyncio.run(scenario())
+    # Only rows that could never be read back were refused: over the limit, or unencodable.
+    assert sorted(refused) == [
+        ("17MB", "referrer"),
+        ("17MB", "user_agent"),
+        ("lone surrogate", "referrer"),
+        ("lone surrogate", "user_agent"),
+    ]
+    log_dir(after_crash).mkdir(parents=True)
+    (log_dir(after_crash) / "wsizes-00000001.log").write_bytes(on_disk)
+    recover_orphan_segments(after_crash)
+    stored = sorted(r["event_id"] for r in parquet_rows(after_crash, "clicks"))
+    assert stored == sorted(acked)
+    assert sorted(r["event_id"] for r in parquet_rows(raw, "clicks")) == sorted(acked)
+
+
+def test_a_failed_write_is_cut_off_so_the_log_holds_only_acknowledged_rows(tmp_path, monkeypatch):
+    real_fsync = os.fsync
+
+    def failing_fsync(fd: int) -> None:
+        raise OSError(errno.EIO, "input/output error")
+
+    async def scenario() -> bytes:
+        store = LogRawEventStore(tmp_path)
+        await store.start()
+        await store.append("clicks", [click(1, DAY)])
+        monkeypatch.setattr(log_module.os, "fsync", failing_fsync)
+        with pytest.raises(StoreUnavailable):
+            await store.append("clicks", [click(2, DAY)])
+        monkeypatch.setattr(log_module.os, "fsync", real_fsync)
+        await store.append("clicks", [click(3, DAY)])
+        [segment] = segments(tmp_path)
+        on_disk = segment.read_bytes()
+        await store.close()
+        return on_disk
+
+    on_disk = asyncio.run(scenario())
+    # The refused row was written but never made durable: it is gone, and nothing else.
+    assert [r["event_id"] for r in segment_tables(on_disk)["clicks", DAY.date()].to_pylist()] == [
+        "e1",
+        "e3",
+    ]
+    assert sorted(r["event_id"] for r in parquet_rows(tmp_path, "clicks")) == ["e1", "e3"]
 
 
 def test_redoing_a_conversion_after_a_crash_overwrites_instead_of_doubling(tmp_path):
@@ -245,3 +387,19 @@ def test_append_after_close_is_refused(tmp_path):
             await store.append("clicks", [click(1, DAY)])
 
     asyncio.run(scenario())
+
+
+def test_an_event_the_log_cannot_encode_is_refused_with_a_422_and_nothing_stored(
+    client, settings, link
+):
+    # Validation may refuse it first; behind it, the store refuses it before any write.
+    body = (
+        f'{{"tracking_id": "{uuid.uuid4()}", '
+        f'"campaign_link_id": "{link["campaign_link_id"]}", "event_type": "purchase", '
+        '"revenue_amount": "5.00", "order_id": "\\ud800"}'
+    )
+    resp = client.post("/api/conversions", content=body.encode())
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["detail"]["field"] == "order_id"
+    assert client.app.state.store.pending_events() == 0
+    assert segments(settings.raw_dir) == []
