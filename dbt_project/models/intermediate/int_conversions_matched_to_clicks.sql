@@ -94,9 +94,12 @@ orders_ranked as (
 
     select
         *,
+        -- The first received counts. Copies received together (one import) go by
+        -- conversion time: the random event_id only breaks a tie of both, so the same
+        -- files always credit the same copy.
         row_number() over (
             partition by order_id, is_order_candidate
-            order by received_at asc nulls last, event_id asc
+            order by received_at asc nulls last, converted_at asc nulls last, event_id asc
         ) as order_rank
     from order_candidates
 
