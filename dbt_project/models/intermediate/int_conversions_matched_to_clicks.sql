@@ -1,5 +1,5 @@
--- Every conversion with the click it claims (same tracking_id) and the verdict of
--- SPEC §4.2: 'attributed' or the reason it is not.
+-- Every conversion with the click it claims (same tracking_id) and its verdict:
+-- 'attributed' or the reason it is not.
 
 {%- set window_days = var('attribution_window_days') | int %}
 {%- set skew_us = (var('clock_skew_minutes') | int) * 60 * 1000000 %}
@@ -25,21 +25,40 @@ pruned as (
 
 ),
 
+pruned_conversions as (
+
+    select * from {{ ref('stg_retention__pruned_conversion_ids') }}
+
+),
+
+kept_conversions as (
+
+    -- A conversion retention removed stays removed, even when the next run loads a copy
+    -- again from a raw day partition that retention keeps (a late conversion of an old
+    -- click): it was judged, and counted in the history, before the prune.
+    select conversions.*
+    from conversions
+    left join pruned_conversions
+        on conversions.event_id = pruned_conversions.event_id
+    where pruned_conversions.event_id is null
+
+),
+
 joined as (
 
     select
-        conversions.*,
+        kept_conversions.*,
         clicks.campaign_link_id as click_campaign_link_id,
         clicks.clicked_at,
         clicks.is_bot as click_is_bot,
         pruned.tracking_id is not null as is_click_pruned,
-        {{ epoch_us('conversions.converted_at') }}
+        {{ epoch_us('kept_conversions.converted_at') }}
         - {{ epoch_us('clicks.clicked_at') }} as elapsed_us
-    from conversions
+    from kept_conversions
     left join clicks
-        on conversions.tracking_id = clicks.tracking_id
+        on kept_conversions.tracking_id = clicks.tracking_id
     left join pruned
-        on conversions.tracking_id = pruned.tracking_id
+        on kept_conversions.tracking_id = pruned.tracking_id
 
 ),
 
