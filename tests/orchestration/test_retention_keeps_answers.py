@@ -117,6 +117,8 @@ def scenario() -> Scenario:
     s.convert(edge, LINK_B, "purchase", day(25), "15.00", "o-edge")
     a5 = s.click(LINK_A, day(10))
     s.convert(a5, LINK_A, "purchase", day(9), "5.50", "o-a5")
+    # Order o-a1 again, under a kept click: a duplicate, also once its counted copy is gone.
+    s.convert(a5, LINK_A, "purchase", day(9, 14), "12.00", "o-a1")
     s.convert(a5, LINK_A, "newsletter_signup", day(9, 13))
     s.click(LINK_A, day(3), ua=None)  # no user agent: a bot
     mismatch = s.click(LINK_A, day(6))

@@ -1,4 +1,4 @@
-{#- Retention (SPEC §4.3), the one way row-level data leaves the warehouse - a rolling
+{#- Retention, the one way row-level data leaves the warehouse - a rolling
     window, not per-length copies:
 
         dbt run-operation prune_row_level_data \
@@ -15,9 +15,10 @@
     What stays, in the `retention` schema (macros/retention/retention_tables.sql): the
     pruned tracking ids (no IP, user agent or event data), which of them were human
     converting clicks, what the pruned rows contributed to agg_daily_link_metrics, the
-    event ids of the conversions removed, and the horizon. So no recompute of any day can
-    change a total there, and no lifetime mart (built from those) changes either. Pass the
-    run's reporting_timezone: the contributions are in its days.
+    event ids of the conversions removed, the order ids they counted, and the horizon.
+    So no recompute of any day can change a total there, and no lifetime mart (built
+    from those) changes either. Pass the run's reporting_timezone: the contributions are
+    in its days.
 
     Run it after a build (it reads which clicks count from int_clicks_per_tracking_id);
     one transaction. Running it twice changes nothing: every record is of rows still
@@ -50,6 +51,7 @@
     {%- set pruned_metrics = retention_schema() ~ ".pruned_daily_link_metrics" -%}
     {%- set pruned_converting = retention_schema() ~ ".pruned_converting_clicks" -%}
     {%- set pruned_conversions = retention_schema() ~ ".pruned_conversion_ids" -%}
+    {%- set pruned_orders = retention_schema() ~ ".pruned_order_ids" -%}
     {%- set prune_log = retention_schema() ~ ".prune_log" -%}
     {%- set is_pruned = "tracking_id in (select tracking_id from " ~ pruned_ids ~ ")" -%}
     {%- set as_of_sql = "cast('" ~ as_of_date ~ "' as date)" -%}
@@ -117,6 +119,17 @@
                 revenue,
                 cast('{{ as_of_date }}' as date) as pruned_as_of
             from contributions
+        {%- endcall -%}
+        {%- call statement('record_pruned_order_ids') -%}
+            insert into {{ pruned_orders }}
+            select distinct
+                order_id,
+                {{ as_of_sql }} as pruned_as_of
+            from {{ fct_conversions }}
+            where {{ is_pruned }}
+                and event_type = 'purchase'
+                and order_id is not null
+                and order_id not in (select order_id from {{ pruned_orders }})
         {%- endcall -%}
     {%- endif -%}
 

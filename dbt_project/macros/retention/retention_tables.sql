@@ -13,6 +13,8 @@
     - pruned_conversion_ids: event ids of the conversions pruning removed, so a copy
       re-loaded from a raw file retention keeps (a late conversion of an old click lives in
       a later day partition) stays out, rather than coming back as click_pruned.
+    - pruned_order_ids: order ids of the attributed purchases pruning removed, so a copy
+      of such an order under a kept click stays a duplicate_order: the order was counted.
     - prune_log: one row per prune, with the horizon it applied; the marts say from which
       day on clicks are kept (_meta.retained_since).
     Created by on-run-start (the models read them as sources) and by the prune itself. A
@@ -43,6 +45,10 @@
     ) {{ retention_table_options() }};
     create table if not exists {{ retention_schema() }}.pruned_conversion_ids (
         event_id {{ dbt.type_string() }},
+        pruned_as_of date
+    ) {{ retention_table_options() }};
+    create table if not exists {{ retention_schema() }}.pruned_order_ids (
+        order_id {{ dbt.type_string() }},
         pruned_as_of date
     ) {{ retention_table_options() }};
     create table if not exists {{ retention_schema() }}.prune_log (

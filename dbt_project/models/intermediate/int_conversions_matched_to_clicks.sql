@@ -31,6 +31,12 @@ pruned_conversions as (
 
 ),
 
+pruned_orders as (
+
+    select * from {{ ref('stg_retention__pruned_order_ids') }}
+
+),
+
 kept_conversions as (
 
     -- A conversion retention removed stays removed, even when the next run loads a copy
@@ -96,16 +102,20 @@ judged as (
 order_candidates as (
 
     select
-        *,
+        judged.*,
         -- Only purchases otherwise attributed compete for an order: an expired copy of
         -- an order must not take the credit from the one that counts.
         coalesce(
-            event_type = 'purchase'
-            and order_id is not null
-            and window_status = 'attributed',
+            judged.event_type = 'purchase'
+            and judged.order_id is not null
+            and judged.window_status = 'attributed',
             false
-        ) as is_order_candidate
+        ) as is_order_candidate,
+        -- The copy that counted was removed by retention: the order stays counted.
+        pruned_orders.order_id is not null as is_order_counted_before
     from judged
+    left join pruned_orders
+        on judged.order_id = pruned_orders.order_id
 
 ),
 
@@ -142,7 +152,9 @@ final as (
         click_is_bot,
         days_since_click,
         case
-            when is_order_candidate and order_rank > 1 then 'duplicate_order'
+            when
+                is_order_candidate and (order_rank > 1 or is_order_counted_before)
+                then 'duplicate_order'
             else window_status
         end as attribution_status
     from orders_ranked
