@@ -99,7 +99,7 @@ def scenario() -> Scenario:
     s.convert(a2, LINK_A, "course_enrollment", day(38), "99.00")
     s.convert(a2, LINK_A, "purchase", day(20), "30.00", "o-a2")  # a kept partition
     s.convert(a2, LINK_A, "purchase", day(5), "8.00", "o-a2-late")  # window_expired, kept day
-    bot = s.click(LINK_A, day(40, 10), ua=PREVIEW)  # counts as a conversion, not a click
+    bot = s.click(LINK_A, day(40, 10), ua=PREVIEW)  # its purchase counts; no converting click
     s.convert(bot, LINK_A, "purchase", day(39), "7.00", "o-bot")
     s.click(LINK_A, day(45))  # no conversion
     b1 = s.click(LINK_B, day(45, 8))
@@ -154,15 +154,17 @@ def write_raw(raw: Path, s: Scenario) -> None:
             pq.write_table(table, directory / "w-1.parquet")
 
 
-def published_tables(settings: Settings) -> dict[str, tuple[list[str], list[tuple]]]:
-    """Every table of the snapshot: its columns, and its rows in a total order."""
+def published_tables(settings: Settings) -> dict[str, tuple[list[tuple], list[tuple]]]:
+    """Every table of the snapshot: its columns (name, type), its rows in a total order."""
     with duckdb.connect(str(settings.published_path), read_only=True) as con:
         names = [r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()]
-        tables = {}
-        for name in names:
-            result = con.execute(f'select * from "{name}" order by all')
-            tables[name] = ([d[0] for d in result.description], result.fetchall())
-        return tables
+        return {
+            name: (
+                [r[:2] for r in con.execute(f'describe "{name}"').fetchall()],
+                con.execute(f'select * from "{name}" order by all').fetchall(),
+            )
+            for name in names
+        }
 
 
 def read_api(settings: Settings, tracking_ids: set[str]) -> dict[str, tuple[int, dict]]:
@@ -195,11 +197,12 @@ def read_api(settings: Settings, tracking_ids: set[str]) -> dict[str, tuple[int,
     return answers
 
 
-def without_pruned(header: list[str], rows: list[tuple], s: Scenario) -> list[tuple]:
+def without_pruned(columns: list[tuple], rows: list[tuple], s: Scenario) -> list[tuple]:
     """What retention leaves of a row-level mart: the rows of kept clicks, and no
     conversion without a click from before the horizon."""
-    tracking = header.index("tracking_id")
-    event = header.index("event_id") if "event_id" in header else None
+    names = [name for name, _ in columns]
+    tracking = names.index("tracking_id")
+    event = names.index("event_id") if "event_id" in names else None
     return [
         r
         for r in rows
@@ -238,8 +241,8 @@ def test_the_scenario_reaches_both_sides_of_the_horizon(runs):
     s = runs["scenario"]
     tables, api = runs["before"]
     assert {status for status, _ in api.values()} == {200}
-    header, rows = tables["mart_conversion_funnel"]
-    funnel = {r[0]: dict(zip(header, r, strict=True)) for r in rows}
+    columns, rows = tables["mart_conversion_funnel"]
+    funnel = {r[0]: dict(zip([c for c, _ in columns], r, strict=True)) for r in rows}
     for link in (LINK_A, LINK_B):
         assert funnel[link]["converting_clicks"] > 0 and funnel[link]["revenue"] > 0
     assert s.pruned_tracking_ids and s.kept_tracking_ids and s.untimed_tracking_ids
@@ -254,13 +257,25 @@ def test_retention_changes_no_mart_but_the_row_level_ones(runs, step):
     before, _ = runs["before"]
     after, _ = runs["after"][step]
     assert after.keys() == before.keys()
-    for table, (header, rows) in after.items():
+    for table, (columns, rows) in after.items():
         if table == RUN_METADATA:
             continue
         expected = before[table]
         if table in ROW_LEVEL:
             expected = (expected[0], without_pruned(*expected, s))
-        assert (header, rows) == expected, f"{table} after {step}"
+        assert (columns, rows) == expected, f"{table} after {step}"
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_the_run_metadata_says_since_when_clicks_are_kept(runs, step):
+    def meta(tables) -> dict:
+        columns, (row,) = tables[RUN_METADATA]
+        return dict(zip([c for c, _ in columns], row, strict=True))
+
+    before, after = meta(runs["before"][0]), meta(runs["after"][step][0])
+    assert before["retained_since"] is None
+    assert after["retained_since"] == HORIZON.date()
+    assert after["as_of"] == before["as_of"] == AS_OF
 
 
 @pytest.mark.parametrize("step", STEPS)

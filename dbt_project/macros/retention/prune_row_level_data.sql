@@ -156,7 +156,6 @@
         (ref('int_conversions_matched_to_clicks'),
             is_pruned ~ " or (converted_at < " ~ horizon_ts ~ " and clicked_at is null)"),
         (clicks, is_pruned),
-        (converting_clicks, is_pruned),
         (fct_conversions, is_pruned),
         (ref('fct_unattributed_conversions'),
             is_pruned ~ " or (converted_at < " ~ horizon_ts ~ " and clicked_at is null)"),

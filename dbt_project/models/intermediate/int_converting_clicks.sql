@@ -2,6 +2,9 @@
 -- has at least one attributed conversion. The funnel counts these per link; pruning
 -- remembers the ones it removes (stg_retention__pruned_converting_clicks), since a count
 -- of distinct clicks cannot be summed from daily totals.
+-- A view: each of its two readers runs it once, and writing it out would cost more.
+
+{{ config(materialized='view') }}
 
 with
 
