@@ -104,7 +104,8 @@ select
     case
         when is_order_candidate
             and row_number() over (
-                partition by order_id, is_order_candidate order by received_at, event_id
+                partition by order_id, is_order_candidate
+                order by received_at, converted_at, event_id
             ) > 1
             then 'duplicate_order'
         else window_status
@@ -253,5 +254,6 @@ select
     (select count(*) from read_parquet(getvariable('raw_dir') || '/campaign_links/*/*.parquet'))
         as raw_campaign_links,
     count(*) filter (where attribution_status = 'attributed') as attributed_conversions,
-    count(*) filter (where attribution_status != 'attributed') as unattributed_conversions
+    count(*) filter (where attribution_status != 'attributed') as unattributed_conversions,
+    null::date as retained_since  -- nothing pruned here
 from matched;

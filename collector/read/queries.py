@@ -50,6 +50,13 @@ def as_of(cur: duckdb.DuckDBPyConnection) -> Any:
     return _iso(rows[0]["as_of"]) if rows else None
 
 
+def retained_since(cur: duckdb.DuckDBPyConnection) -> dt.date | None:
+    """The day from which clicks are kept; None when nothing was pruned (or the snapshot
+    predates the column)."""
+    rows = _rows(cur, "select * from {s}.main._meta limit 1", [])
+    return rows[0].get("retained_since") if rows else None
+
+
 def link_exists(cur: duckdb.DuckDBPyConnection, campaign_link_id: str) -> dict | None:
     rows = _rows(
         cur,

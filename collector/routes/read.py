@@ -15,7 +15,7 @@ from collector.errors import ApiError, error_responses
 from collector.read import queries
 from collector.read.snapshot import SnapshotReader, SnapshotUnavailable
 from collector.validation.problems import Problem
-from collector.validation.scalar import is_uuid
+from collector.validation.scalar import is_uuid, uuid7_time
 
 router = APIRouter(
     prefix="/api/conversions",
@@ -56,6 +56,34 @@ def _not_found(name: str, value: str) -> ApiError:
     )
 
 
+def _no_click(tracking_id: str, retained_since: dt.date | None) -> ApiError:
+    """Not found; when retention has run, say what it removes, and say it removed this
+    click when the id (a UUIDv7 minted by the redirect) dates it before the horizon."""
+    if retained_since is None:
+        return _not_found("tracking_id", tracking_id)
+    clicked_at = uuid7_time(tracking_id)
+    if clicked_at is not None and clicked_at < dt.datetime.combine(retained_since, dt.time()):
+        return ApiError(
+            404,
+            Problem(
+                "click_pruned",
+                "tracking_id",
+                f"tracking_id {tracking_id} was clicked on {clicked_at:%Y-%m-%d} (the time in "
+                f"the id), before {retained_since}: retention removed that click and its "
+                "conversions; the funnel and revenue of its link still count them",
+            ),
+        )
+    return ApiError(
+        404,
+        Problem(
+            "not_found",
+            "tracking_id",
+            f"the published snapshot has nothing for tracking_id {tracking_id}; "
+            f"clicks before {retained_since} were removed by retention",
+        ),
+    )
+
+
 def _range(start: dt.date | None, end: dt.date | None) -> None:
     if start and end and start > end:
         raise ApiError(422, Problem("invalid_range", "from", "from must be on or before to"))
@@ -70,12 +98,13 @@ def _link(cur: duckdb.DuckDBPyConnection, campaign_link_id: str) -> dict:
 
 @router.get("/attribution/{tracking_id}")
 def get_attribution(tracking_id: str, snapshot: SnapshotDep) -> dict[str, Any]:
-    """The click behind a tracking id, its conversions, revenue and attribution window."""
+    """The click behind a tracking id, its conversions, revenue and attribution window;
+    404 `click_pruned` when retention removed it."""
     tracking_id = _uuid_path("tracking_id", tracking_id)
     with snapshot_cursor(snapshot) as cur:
         answer = queries.attribution(cur, tracking_id)
         if answer is None:
-            raise _not_found("tracking_id", tracking_id)
+            raise _no_click(tracking_id, queries.retained_since(cur))
         return {"as_of": queries.as_of(cur), **answer}
 
 

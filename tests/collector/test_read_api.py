@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
 import duckdb
 import pytest
+
+from tests.collector.conftest import uuid7_at
 
 TRACKING = "01a212cd-fcab-74e8-bbb7-203e94aeca9b"
 LINK = "01a212cd-0000-7000-8000-000000000001"
@@ -167,3 +170,36 @@ def test_a_replaced_snapshot_is_picked_up(client, reader_headers, snapshot):
     assert get(client, reader_headers, path).json()["as_of"] == "2026-11-20"
     publish(snapshot, SNAPSHOT_SQL.replace("2026-11-20'", "2026-11-21'"))
     assert get(client, reader_headers, path).json()["as_of"] == "2026-11-21"
+
+
+def test_a_click_retention_removed_is_said_so(client, reader_headers, snapshot):
+    publish(
+        snapshot,
+        SNAPSHOT_SQL.replace(
+            "timestamp '2026-11-20 03:00:00' as built_at;",
+            "timestamp '2026-11-20 03:00:00' as built_at, date '2026-10-20' as retained_since;",
+        ),
+    )
+    pruned = uuid7_at(dt.datetime(2026, 10, 19, 23, 59))
+    body = get(client, reader_headers, f"/api/conversions/attribution/{pruned}").json()
+    assert body["detail"]["code"] == "click_pruned"
+    assert body["detail"]["field"] == "tracking_id"
+    assert "2026-10-19" in body["detail"]["message"]
+    assert "before 2026-10-20" in body["detail"]["message"]
+    # Kept by retention, or an id without a click time inside: not found, and the
+    # message says what retention removes.
+    for tracking in (uuid7_at(dt.datetime(2026, 10, 20)), "01a212cd-fcab-44e8-bbb7-000000000000"):
+        resp = get(client, reader_headers, f"/api/conversions/attribution/{tracking}")
+        assert resp.status_code == 404
+        assert resp.json()["detail"]["code"] == "not_found"
+        assert (
+            "clicks before 2026-10-20 were removed by retention" in resp.json()["detail"]["message"]
+        )
+
+
+def test_before_any_prune_a_missing_click_is_not_found(client, reader_headers, snapshot):
+    old = uuid7_at(dt.datetime(2020, 1, 1))
+    resp = get(client, reader_headers, f"/api/conversions/attribution/{old}")
+    assert resp.status_code == 404
+    assert resp.json()["detail"]["code"] == "not_found"
+    assert "retention" not in resp.json()["detail"]["message"]

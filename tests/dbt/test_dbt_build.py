@@ -310,6 +310,7 @@ def test_meta_describes_the_run(warehouse):
         len(LINK_VERSIONS),
     )
     assert (meta["attributed_conversions"], meta["unattributed_conversions"]) == (9, 5)
+    assert meta["retained_since"] is None  # never pruned
 
 
 def test_dim_campaign_links_keeps_the_current_version(warehouse):

@@ -334,3 +334,73 @@ def test_pruning_never_changes_the_daily_history(dbt, built, tmp_path):
     after = agg_by_day(path, next_day)
     assert [r for r in after if r[0] != dt.date(2025, 6, 1)] == history
     assert (dt.date(2025, 6, 1), L1, "click", 7, 0, 0, Decimal("0.00")) in after
+
+
+LIFETIME_MARTS = ["dim_campaign_links", "mart_conversion_funnel", "mart_revenue_by_type",
+                  "agg_daily_link_metrics"]  # fmt: skip
+# What a warehouse pruned before pruning remembered converting clicks, conversion ids and
+# its horizon lacks.
+NEWER_RETENTION_TABLES = ["pruned_converting_clicks", "pruned_conversion_ids", "prune_log"]
+
+
+def test_pruning_changes_no_lifetime_mart_even_on_an_older_warehouse(dbt, built, tmp_path):
+    data_dir = tmp_path / "pruned"
+    shutil.copytree(built["incremental_dir"], data_dir)
+    path = data_dir / "warehouse" / "warehouse.duckdb"
+    before = snapshot(path, LIFETIME_MARTS)
+    with duckdb.connect(str(path)) as con:
+        for table in NEWER_RETENTION_TABLES:
+            con.execute(f"drop table if exists retention.{table}")
+        con.execute("alter table marts._meta drop column if exists retained_since")
+
+    assert dbt.prune(data_dir, as_of=D2, retention_days=31, timezone=REPORTING_TZ).success
+
+    def retained(con) -> dict[str, object]:
+        return {
+            "converting": con.execute(
+                "select count(*), count(distinct tracking_id) from retention.pruned_converting_clicks"
+            ).fetchone(),
+            "conversion_ids": con.execute(
+                "select count(*), count(distinct event_id) from retention.pruned_conversion_ids"
+            ).fetchone(),
+            "metrics": con.execute(
+                "select sum(clicks), sum(conversions), sum(revenue) "
+                "from retention.pruned_daily_link_metrics"
+            ).fetchall(),
+            "log": con.execute("select * from retention.prune_log").fetchall(),
+        }
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        first = retained(con)
+        ledger = con.execute("select * from marts.fct_unattributed_conversions order by all")
+        ledger = ledger.fetchall()
+    assert first["converting"][0] == first["converting"][1] > 0
+    assert first["conversion_ids"][0] == first["conversion_ids"][1] > 0
+    horizon = D2 - dt.timedelta(days=31)
+    assert first["log"] == [(D2, 31, horizon)]
+    # A second prune records nothing twice.
+    assert dbt.prune(data_dir, as_of=D2, retention_days=31, timezone=REPORTING_TZ).success
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert retained(con) == first
+    # Pruned conversions in day partitions retention keeps are loaded again, as the next
+    # run does from data/raw: they stay out rather than coming back as click_pruned.
+    with duckdb.connect(str(path)) as con:
+        ids = con.execute("select tracking_id from retention.pruned_tracking_ids").fetchall()
+        pruned = {t for (t,) in ids}
+        reloaded = [r for r in CONVERSIONS if r[1] in pruned and r[-1] >= horizon]
+        assert reloaded
+        insert(con, "conversions", reloaded)
+
+    # A pipeline run (from the last day) and a hand-run build of everything.
+    for start_date in (D2, None):
+        dbt.build(data_dir, vars_for(D2, start_date))
+        after = snapshot(path, LIFETIME_MARTS)
+        for table in LIFETIME_MARTS:
+            assert after[table] == before[table], f"{table} after a build from {start_date}"
+        with duckdb.connect(str(path), read_only=True) as con:
+            assert (
+                con.execute(
+                    "select * from marts.fct_unattributed_conversions order by all"
+                ).fetchall()
+            ) == ledger
+            assert con.execute("select retained_since from marts._meta").fetchone() == (horizon,)

@@ -1,4 +1,4 @@
-{#- Retention (SPEC §4.3), the one way row-level data leaves the warehouse - a rolling
+{#- Retention, the one way row-level data leaves the warehouse - a rolling
     window, not per-length copies:
 
         dbt run-operation prune_row_level_data \
@@ -13,12 +13,16 @@
     a shorter one would take the click from a conversion still inside its window.
 
     What stays, in the `retention` schema (macros/retention/retention_tables.sql): the
-    pruned tracking ids (no IP, user agent or event data), and what the pruned rows
-    contributed to agg_daily_link_metrics, so that no recompute of any day can change a
-    total there. Pass the run's reporting_timezone: those contributions are in its days.
+    pruned tracking ids (no IP, user agent or event data), which of them were human
+    converting clicks, what the pruned rows contributed to agg_daily_link_metrics, the
+    event ids of the conversions removed, the order ids they counted, and the horizon.
+    So no recompute of any day can change a total there, and no lifetime mart (built
+    from those) changes either. Pass the run's reporting_timezone: the contributions are
+    in its days.
 
     Run it after a build (it reads which clicks count from int_clicks_per_tracking_id);
-    one transaction; running it twice changes nothing. -#}
+    one transaction. Running it twice changes nothing: every record is of rows still
+    there, and skips what an earlier prune recorded. -#}
 {% macro prune_row_level_data(as_of, retention_days=none) %}
     {%- set window_days = var('attribution_window_days') | int -%}
     {%- set minimum_days = window_days + 1 -%}
@@ -45,9 +49,27 @@
     {%- endcall -%}
     {%- set pruned_ids = retention_schema() ~ ".pruned_tracking_ids" -%}
     {%- set pruned_metrics = retention_schema() ~ ".pruned_daily_link_metrics" -%}
+    {%- set pruned_converting = retention_schema() ~ ".pruned_converting_clicks" -%}
+    {%- set pruned_conversions = retention_schema() ~ ".pruned_conversion_ids" -%}
+    {%- set pruned_orders = retention_schema() ~ ".pruned_order_ids" -%}
+    {%- set prune_log = retention_schema() ~ ".prune_log" -%}
     {%- set is_pruned = "tracking_id in (select tracking_id from " ~ pruned_ids ~ ")" -%}
+    {%- set as_of_sql = "cast('" ~ as_of_date ~ "' as date)" -%}
 
-    {#- 1. Remember the tracking ids, then what their rows gave the daily history. -#}
+    {#- 1. Remember the prune, the tracking ids, which of them were human converting
+        clicks, then what their rows gave the daily history. -#}
+    {%- call statement('record_prune') -%}
+        insert into {{ prune_log }}
+        select
+            {{ as_of_sql }} as pruned_as_of,
+            {{ days }} as retention_days,
+            cast('{{ horizon }}' as date) as horizon
+        from (select 1 as one) as this_prune
+        where not exists (
+            select 1 from {{ prune_log }}
+            where pruned_as_of = {{ as_of_sql }} and horizon = cast('{{ horizon }}' as date)
+        )
+    {%- endcall -%}
     {%- call statement('record_pruned_tracking_ids') -%}
         insert into {{ pruned_ids }}
         select
@@ -59,6 +81,19 @@
         where clicked_at < {{ horizon_ts }}
             and tracking_id not in (select tracking_id from {{ pruned_ids }})
     {%- endcall -%}
+    {%- set converting_clicks = ref('int_converting_clicks') -%}
+    {%- if _relation_exists(converting_clicks) -%}
+        {%- call statement('record_pruned_converting_clicks') -%}
+            insert into {{ pruned_converting }}
+            select
+                tracking_id,
+                campaign_link_id,
+                {{ as_of_sql }} as pruned_as_of
+            from {{ converting_clicks }}
+            where {{ is_pruned }}
+                and tracking_id not in (select tracking_id from {{ pruned_converting }})
+        {%- endcall -%}
+    {%- endif -%}
     {%- set fct_clicks = ref('fct_clicks') -%}
     {%- set fct_conversions = ref('fct_conversions') -%}
     {%- if _relation_exists(fct_clicks) and _relation_exists(fct_conversions) -%}
@@ -85,13 +120,38 @@
                 cast('{{ as_of_date }}' as date) as pruned_as_of
             from contributions
         {%- endcall -%}
+        {%- call statement('record_pruned_order_ids') -%}
+            insert into {{ pruned_orders }}
+            select distinct
+                order_id,
+                {{ as_of_sql }} as pruned_as_of
+            from {{ fct_conversions }}
+            where {{ is_pruned }}
+                and event_type = 'purchase'
+                and order_id is not null
+                and order_id not in (select order_id from {{ pruned_orders }})
+        {%- endcall -%}
     {%- endif -%}
 
-    {#- 2. Delete. Conversions first: "no click" is judged on raw clicks still there. -#}
+    {#- 2. Remember which conversions go, then delete. Conversions first: "no click" is
+        judged on raw clicks still there. -#}
     {%- set no_click_and_old = "converted_at < " ~ horizon_ts ~ " and tracking_id not in "
         ~ "(select tracking_id from " ~ source('collector', 'clicks') ~ ")" -%}
+    {%- set raw_conversions = source('collector', 'conversions') -%}
+    {%- set conversion_goes = is_pruned ~ " or (" ~ no_click_and_old ~ ")" -%}
+    {%- if _relation_exists(raw_conversions) -%}
+        {%- call statement('record_pruned_conversion_ids') -%}
+            insert into {{ pruned_conversions }}
+            select distinct
+                event_id,
+                {{ as_of_sql }} as pruned_as_of
+            from {{ raw_conversions }}
+            where ({{ conversion_goes }})
+                and event_id not in (select event_id from {{ pruned_conversions }})
+        {%- endcall -%}
+    {%- endif -%}
     {%- set deletes = [
-        (source('collector', 'conversions'), is_pruned ~ " or (" ~ no_click_and_old ~ ")"),
+        (raw_conversions, conversion_goes),
         (source('collector', 'clicks'), is_pruned),
         (ref('int_conversions_matched_to_clicks'),
             is_pruned ~ " or (converted_at < " ~ horizon_ts ~ " and clicked_at is null)"),
@@ -110,6 +170,18 @@
         {{ log("prune_row_level_data: " ~ doomed.columns[0].values()[0] ~ " rows of "
             ~ relation ~ " deleted (click before " ~ horizon ~ ")", info=true) }}
     {%- endfor -%}
+
+    {#- 3. The published marts say from when on clicks are kept, from this prune on (the
+        next build reads it from the prune log). -#}
+    {%- set meta = ref('_meta') -%}
+    {%- if _relation_exists(meta)
+        and 'retained_since' in adapter.get_columns_in_relation(meta) | map(attribute='name') | list -%}
+        {%- call statement('record_retained_since') -%}
+            update {{ meta }}
+            set retained_since = cast('{{ horizon }}' as date)
+            where retained_since is null or retained_since < cast('{{ horizon }}' as date)
+        {%- endcall -%}
+    {%- endif -%}
     {%- do adapter.commit() -%}
 {% endmacro %}
 

@@ -7,7 +7,19 @@
     - pruned_daily_link_metrics: what the pruned rows contributed to
       agg_daily_link_metrics, in its grain, so recomputing any day gives the same totals
       after pruning as before.
-    Created by on-run-start (the models read them as sources) and by the prune itself. -#}
+    - pruned_converting_clicks: the pruned tracking ids that were human converting clicks
+      (a click, not from a bot, with an attributed conversion), with their link, so the
+      funnel's converting clicks - distinct clicks, not a sum over days - keep counting them.
+    - pruned_conversion_ids: event ids of the conversions pruning removed, so a copy
+      re-loaded from a raw file retention keeps (a late conversion of an old click lives in
+      a later day partition) stays out, rather than coming back as click_pruned.
+    - pruned_order_ids: order ids of the attributed purchases pruning removed, so a copy
+      of such an order under a kept click stays a duplicate_order: the order was counted.
+    - prune_log: one row per prune, with the horizon it applied; the marts say from which
+      day on clicks are kept (_meta.retained_since).
+    Created by on-run-start (the models read them as sources) and by the prune itself. A
+    warehouse pruned before a table existed gets it empty: `create table if not exists`
+    adds what is missing and never touches what is there. -#}
 {% macro create_retention_tables() -%}
     create schema if not exists {{ retention_schema() }};
     create table if not exists {{ retention_schema() }}.pruned_tracking_ids (
@@ -25,6 +37,24 @@
         conversions {{ dbt.type_bigint() }},
         revenue decimal(18, 2),
         pruned_as_of date
+    ) {{ retention_table_options() }};
+    create table if not exists {{ retention_schema() }}.pruned_converting_clicks (
+        tracking_id {{ dbt.type_string() }},
+        campaign_link_id {{ dbt.type_string() }},
+        pruned_as_of date
+    ) {{ retention_table_options() }};
+    create table if not exists {{ retention_schema() }}.pruned_conversion_ids (
+        event_id {{ dbt.type_string() }},
+        pruned_as_of date
+    ) {{ retention_table_options() }};
+    create table if not exists {{ retention_schema() }}.pruned_order_ids (
+        order_id {{ dbt.type_string() }},
+        pruned_as_of date
+    ) {{ retention_table_options() }};
+    create table if not exists {{ retention_schema() }}.prune_log (
+        pruned_as_of date,
+        retention_days int,
+        horizon date
     ) {{ retention_table_options() }};
 {%- endmacro %}
 

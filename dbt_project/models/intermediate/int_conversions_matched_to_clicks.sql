@@ -1,5 +1,5 @@
--- Every conversion with the click it claims (same tracking_id) and the verdict of
--- SPEC §4.2: 'attributed' or the reason it is not.
+-- Every conversion with the click it claims (same tracking_id) and its verdict:
+-- 'attributed' or the reason it is not.
 
 {%- set window_days = var('attribution_window_days') | int %}
 {%- set skew_us = (var('clock_skew_minutes') | int) * 60 * 1000000 %}
@@ -25,21 +25,46 @@ pruned as (
 
 ),
 
+pruned_conversions as (
+
+    select * from {{ ref('stg_retention__pruned_conversion_ids') }}
+
+),
+
+pruned_orders as (
+
+    select * from {{ ref('stg_retention__pruned_order_ids') }}
+
+),
+
+kept_conversions as (
+
+    -- A conversion retention removed stays removed, even when the next run loads a copy
+    -- again from a raw day partition that retention keeps (a late conversion of an old
+    -- click): it was judged, and counted in the history, before the prune.
+    select conversions.*
+    from conversions
+    left join pruned_conversions
+        on conversions.event_id = pruned_conversions.event_id
+    where pruned_conversions.event_id is null
+
+),
+
 joined as (
 
     select
-        conversions.*,
+        kept_conversions.*,
         clicks.campaign_link_id as click_campaign_link_id,
         clicks.clicked_at,
         clicks.is_bot as click_is_bot,
         pruned.tracking_id is not null as is_click_pruned,
-        {{ epoch_us('conversions.converted_at') }}
+        {{ epoch_us('kept_conversions.converted_at') }}
         - {{ epoch_us('clicks.clicked_at') }} as elapsed_us
-    from conversions
+    from kept_conversions
     left join clicks
-        on conversions.tracking_id = clicks.tracking_id
+        on kept_conversions.tracking_id = clicks.tracking_id
     left join pruned
-        on conversions.tracking_id = pruned.tracking_id
+        on kept_conversions.tracking_id = pruned.tracking_id
 
 ),
 
@@ -77,16 +102,20 @@ judged as (
 order_candidates as (
 
     select
-        *,
+        judged.*,
         -- Only purchases otherwise attributed compete for an order: an expired copy of
         -- an order must not take the credit from the one that counts.
         coalesce(
-            event_type = 'purchase'
-            and order_id is not null
-            and window_status = 'attributed',
+            judged.event_type = 'purchase'
+            and judged.order_id is not null
+            and judged.window_status = 'attributed',
             false
-        ) as is_order_candidate
+        ) as is_order_candidate,
+        -- The copy that counted was removed by retention: the order stays counted.
+        pruned_orders.order_id is not null as is_order_counted_before
     from judged
+    left join pruned_orders
+        on judged.order_id = pruned_orders.order_id
 
 ),
 
@@ -94,9 +123,12 @@ orders_ranked as (
 
     select
         *,
+        -- The first received counts. Copies received together (one import) go by
+        -- conversion time: the random event_id only breaks a tie of both, so the same
+        -- files always credit the same copy.
         row_number() over (
             partition by order_id, is_order_candidate
-            order by received_at asc nulls last, event_id asc
+            order by received_at asc nulls last, converted_at asc nulls last, event_id asc
         ) as order_rank
     from order_candidates
 
@@ -120,7 +152,9 @@ final as (
         click_is_bot,
         days_since_click,
         case
-            when is_order_candidate and order_rank > 1 then 'duplicate_order'
+            when
+                is_order_candidate and (order_rank > 1 or is_order_counted_before)
+                then 'duplicate_order'
             else window_status
         end as attribution_status
     from orders_ranked

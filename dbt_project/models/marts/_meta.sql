@@ -1,11 +1,17 @@
 -- One row describing the run that built these marts: its as_of date, run id, build time,
--- what came in and how it was judged.
+-- what came in and how it was judged, and from which day on row-level data is kept.
 
 with
 
 row_counts as (
 
     select * from {{ ref('stg_collector__row_counts') }}
+
+),
+
+prunes as (
+
+    select * from {{ ref('stg_retention__prune_log') }}
 
 ),
 
@@ -39,6 +45,13 @@ verdicts as (
 
 ),
 
+retention as (
+
+    select max(horizon) as retained_since
+    from prunes
+
+),
+
 final as (
 
     select
@@ -52,9 +65,11 @@ final as (
         cast(inputs.raw_conversions as bigint) as raw_conversions,
         cast(inputs.raw_campaign_links as bigint) as raw_campaign_links,
         cast(coalesce(verdicts.attributed_conversions, 0) as bigint) as attributed_conversions,
-        cast(coalesce(verdicts.unattributed_conversions, 0) as bigint) as unattributed_conversions
+        cast(coalesce(verdicts.unattributed_conversions, 0) as bigint) as unattributed_conversions,
+        retention.retained_since
     from inputs
     cross join verdicts
+    cross join retention
 
 )
 

@@ -1,5 +1,8 @@
--- Funnel per campaign link: human clicks, the clicks that converted, attributed
--- conversions and revenue by type, and rates over human clicks.
+-- Funnel per campaign link over its whole life: human clicks, the clicks that converted,
+-- attributed conversions and revenue by type, and rates over human clicks.
+-- Built from what retention keeps, so a prune changes no number here: the sums from the
+-- daily history, and converting clicks - distinct clicks, which days cannot add up -
+-- from the converting clicks still kept plus those pruning remembered.
 
 with
 
@@ -9,43 +12,63 @@ links as (
 
 ),
 
-clicks as (
+daily as (
 
-    select * from {{ ref('fct_clicks') }}
-
-),
-
-matched as (
-
-    select * from {{ ref('int_conversions_matched_to_clicks') }}
+    select * from {{ ref('agg_daily_link_metrics') }}
 
 ),
 
-clicks_per_link as (
+converting_clicks as (
+
+    select * from {{ ref('int_converting_clicks') }}
+
+),
+
+pruned_converting_clicks as (
+
+    select * from {{ ref('stg_retention__pruned_converting_clicks') }}
+
+),
+
+totals_per_link as (
 
     select
         campaign_link_id,
-        count(case when not is_bot then 1 end) as clicks,
-        count(case when is_bot then 1 end) as bot_clicks
-    from clicks
+        sum(clicks) as clicks,
+        sum(bot_clicks) as bot_clicks,
+        sum(conversions) as conversions,
+        sum(case when event_type = 'newsletter_signup' then conversions else 0 end)
+            as newsletter_signups,
+        sum(case when event_type = 'course_enrollment' then conversions else 0 end)
+            as course_enrollments,
+        sum(case when event_type = 'purchase' then conversions else 0 end) as purchases,
+        sum(revenue) as revenue
+    from daily
     group by campaign_link_id
 
 ),
 
-conversions_per_link as (
+every_converting_click as (
 
-    -- A conversion through a bot-flagged click still counts (the revenue is real), but
-    -- that click is not a human converting click.
+    -- Disjoint: a pruned tracking id never has a kept click again.
+    select
+        tracking_id,
+        campaign_link_id
+    from converting_clicks
+    union all
+    select
+        tracking_id,
+        campaign_link_id
+    from pruned_converting_clicks
+
+),
+
+converting_clicks_per_link as (
+
     select
         campaign_link_id,
-        count(distinct case when not click_is_bot then tracking_id end) as converting_clicks,
-        count(*) as conversions,
-        count(case when event_type = 'newsletter_signup' then 1 end) as newsletter_signups,
-        count(case when event_type = 'course_enrollment' then 1 end) as course_enrollments,
-        count(case when event_type = 'purchase' then 1 end) as purchases,
-        sum(coalesce(revenue_amount, 0)) as revenue
-    from matched
-    where attribution_status = 'attributed'
+        count(distinct tracking_id) as converting_clicks
+    from every_converting_click
     group by campaign_link_id
 
 ),
@@ -58,19 +81,20 @@ counted as (
         links.campaign_name,
         links.youtube_video_id,
         links.placement,
-        coalesce(clicks_per_link.clicks, 0) as clicks,
-        coalesce(clicks_per_link.bot_clicks, 0) as bot_clicks,
-        coalesce(conversions_per_link.converting_clicks, 0) as converting_clicks,
-        coalesce(conversions_per_link.conversions, 0) as conversions,
-        coalesce(conversions_per_link.newsletter_signups, 0) as newsletter_signups,
-        coalesce(conversions_per_link.course_enrollments, 0) as course_enrollments,
-        coalesce(conversions_per_link.purchases, 0) as purchases,
-        cast(coalesce(conversions_per_link.revenue, 0) as decimal(18, 2)) as revenue
+        cast(coalesce(totals_per_link.clicks, 0) as bigint) as clicks,
+        cast(coalesce(totals_per_link.bot_clicks, 0) as bigint) as bot_clicks,
+        cast(coalesce(converting_clicks_per_link.converting_clicks, 0) as bigint)
+            as converting_clicks,
+        cast(coalesce(totals_per_link.conversions, 0) as bigint) as conversions,
+        cast(coalesce(totals_per_link.newsletter_signups, 0) as bigint) as newsletter_signups,
+        cast(coalesce(totals_per_link.course_enrollments, 0) as bigint) as course_enrollments,
+        cast(coalesce(totals_per_link.purchases, 0) as bigint) as purchases,
+        cast(coalesce(totals_per_link.revenue, 0) as decimal(18, 2)) as revenue
     from links
-    left join clicks_per_link
-        on links.campaign_link_id = clicks_per_link.campaign_link_id
-    left join conversions_per_link
-        on links.campaign_link_id = conversions_per_link.campaign_link_id
+    left join totals_per_link
+        on links.campaign_link_id = totals_per_link.campaign_link_id
+    left join converting_clicks_per_link
+        on links.campaign_link_id = converting_clicks_per_link.campaign_link_id
 
 ),
 

@@ -1,10 +1,11 @@
--- Attributed conversions and revenue per campaign link and conversion type.
+-- Attributed conversions and revenue per campaign link and conversion type, over the
+-- link's whole life: summed from the daily history, which retention never prunes.
 
 with
 
-conversions as (
+daily as (
 
-    select * from {{ ref('fct_conversions') }}
+    select * from {{ ref('agg_daily_link_metrics') }}
 
 ),
 
@@ -13,9 +14,10 @@ per_link_and_type as (
     select
         campaign_link_id,
         event_type,
-        count(*) as conversions,
-        sum(coalesce(revenue_amount, 0)) as revenue
-    from conversions
+        sum(conversions) as conversions,
+        sum(revenue) as revenue
+    from daily
+    where event_type != 'click'
     group by campaign_link_id, event_type
 
 ),
@@ -25,7 +27,7 @@ final as (
     select
         campaign_link_id,
         event_type,
-        conversions,
+        cast(conversions as bigint) as conversions,
         cast(revenue as decimal(18, 2)) as revenue,
         -- Per conversion, counting conversions without revenue as zero.
         cast(revenue / nullif(conversions, 0) as decimal(18, 2)) as avg_revenue

@@ -1,0 +1,21 @@
+-- Pruned tracking ids that were human converting clicks: the funnel keeps counting them.
+
+with
+
+source as (
+
+    select * from {{ source('retention', 'pruned_converting_clicks') }}
+
+),
+
+final as (
+
+    select
+        cast(tracking_id as {{ dbt.type_string() }}) as tracking_id,
+        cast(campaign_link_id as {{ dbt.type_string() }}) as campaign_link_id,
+        cast(pruned_as_of as date) as pruned_as_of
+    from source
+
+)
+
+select * from final
