@@ -100,8 +100,9 @@ def test_file_import_keeps_good_rows_and_reports_bad_ones_by_row(settings, link_
 
 def test_importing_a_file_twice_gives_the_same_event_ids(settings, link_id, tmp_path):
     path = write_jsonl(tmp_path / "conv.jsonl", conversions(link_id))
-    first = import_file(path, settings=settings)
-    second = import_file(path, settings=settings)
+    first = import_file(path, settings=settings, keep_ids=True)
+    second = import_file(path, settings=settings, keep_ids=True)
+    assert len(first.accepted_ids) == 3
     assert first.accepted_ids == second.accepted_ids
     ids = [r["event_id"] for r in read_stream(settings, "conversions")]
     assert len(ids) == 6 and len(set(ids)) == 3
@@ -110,7 +111,7 @@ def test_importing_a_file_twice_gives_the_same_event_ids(settings, link_id, tmp_
 def test_given_event_ids_are_kept(settings, link_id, tmp_path):
     rows = conversions(link_id)[:1]
     rows[0]["event_id"] = str(uuid_utils.uuid4())
-    result = import_file(write_jsonl(tmp_path / "c.jsonl", rows), settings=settings)
+    result = import_file(write_jsonl(tmp_path / "c.jsonl", rows), settings=settings, keep_ids=True)
     assert result.accepted_ids == [(1, rows[0]["event_id"])]
 
 
@@ -118,7 +119,7 @@ def test_blank_and_broken_lines_are_reported_by_line_number(settings, link_id, t
     good = json.dumps(conversions(link_id)[0])
     path = tmp_path / "c.jsonl"
     path.write_text(f"{good}\n\n{{broken\n[1]\n{good}\n")
-    result = import_file(path, stream="conversions", settings=settings)
+    result = import_file(path, stream="conversions", settings=settings, keep_ids=True)
     assert result.accepted == 2
     assert [(p.row, p.code) for p in result.problems] == [(3, "invalid_body"), (4, "invalid_body")]
     assert [row for row, _ in result.accepted_ids] == [1, 5]
