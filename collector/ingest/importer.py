@@ -309,20 +309,22 @@ def _parquet_frames(
     def frames() -> Iterator[pl.DataFrame]:
         first_row = 1
         with reader:
-            batches = reader.iter_batches(batch_size=batch_rows, columns=columns)
-            while True:
-                try:
-                    batch = next(batches, None)
-                    if batch is None:
-                        return
-                    df = pl.from_arrow(pa.Table.from_batches([batch]))
-                except Exception as exc:  # pyarrow and polars raise several kinds
-                    raise ValueError(
-                        f"cannot read {path.name} past row {first_row - 1}: {exc}"
-                    ) from exc
-                assert isinstance(df, pl.DataFrame)
-                yield _parquet_to_text(df, stream, first_row)
-                first_row += df.height
+            # Row group by row group: a damaged one stops the import where it lies.
+            for group in range(reader.num_row_groups):
+                batches = reader.iter_batches(
+                    batch_size=batch_rows, row_groups=[group], columns=columns
+                )
+                while True:
+                    try:
+                        batch = next(batches, None)
+                        if batch is None:
+                            break
+                        df = pl.from_arrow(pa.Table.from_batches([batch]))
+                    except Exception as exc:  # pyarrow and polars raise several kinds
+                        raise ValueError(f"cannot read {path.name}: {exc}") from exc
+                    assert isinstance(df, pl.DataFrame)
+                    yield _parquet_to_text(df, stream, first_row)
+                    first_row += df.height
 
     return stream, frames()
 
