@@ -14,7 +14,8 @@ from collector.ingest.importer import IMPORTABLE, import_rows
 from collector.routes.conversions import parse_object_body
 from collector.storage import RawEventStore, StoreUnavailable
 from collector.validation.problems import Problem
-from collector.validation.rules import MAX_BULK_BODY_BYTES
+from collector.validation.rules import MAX_BULK_BODY_BYTES, MAX_EVENT_TIME_AHEAD
+from convtrack.raw_schema import FIRST_DAY
 from convtrack.settings import Settings
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[AdminDep])
@@ -26,7 +27,12 @@ router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[AdminDep])
     openapi_extra={
         "requestBody": {
             "required": True,
-            "description": f"JSON, at most {MAX_BULK_BODY_BYTES // 1024} KB (larger: 413)",
+            "description": (
+                f"JSON, at most {MAX_BULK_BODY_BYTES // 1024} KB (larger: 413). Each row's "
+                f"clicked_at / converted_at lies between {FIRST_DAY}T00:00:00Z and "
+                f"{MAX_EVENT_TIME_AHEAD.total_seconds() / 3600:g} hours ahead of the collector's "
+                "clock, else that row is refused (event_time_out_of_range) and the others kept."
+            ),
             "content": {
                 "application/json": {
                     "schema": {
