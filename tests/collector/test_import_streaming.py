@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from collector.ingest import importer
 from collector.ingest.importer import MAX_LINE_BYTES, MAX_REPORTED_PROBLEMS, import_file
 from collector.storage import ParquetRawEventStore
 from convtrack.raw_schema import CAMPAIGN_LINKS
@@ -216,3 +217,32 @@ def test_memory_follows_the_batch_not_the_json_lines_file(tmp_path):
     assert measured["accepted"] == 200_000
     # Parsed whole, the rows as Python objects take several times the file's bytes.
     assert measured["growth_bytes"] < big.stat().st_size / 2, measured
+
+
+class _CountingStore:
+    """The Parquet store, counting the rows of each write."""
+
+    def __init__(self, raw_dir: Path) -> None:
+        self.store = ParquetRawEventStore(raw_dir)
+        self.writes: list[int] = []
+
+    def write_table(self, stream: str, table: pa.Table) -> None:
+        self.writes.append(table.num_rows)
+        self.store.write_table(stream, table)
+
+
+def test_small_batches_are_written_together_not_one_file_per_day_per_batch(
+    settings, link_id, tmp_path, monkeypatch
+):
+    path = tmp_path / "clicks.jsonl"
+    path.write_text("".join(json.dumps(_click(link_id, i, False)) + "\n" for i in range(90)))
+    store = _CountingStore(settings.raw_dir)
+    assert import_file(path, settings=settings, store=store, now=NOW, batch_rows=10).accepted == 90
+    assert store.writes == [90]
+    assert len(list((settings.raw_dir / "clicks").glob("dt=*/*.parquet"))) == 9  # one per day
+    # A buffer of a few rows' bytes is written each time it fills, and once at the end.
+    monkeypatch.setattr(importer, "WRITE_BUFFER_BYTES", 1)
+    store = _CountingStore(settings.raw_dir)
+    assert import_file(path, settings=settings, store=store, now=NOW, batch_rows=10).accepted == 90
+    assert store.writes == [10] * 9
+    assert len(read_stream(settings, "clicks")) == 180
