@@ -10,8 +10,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 import uuid_utils
+from typer.testing import CliRunner
 
 from collector.ingest.importer import detect_stream, import_file
+from convtrack.cli import app
 from tests.collector.conftest import read_stream, uuid7_at
 
 
@@ -208,3 +210,27 @@ def test_admin_import_refuses_malformed_bodies(client, admin_headers, body):
     resp = client.post("/api/admin/import", content=body, headers=admin_headers)
     assert resp.status_code == 422
     assert resp.json()["detail"]["code"] == "invalid_body"
+
+
+def test_the_import_command_reports_refusals_by_row_and_by_code(
+    settings, link_id, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("CONVTRACK_DATA_DIR", str(settings.data_dir))
+    click = {"tracking_id": uuid7_at(dt.datetime(2026, 9, 1)), "campaign_link_id": link_id}
+    path = write_jsonl(
+        tmp_path / "clicks.jsonl",
+        [
+            click | {"clicked_at": "2026-09-01T10:00:00Z"},
+            click | {"clicked_at": "1999-12-31T23:00:00Z"},
+            click | {"clicked_at": "9999-12-31T23:59:59Z"},
+            click | {"clicked_at": "soon"},
+        ],
+    )
+    result = CliRunner().invoke(app, ["import", str(path)])
+    assert result.exit_code == 3, result.output  # some rows were refused
+    assert "clicks: 1 accepted, 3 rejected" in result.output
+    assert "event_time_out_of_range 2" in result.output
+    assert "invalid_timestamp 1" in result.output
+    assert "row 3: event_time_out_of_range (clicked_at): clicked_at must be between" in (
+        result.output
+    )

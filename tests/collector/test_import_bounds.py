@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import polars as pl
@@ -304,3 +306,46 @@ def test_a_float_column_spells_out_each_distinct_huge_value_once(monkeypatch):
     assert len(spelt) == 1 and float(spelt[0]) == largest
     assert text[0] == format(Decimal(repr(largest)), "f")
     assert text[1] == "19.99"
+
+
+FIRST_US = (FIRST - dt.datetime(1970, 1, 1)) // US
+LATEST_US = (LATEST - dt.datetime(1970, 1, 1)) // US
+DAY_US = 86_400_000_000
+# Each Parquet time type: its physical integer type, and its unit in microseconds.
+TIME_TYPES = {
+    "ns": (pa.timestamp("ns"), pa.int64(), Fraction(1, 1000)),
+    "us": (pa.timestamp("us"), pa.int64(), Fraction(1)),
+    "ms": (pa.timestamp("ms", tz="America/New_York"), pa.int64(), Fraction(1000)),
+    "date": (pa.date32(), pa.int32(), Fraction(DAY_US)),
+}
+
+
+@hypothesis_settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(kind=st.sampled_from(sorted(TIME_TYPES)), data=st.data())
+def test_any_typed_parquet_time_is_kept_exactly_when_in_range(
+    settings, link_id, tmp_path_factory, kind, data
+):
+    arrow_type, physical, unit = TIME_TYPES[kind]
+    bits = 32 if physical == pa.int32() else 64
+    full = st.integers(-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    # Values near both ends of the range, in the type's own unit.
+    near = st.integers(math.floor(FIRST_US / unit) - 3, math.floor(LATEST_US / unit) + 3)
+    values = data.draw(st.lists(st.one_of(full, near), min_size=1, max_size=20))
+    path = _parquet(
+        tmp_path_factory.mktemp("times") / "c.parquet",
+        {
+            "tracking_id": [uuid7_at(dt.datetime(2026, 9, 1))] * len(values),
+            "campaign_link_id": [link_id] * len(values),
+            "clicked_at": pa.array(values, physical).cast(arrow_type),
+        },
+    )
+    result = import_file(path, settings=settings, now=NOW, keep_ids=True)
+    kept = [row for row, _ in result.accepted_ids]
+    # A nanosecond time counts by its whole microseconds, as it is stored.
+    in_range = [
+        i for i, v in enumerate(values, start=1) if FIRST_US <= math.floor(v * unit) <= LATEST_US
+    ]
+    assert kept == in_range
+    assert {p.code for p in result.problems} <= {"event_time_out_of_range"}
