@@ -327,6 +327,7 @@ def _json_line_chunks(
 
 
 def _skip_rest_of_line(f: BinaryIO, start: bytes) -> None:
+    """Read on to the end of the line `start` began, holding one piece at a time."""
     chunk = start
     while chunk and not chunk.endswith(b"\n"):
         chunk = f.readline(MAX_LINE_BYTES)
@@ -340,9 +341,9 @@ def _parquet_frames(
 ) -> tuple[str, Iterator[pl.DataFrame]]:
     try:
         reader = pq.ParquetFile(path)
+        names = reader.schema_arrow.names
     except Exception as exc:  # pyarrow raises several kinds for a bad file
         raise ValueError(f"not a readable Parquet file: {exc}") from exc
-    names = reader.schema_arrow.names
     stream = stream or detect_stream(names)
     _check_stream(stream)
     # Only the columns an import reads are decoded.
