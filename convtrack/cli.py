@@ -33,12 +33,20 @@ def _settings() -> Settings:
 
 
 def _parse_day(value: str | None) -> dt.date:
+    """--as-of: a day from the pipeline's first day to today (UTC), today by default."""
+    from convtrack.raw_schema import FIRST_DAY
+
+    today = dt.datetime.now(dt.UTC).date()
     if value is None:
-        return dt.datetime.now(dt.UTC).date()
+        return today
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError as exc:
         raise typer.BadParameter(f"expected a date like 2026-03-01, got {value!r}") from exc
+    # The daily partitions end today; a prune as of a later day would remove kept rows.
+    if not FIRST_DAY <= day <= today:
+        raise typer.BadParameter(f"must be between {FIRST_DAY} and today, {today} (UTC)")
+    return day
 
 
 @app.command()
@@ -139,11 +147,15 @@ def pipeline_run(
     ] = None,
 ) -> None:
     """Materialise every day with raw data up to --as-of in one run, then publish."""
+    from orchestration.raw_partitions import scan_raw_partitions
     from orchestration.run import run_pipeline
 
     settings = _settings()
     day = _parse_day(as_of)
-    run = run_pipeline(settings, day)
+    raw = scan_raw_partitions(settings.raw_dir, day)
+    for entry in raw.set_aside:
+        typer.secho(f"warning: set aside, not built: {entry}", fg="yellow", err=True)
+    run = run_pipeline(settings, day, raw=raw)
     if run is None:
         typer.echo(f"no raw data on or before {day} in {settings.raw_dir}: nothing to build")
         return

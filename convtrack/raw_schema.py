@@ -83,13 +83,34 @@ def partition_dir(raw_dir: Path, stream: str, day: dt.date) -> Path:
     return raw_dir / stream / f"dt={day.isoformat()}"
 
 
+def partition_day(name: str) -> dt.date | None:
+    """The day of a `dt=YYYY-MM-DD` directory name; None for any other name.
+
+    Only the form `partition_dir` writes counts: `dt=20260301` would read as a date
+    but name another directory than that day's.
+    """
+    text = name.removeprefix("dt=")
+    if text == name or len(text) != 10:
+        return None
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+    return day if day.isoformat() == text else None
+
+
 def partition_days(raw_dir: Path, stream: str) -> list[dt.date]:
-    """Days that have at least one visible Parquet file in `stream`, oldest first."""
+    """Days that have at least one visible Parquet file in `stream`, oldest first.
+
+    Directories whose name is not a day are left out (orchestration/raw_partitions.py
+    reports them).
+    """
     days = []
     root = raw_dir / stream
     if not root.is_dir():
         return days
     for d in root.iterdir():
-        if d.name.startswith("dt=") and any(d.glob("*.parquet")):
-            days.append(dt.date.fromisoformat(d.name[3:]))
+        day = partition_day(d.name)
+        if day is not None and d.is_dir() and any(d.glob("*.parquet")):
+            days.append(day)
     return sorted(days)

@@ -42,9 +42,9 @@ def prune_raw_partitions(
     for stream in PRUNED_STREAMS:
         # Every day directory, empty ones included (a compaction or import may leave one).
         for src in sorted((raw_dir / stream).glob("dt=*")):
-            day = dt.date.fromisoformat(src.name.removeprefix("dt="))
-            if day >= cutoff:
-                continue
+            day = raw_schema.partition_day(src.name)
+            if day is None or day >= cutoff or not src.is_dir():
+                continue  # within retention, or no day directory (the pipeline reports those)
             if archive_dir is not None:
                 dst = raw_schema.partition_dir(archive_dir, stream, day)
                 dst.parent.mkdir(parents=True, exist_ok=True)

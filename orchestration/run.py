@@ -10,9 +10,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from convtrack import raw_schema
 from convtrack.rules import DBT_PROJECT_DIR, REPO_ROOT
 from convtrack.settings import Settings
+from orchestration.raw_partitions import RawPartitions, SetAside, scan_raw_partitions
 from orchestration.retention import retention_cutoff
 
 DAGSTER_YAML = REPO_ROOT / "dagster.yaml"
@@ -50,9 +50,10 @@ def prepare_dagster_home(settings: Settings) -> Path:
     return home
 
 
-def first_raw_day(settings: Settings) -> dt.date | None:
-    days = [d for s in raw_schema.STREAMS for d in raw_schema.partition_days(settings.raw_dir, s)]
-    return min(days) if days else None
+def first_raw_day(settings: Settings, as_of: dt.date | None = None) -> dt.date | None:
+    """The first day with raw data the pipeline can build, up to `as_of` (default today)."""
+    last = as_of or dt.datetime.now(dt.UTC).date()
+    return scan_raw_partitions(settings.raw_dir, last).first_day
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class PipelineRun:
     first_day: dt.date
     last_day: dt.date
     success: bool
+    # Raw entries the run did not load (see orchestration/raw_partitions.py).
+    set_aside: tuple[SetAside, ...] = ()
 
 
 def _resources(settings: Settings) -> dict:
@@ -84,14 +87,23 @@ def _loggers(log_level: str) -> dict:
 
 
 def run_pipeline(
-    settings: Settings, as_of: dt.date, *, instance=None, log_level: str = "INFO"
+    settings: Settings,
+    as_of: dt.date,
+    *,
+    instance=None,
+    log_level: str = "INFO",
+    raw: RawPartitions | None = None,
 ) -> PipelineRun | None:
     """Materialise every day with raw data up to `as_of` in ONE run, then publish.
 
-    Returns None when there is no raw data on or before `as_of`.
+    The run starts at the first day with raw data inside the pipeline's partitions;
+    entries outside them are set aside (`PipelineRun.set_aside`). `raw` is a scan made
+    as of `as_of` by the caller, to report before the run. Returns None when there is
+    no raw data to build on or before `as_of`.
     """
-    first = first_raw_day(settings)
-    if first is None or first > as_of:
+    raw = raw or scan_raw_partitions(settings.raw_dir, as_of)
+    first = raw.first_day
+    if first is None:
         return None
     ensure_manifest()
     from orchestration.definitions import defs
@@ -104,7 +116,7 @@ def run_pipeline(
         run_config=_loggers(log_level),
         raise_on_error=False,
     )
-    return PipelineRun(result.run_id, first, as_of, result.success)
+    return PipelineRun(result.run_id, first, as_of, result.success, tuple(raw.set_aside))
 
 
 def run_prune(

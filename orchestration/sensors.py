@@ -12,24 +12,34 @@ from dagster import (
     sensor,
 )
 
-from convtrack import raw_schema
 from orchestration.maintenance import prune
 from orchestration.partitions import range_tags
+from orchestration.raw_partitions import SetAside, scan_raw_partitions
 from orchestration.resources import ConvtrackSettings
 
 
-def new_raw_days(raw_dir, since_ns: int) -> tuple[set[dt.date], int]:
-    """Days with a raw Parquet file modified after `since_ns`, and the newest mtime seen."""
+def new_raw_days(
+    raw_dir, since_ns: int, today: dt.date
+) -> tuple[set[dt.date], int, list[SetAside]]:
+    """Days up to `today` with a raw Parquet file modified after `since_ns`, the newest
+    mtime seen, and the entries set aside that changed since (each reported once)."""
+    scan = scan_raw_partitions(raw_dir, today)
     days: set[dt.date] = set()
     newest = since_ns
-    for stream in raw_schema.STREAMS:
-        for day in raw_schema.partition_days(raw_dir, stream):
-            for f in raw_schema.partition_dir(raw_dir, stream, day).glob("*.parquet"):
+    for by_day in scan.days.values():
+        for day, directory in by_day.items():
+            for f in directory.glob("*.parquet"):
                 mtime = f.stat().st_mtime_ns
                 if mtime > since_ns:
                     days.add(day)
                     newest = max(newest, mtime)
-    return days, newest
+    changed = []
+    for entry in scan.set_aside:
+        mtimes = [p.stat().st_mtime_ns for p in (entry.path, *entry.path.rglob("*"))]
+        if max(mtimes) > since_ns:
+            changed.append(entry)
+            newest = max(newest, *mtimes)
+    return days, newest, changed
 
 
 @sensor(
@@ -41,15 +51,16 @@ def new_raw_days(raw_dir, since_ns: int) -> tuple[set[dt.date], int]:
 def new_raw_partitions(context: SensorEvaluationContext, convtrack: ConvtrackSettings):
     settings = convtrack.load()
     since = int(context.cursor or 0)
-    days, newest = new_raw_days(settings.raw_dir, since)
-    if not days:
-        return SkipReason("no new raw files")
     today = dt.datetime.now(dt.UTC).date()
-    first = min(days)
+    days, newest, set_aside = new_raw_days(settings.raw_dir, since, today)
+    for entry in set_aside:
+        context.log.warning(f"raw files set aside, no run will load them: {entry}")
+    if not days:
+        if set_aside:  # move past them: each is reported once
+            return SensorResult(skip_reason=SkipReason("no new raw files"), cursor=str(newest))
+        return SkipReason("no new raw files")
     return SensorResult(
-        run_requests=[
-            RunRequest(run_key=f"raw-{newest}", tags=range_tags(first, max(today, max(days))))
-        ],
+        run_requests=[RunRequest(run_key=f"raw-{newest}", tags=range_tags(min(days), today))],
         cursor=str(newest),
     )
 

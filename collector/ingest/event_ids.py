@@ -38,6 +38,7 @@ def identity_key(stream: str) -> pl.Expr:
 
 
 def deterministic_ids(keys: pl.Series) -> pl.Series:
+    uuid5 = uuid_utils.uuid5
     return pl.Series(
-        keys.name, [str(uuid_utils.uuid5(IMPORT_NAMESPACE, k)) for k in keys], dtype=pl.String
+        keys.name, [str(uuid5(IMPORT_NAMESPACE, k)) for k in keys.to_list()], dtype=pl.String
     )

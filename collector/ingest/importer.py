@@ -1,26 +1,35 @@
 """Import historical clicks or conversions through the same rules as the API, vectorised.
 
 Used by `POST /api/admin/import` and by `convtrack import FILE`. Rows keep their own
-`clicked_at` / `converted_at`; the attribution window is checked against that time, not
-now. Good rows are written even when others are refused; each refusal is reported with
-its row number, code, field and message.
+`clicked_at` / `converted_at`, within the accepted range (`times.EventTimeRange`); the
+attribution window is checked against that time, not now. Good rows are written even
+when others are refused; each refusal is reported with its row number, code, field and
+message.
+
+Files are read in batches of `BATCH_ROWS` rows, each validated before the next is read,
+and accepted rows are written whenever `WRITE_BUFFER_BYTES` of them wait: memory follows
+the batch and the buffer, not the file. A file's rows are numbered as in the file
+(Parquet rows from 1, JSON lines by line) across batches.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+import itertools
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Protocol
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from collector.clock import utc_now
 from collector.ingest.event_ids import deterministic_ids, identity_key
-from collector.ingest.times import parse_utc
+from collector.ingest.times import EventTimeRange, epoch_micros
 from collector.jsontext import compact_json, parse_json
 from collector.links import read_links
 from collector.privacy import truncate_ip
@@ -32,6 +41,11 @@ from collector.validation.columns import (
     rows_to_frame,
 )
 from collector.validation.problems import MESSAGES
+from collector.validation.rules import (
+    MAX_BODY_BYTES,
+    MAX_REFERRER_CHARS,
+    MAX_USER_AGENT_CHARS,
+)
 from collector.validation.vectorised import (
     PROBLEM_LIST,
     click_rules,
@@ -47,6 +61,24 @@ FIELDS: dict[str, dict[str, Callable[[Any], Any]]] = {
 }
 IMPORTABLE = tuple(FIELDS)
 
+# Rows per batch of a file. Peak memory per row of a batch was measured at about 2 KB
+# (Parquet clicks) to 4.5 KB (JSON lines conversions, as Python objects): a batch costs
+# on the order of 100 MB whatever the file's size.
+BATCH_ROWS = 25_000
+# Accepted rows wait for this many bytes (as Arrow) before they are written.
+WRITE_BUFFER_BYTES = 64 * 1024 * 1024
+# A file import reports this many refusals row by row, and counts all of them by code.
+MAX_REPORTED_PROBLEMS = 1000
+# A JSON line longer than one API request may be holds no acceptable event: it is refused
+# without being read whole.
+MAX_LINE_BYTES = MAX_BODY_BYTES
+
+# Why a row has no fields to check (`_row_error`), in the words people read.
+ROW_ERRORS = {
+    "not_object": "this row is not a JSON object",
+    "too_long": f"this line is longer than {MAX_LINE_BYTES // 1024} KB, more than one event takes",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class RowProblem:
@@ -60,21 +92,39 @@ class RowProblem:
 
 @dataclass(slots=True)
 class ImportResult:
-    """Counts, refusals and the event id of every accepted row."""
+    """Counts, refusals and the event id of every accepted row.
+
+    `problems` holds every refusal of a request, and the first `MAX_REPORTED_PROBLEMS` of
+    a file; `problem_counts` counts them all by code. `accepted_ids` is kept for requests
+    (and for files when asked): for a file of millions of rows it would be the file again.
+    """
 
     stream: str
-    accepted: int
-    rejected: int
+    accepted: int = 0
+    rejected: int = 0
     problems: list[RowProblem] = field(default_factory=list)
+    problem_counts: Counter[str] = field(default_factory=Counter)
     # (row number, event_id) of each accepted row.
     accepted_ids: list[tuple[int, str]] = field(default_factory=list)
 
+    def add(self, part: ImportResult) -> None:
+        """Fold in the result of the next batch of the same import."""
+        self.accepted += part.accepted
+        self.rejected += part.rejected
+        self.problems += part.problems
+        self.problem_counts += part.problem_counts
+        self.accepted_ids += part.accepted_ids
+
     def summary(self) -> str:
         lines = [f"{self.stream}: {self.accepted} accepted, {self.rejected} rejected"]
+        if self.problem_counts:
+            counts = ", ".join(f"{code} {n}" for code, n in self.problem_counts.most_common())
+            lines.append(f"  problems by code: {counts}")
         shown = self.problems[:20]
         lines += [f"  row {p.row}: {p.code} ({p.field or 'row'}): {p.message}" for p in shown]
-        if len(self.problems) > len(shown):
-            lines.append(f"  ... and {len(self.problems) - len(shown)} more problems")
+        more = self.problem_counts.total() - len(shown)
+        if more > 0:
+            lines.append(f"  ... and {more} more problems")
         return "\n".join(lines)
 
     def results(self) -> list[dict]:
@@ -115,14 +165,7 @@ def import_rows(
 ) -> ImportResult:
     """Validate and store JSON rows (dicts as parsed from a request or a JSON line)."""
     _check_stream(stream)
-    frame = rows_to_frame(rows, FIELDS[stream]).with_columns(
-        pl.Series("_row", range(1, len(rows) + 1), dtype=pl.Int64),
-        pl.Series(
-            "_row_error",
-            [None if isinstance(r, dict) else "not_object" for r in rows],
-            dtype=pl.String,
-        ),
-    )
+    frame = _json_frame(range(1, len(rows) + 1), rows, [None] * len(rows), stream)
     return import_frame(frame, stream, settings=settings, link_ids=link_ids, store=store, now=now)
 
 
@@ -133,53 +176,200 @@ def import_file(
     settings: Settings,
     store: RawEventStore | None = None,
     now: dt.datetime | None = None,
+    batch_rows: int = BATCH_ROWS,
+    keep_ids: bool = False,
 ) -> ImportResult:
-    """Import a JSON lines or Parquet file; links come from the raw files on disk.
+    """Import a JSON lines or Parquet file, batch by batch; links come from the raw files.
 
-    Raises ValueError when the file cannot be read or its stream cannot be told.
+    Raises ValueError when the file cannot be read or its stream cannot be told (rows of
+    batches already read stay imported; the message says how many).
     """
     path = Path(path)
-    link_ids = read_links(settings.raw_dir).keys()
+    link_ids = frozenset(read_links(settings.raw_dir))
     store = store or ParquetRawEventStore(settings.raw_dir)
+    # One clock for the whole file: every batch accepts the same range of event times.
+    now = now or utc_now()
     if path.suffix.lower() == ".parquet":
-        frame = _read_parquet(path)
-        stream = stream or detect_stream(frame.columns)
-        _check_stream(stream)
-        frame = _parquet_to_text(frame, stream)
-        return import_frame(
-            frame, stream, settings=settings, link_ids=link_ids, store=store, now=now
-        )
-    line_numbers, rows = _read_json_lines(path)
-    if stream is None:
-        stream = detect_stream(k for r in rows[:1000] if isinstance(r, dict) for k in r)
-    result = import_rows(rows, stream, settings=settings, link_ids=link_ids, store=store, now=now)
-    # Report file line numbers rather than positions among the non-blank lines.
-    result.problems = [
-        RowProblem(line_numbers[p.row - 1], p.code, p.field, p.message) for p in result.problems
-    ]
-    result.accepted_ids = [(line_numbers[r - 1], e) for r, e in result.accepted_ids]
-    return result
-
-
-def _read_json_lines(path: Path) -> tuple[list[int], list[Any]]:
-    numbers, rows = [], []
-    with open(path, "rb") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(parse_json(line))
-            except (ValueError, RecursionError):
-                rows.append(None)  # reported as a row that is not a JSON object
-            numbers.append(number)
-    return numbers, rows
-
-
-def _read_parquet(path: Path) -> pl.DataFrame:
+        stream, frames = _parquet_frames(path, stream, batch_rows)
+    else:
+        stream, frames = _json_lines_frames(path, stream, batch_rows)
+    result = ImportResult(stream)
+    writes = _BufferedWrites(store, WRITE_BUFFER_BYTES)
     try:
-        return pl.read_parquet(path)
-    except Exception as exc:  # polars raises several kinds for a bad file
+        while True:
+            try:
+                frame = next(frames, None)
+            except ValueError as exc:
+                done = result.accepted + result.rejected
+                raise ValueError(f"{exc} (after {done} rows, which are imported)") from exc
+            if frame is None:
+                return result
+            part = import_frame(
+                frame,
+                stream,
+                settings=settings,
+                link_ids=link_ids,
+                store=writes,
+                now=now,
+                max_problems=MAX_REPORTED_PROBLEMS - len(result.problems),
+                keep_ids=keep_ids,
+            )
+            result.add(part)
+            del frame, part  # before the next batch is read
+    finally:
+        writes.flush()
+
+
+class TableSink(Protocol):
+    """Where accepted rows go: the raw event store, or a buffer in front of it."""
+
+    def write_table(self, stream: str, table: pa.Table) -> None: ...
+
+
+class _BufferedWrites:
+    """Accepted rows of consecutive batches, written together once they reach `max_bytes`.
+
+    The store writes a file per day per write: buffered, a file of rows in random time
+    order makes a file per day per buffer, not per batch, and batches can stay small.
+    """
+
+    def __init__(self, store: TableSink, max_bytes: int) -> None:
+        self._store = store
+        self._max_bytes = max_bytes
+        self._tables: dict[str, list[pa.Table]] = defaultdict(list)
+        self._bytes = 0
+
+    def write_table(self, stream: str, table: pa.Table) -> None:
+        self._tables[stream].append(table)
+        self._bytes += table.nbytes
+        if self._bytes >= self._max_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        tables, self._tables, self._bytes = self._tables, defaultdict(list), 0
+        for stream, parts in tables.items():
+            self._store.write_table(stream, pa.concat_tables(parts))
+
+
+# ---- JSON: request bodies and JSON lines files ----------------------------------------
+
+
+def _json_frame(
+    numbers: Iterable[int], rows: Sequence[Any], errors: Sequence[str | None], stream: str
+) -> pl.DataFrame:
+    """Text columns of JSON rows; `errors[i]` says why row i has no fields (else None)."""
+    row_errors = [
+        e if e is not None or isinstance(r, dict) else "not_object"
+        for r, e in zip(rows, errors, strict=True)
+    ]
+    return rows_to_frame(rows, FIELDS[stream]).with_columns(
+        pl.Series("_row", list(numbers), dtype=pl.Int64),
+        pl.Series("_row_error", row_errors, dtype=pl.String),
+    )
+
+
+def _json_lines_frames(
+    path: Path, stream: str | None, batch_rows: int
+) -> tuple[str, Iterator[pl.DataFrame]]:
+    f = open(path, "rb")  # noqa: SIM115 - closed by the generator below when it ends
+    chunks = _json_line_chunks(f, batch_rows)
+    first = next(chunks, None)
+    if stream is None:
+        sample = first[1][:1000] if first else []
+        try:
+            stream = detect_stream(k for r in sample if isinstance(r, dict) for k in r)
+        except ValueError:
+            f.close()
+            raise
+    _check_stream(stream)
+    remaining = itertools.chain([first] if first else [], chunks)
+
+    def frames() -> Iterator[pl.DataFrame]:
+        with f:
+            for chunk in remaining:
+                frame = _json_frame(*chunk, stream)
+                del chunk  # the parsed rows are in the frame now: one batch at a time
+                yield frame
+
+    return stream, frames()
+
+
+def _json_line_chunks(
+    f: BinaryIO, batch_rows: int
+) -> Iterator[tuple[list[int], list[Any], list[str | None]]]:
+    """(line numbers, parsed rows, row errors) of up to `batch_rows` non-blank lines."""
+    numbers: list[int] = []
+    rows: list[Any] = []
+    errors: list[str | None] = []
+    for number in itertools.count(1):
+        line = f.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            break
+        error = None
+        if len(line) > MAX_LINE_BYTES:
+            _skip_rest_of_line(f, line)
+            row, error = None, "too_long"
+        elif not line.strip():
+            continue
+        else:
+            try:
+                row = parse_json(line)
+            except (ValueError, RecursionError):
+                row = None  # reported as a row that is not a JSON object
+        numbers.append(number)
+        rows.append(row)
+        errors.append(error)
+        if len(rows) >= batch_rows:
+            yield numbers, rows, errors
+            numbers, rows, errors = [], [], []
+    if rows:
+        yield numbers, rows, errors
+
+
+def _skip_rest_of_line(f: BinaryIO, start: bytes) -> None:
+    """Read on to the end of the line `start` began, holding one piece at a time."""
+    chunk = start
+    while chunk and not chunk.endswith(b"\n"):
+        chunk = f.readline(MAX_LINE_BYTES)
+
+
+# ---- Parquet ---------------------------------------------------------------------------
+
+
+def _parquet_frames(
+    path: Path, stream: str | None, batch_rows: int
+) -> tuple[str, Iterator[pl.DataFrame]]:
+    try:
+        reader = pq.ParquetFile(path)
+        names = reader.schema_arrow.names
+    except Exception as exc:  # pyarrow raises several kinds for a bad file
         raise ValueError(f"not a readable Parquet file: {exc}") from exc
+    stream = stream or detect_stream(names)
+    _check_stream(stream)
+    # Only the columns an import reads are decoded.
+    columns = [name for name in FIELDS[stream] if name in names]
+
+    def frames() -> Iterator[pl.DataFrame]:
+        first_row = 1
+        with reader:
+            # Row group by row group: a damaged one stops the import where it lies.
+            for group in range(reader.num_row_groups):
+                batches = reader.iter_batches(
+                    batch_size=batch_rows, row_groups=[group], columns=columns
+                )
+                while True:
+                    try:
+                        batch = next(batches, None)
+                        if batch is None:
+                            break
+                        df = pl.from_arrow(pa.Table.from_batches([batch]))
+                    except Exception as exc:  # pyarrow and polars raise several kinds
+                        raise ValueError(f"cannot read {path.name}: {exc}") from exc
+                    assert isinstance(df, pl.DataFrame)
+                    yield _parquet_to_text(df, stream, first_row)
+                    first_row += df.height
+
+    return stream, frames()
 
 
 def _event_data_text(value: str) -> str | None:
@@ -190,35 +380,67 @@ def _event_data_text(value: str) -> str | None:
     return compact_json(parsed) if isinstance(parsed, dict) else None
 
 
-def _parquet_to_text(df: pl.DataFrame, stream: str) -> pl.DataFrame:
+def _plain_number(text: str) -> str:
+    try:
+        return format(Decimal(text), "f")
+    except InvalidOperation:
+        return text
+
+
+def _float_text(df: pl.DataFrame, name: str) -> pl.Series:
+    """A float column as the decimal text its writer meant.
+
+    Polars writes each float as the shortest text that reads back as the same value (as
+    `repr` does; a Float32 as its own shortest text), switching to an exponent for the
+    very large and the very small. Those few are spelt out through Decimal, one per
+    distinct value: a float has at most 309 integer digits, so that stays cheap.
+    """
+    text = df[name].cast(pl.String)
+    scientific = text.filter(text.str.contains("e", literal=True)).unique()
+    if scientific.is_empty():
+        return text
+    return text.replace(scientific, scientific.map_elements(_plain_number, pl.String))
+
+
+_TEXT_TYPES = (pl.String, pl.Categorical, pl.Enum, pl.Null)
+
+
+def _text_column(df: pl.DataFrame, name: str) -> tuple[pl.Expr, pl.Expr]:
+    """(text, bad) for one typed column: the JSON path's type rules, per Parquet type."""
+    dtype = df.schema[name]
+    col = pl.col(name)
+    if isinstance(dtype, _TEXT_TYPES):
+        if name == "event_data" and not isinstance(dtype, pl.Null):
+            text = col.cast(pl.String).map_elements(_event_data_text, pl.String, skip_nulls=True)
+            return text, col.is_not_null() & text.is_null()
+        return col.cast(pl.String), pl.lit(False)
+    if name == "revenue_amount" and dtype.is_float():
+        return pl.lit(_float_text(df, name)), pl.lit(False)
+    if (name == "revenue_amount" and (dtype.is_integer() or dtype.is_decimal())) or (
+        name == "order_id" and dtype.is_integer()
+    ):
+        return col.cast(pl.String), pl.lit(False)
+    if name == "event_data" and isinstance(dtype, pl.Struct):
+        return col.struct.json_encode(), pl.lit(False)
+    # Any other type is one the field can never take (a number where a UUID belongs, ...).
+    return pl.lit(None, dtype=pl.String), col.is_not_null()
+
+
+def _parquet_to_text(df: pl.DataFrame, stream: str, first_row: int) -> pl.DataFrame:
     """Typed Parquet columns as the validators' text columns (event time stays typed)."""
     columns = []
     for name in FIELDS[stream]:
         if name not in df.columns or name == EVENT_TIME[stream]:
             continue
-        dtype = df.schema[name]
-        col = pl.col(name)
-        bad = pl.lit(False)
-        if name == "revenue_amount" and dtype.is_float():
-            col = col.map_elements(lambda x: format(_decimal_of_float(x), "f"), pl.String)
-        elif name == "event_data" and dtype == pl.String:
-            text = col.map_elements(_event_data_text, pl.String, skip_nulls=True)
-            bad = pl.col(name).is_not_null() & text.is_null()
-            col = text
-        elif isinstance(dtype, pl.Struct):
-            col = col.struct.json_encode()
-        elif dtype != pl.String:
-            col = col.cast(pl.String)
-        columns += [col.alias(name), bad.alias(f"_bad_{name}")]
+        text, bad = _text_column(df, name)
+        columns += [text.alias(name), bad.alias(f"_bad_{name}")]
     return df.with_columns(columns).with_columns(
-        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row"),
+        pl.int_range(first_row, first_row + pl.len(), dtype=pl.Int64).alias("_row"),
         pl.lit(None, dtype=pl.String).alias("_row_error"),
     )
 
 
-def _decimal_of_float(x: float) -> Decimal:
-    # repr is the shortest text that reads back as the same float: what the writer meant.
-    return Decimal(repr(x))
+# ---- Validation and storage ------------------------------------------------------------
 
 
 def import_frame(
@@ -227,25 +449,41 @@ def import_frame(
     *,
     settings: Settings,
     link_ids: Iterable[str],
-    store: RawEventStore,
+    store: TableSink,
     now: dt.datetime | None = None,
+    max_problems: int | None = None,
+    keep_ids: bool = True,
 ) -> ImportResult:
-    """Validate a frame of text columns, write the good rows, report the bad ones."""
+    """Validate a frame of text columns, write the good rows, report the bad ones.
+
+    `frame` has `_row` (the row numbers reported) and `_row_error` (why a row has no
+    fields, else null). At most `max_problems` refusals are reported row by row.
+    """
     _check_stream(stream)
     now = now or utc_now()
+    times = EventTimeRange.as_of(now)
     time_name = EVENT_TIME[stream]
     frame = ensure_fields(frame, FIELDS[stream])
-    raw_time_dtype = frame.schema[time_name]
+    micros = epoch_micros(time_name, frame.schema[time_name])
     frame = frame.with_columns(
-        parse_utc(time_name, raw_time_dtype).alias("_time"),
-        pl.col(time_name).is_null().alias("_time_missing"),
+        micros.alias("_time_us"), pl.col(time_name).is_null().alias("_time_missing")
+    ).with_columns(
+        # Only a time inside the range becomes a datetime (see times.py).
+        pl.when(times.contains(pl.col("_time_us")))
+        .then(pl.col("_time_us"))
+        .cast(pl.Datetime("us"))
+        .alias("_time")
+    )
+    unreadable = pl.col(f"_bad_{time_name}") | (
+        ~pl.col("_time_missing") & pl.col("_time_us").is_null()
     )
     time_rules = [
         _rule("missing_field", time_name, pl.col("_time_missing") & ~pl.col(f"_bad_{time_name}")),
+        _rule("invalid_timestamp", time_name, unreadable),
         _rule(
-            "invalid_timestamp",
+            "event_time_out_of_range",
             time_name,
-            pl.col(f"_bad_{time_name}") | (~pl.col("_time_missing") & pl.col("_time").is_null()),
+            ~unreadable & pl.col("_time_us").is_not_null() & pl.col("_time").is_null(),
         ),
     ]
     if stream == "conversions":
@@ -271,13 +509,20 @@ def import_frame(
     table = _raw_rows(good, stream, settings=settings, now=now)
     store.write_table(stream, table.to_arrow())
 
-    problems = _row_problems(frame.filter(~pl.col("_ok")), settings)
+    bad = frame.filter(~pl.col("_ok"))
+    counts = _problem_counts(bad)
+    limit = counts.total() if max_problems is None else max(max_problems, 0)
     return ImportResult(
         stream=stream,
         accepted=good.height,
-        rejected=frame.height - good.height,
-        problems=problems,
-        accepted_ids=list(zip(good["_row"].to_list(), table["event_id"].to_list(), strict=True)),
+        rejected=bad.height,
+        problems=_row_problems(bad, settings, times, limit),
+        problem_counts=counts,
+        accepted_ids=(
+            list(zip(good["_row"].to_list(), table["event_id"].to_list(), strict=True))
+            if keep_ids
+            else []
+        ),
     )
 
 
@@ -298,7 +543,12 @@ def _raw_rows(good: pl.DataFrame, stream: str, *, settings: Settings, now: dt.da
             pl.col("currency").str.to_uppercase().fill_null(settings.currency),
         )
     else:
-        base = base.with_columns(_truncated_ips(base["ip_address"], settings.store_full_ip))
+        base = base.with_columns(
+            _truncated_ips(base["ip_address"], settings.store_full_ip),
+            # Cut like the redirect cuts its headers (rules.clip), by characters.
+            pl.col("user_agent").str.slice(0, MAX_USER_AGENT_CHARS),
+            pl.col("referrer").str.slice(0, MAX_REFERRER_CHARS),
+        )
     key = base.select(identity_key(stream).alias("key"))["key"]
     missing = base["event_id"].is_null()
     if missing.any():
@@ -318,18 +568,35 @@ def _truncated_ips(ips: pl.Series, store_full_ip: bool) -> pl.Series:
     return ips.replace_strict(mapping, default=None, return_dtype=pl.String).alias("ip_address")
 
 
-def _row_problems(bad: pl.DataFrame, settings: Settings) -> list[RowProblem]:
-    if bad.is_empty():
+def _problem_counts(bad: pl.DataFrame) -> Counter[str]:
+    codes = bad.select(pl.col("_problems").cast(PROBLEM_LIST).explode().struct.field("code"))
+    return Counter(dict(codes.to_series().drop_nulls().value_counts().iter_rows()))
+
+
+def _row_problems(
+    bad: pl.DataFrame, settings: Settings, times: EventTimeRange, limit: int
+) -> list[RowProblem]:
+    """The first `limit` problems of the refused rows, in row order, with their messages."""
+    if bad.is_empty() or limit <= 0:
         return []
-    exploded = bad.select("_row", pl.col("_problems").cast(PROBLEM_LIST)).explode("_problems")
+    # Every refused row has at least one problem: `limit` rows are enough.
+    exploded = (
+        bad.head(limit)
+        .select("_row", "_row_error", pl.col("_problems").cast(PROBLEM_LIST))
+        .explode("_problems")
+        .head(limit)
+    )
+    values = {
+        "currency": settings.currency,
+        "window": settings.attribution_window_days,
+        **times.describe(),
+    }
     out = []
-    for row, item in exploded.iter_rows():
+    for row, row_error, item in exploded.iter_rows():
         code, field = item["code"], item["field"]
         if code == "invalid_body":
-            message = "this row is not a JSON object"
+            message = ROW_ERRORS[row_error]
         else:
-            message = MESSAGES[code].format(
-                field=field, currency=settings.currency, window=settings.attribution_window_days
-            )
+            message = MESSAGES[code].format(field=field, **values)
         out.append(RowProblem(row, code, field, message))
     return out

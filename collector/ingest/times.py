@@ -1,34 +1,84 @@
-"""Event times of imported rows: ISO-8601 text or timestamps, to naive UTC microseconds."""
+"""Event times of imported rows: ISO-8601 text or timestamps, bounded, as naive UTC.
+
+A time is held as microseconds since 1970 (an integer) until it is known to lie inside
+the accepted range: Polars panics when it turns a datetime outside years 1..9999 into a
+calendar date, and text such as `+10000-01-01` or a Parquet date of year 5,000,000 reads
+as one. Inside the range the integer becomes a `Datetime("us")`, safe everywhere.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 import polars as pl
+
+from collector.validation.rules import MAX_EVENT_TIME_AHEAD
+from convtrack.raw_schema import FIRST_DAY
 
 _AWARE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%z")
 _NAIVE_FORMAT = "%Y-%m-%dT%H:%M:%S%.f"
+_EPOCH = dt.datetime(1970, 1, 1)
+_US_PER_DAY = 86_400_000_000
+# Beyond these a conversion to microseconds would overflow 64 bits; values this far out
+# (about 270,000 years) are clipped, which keeps them out of range without wrapping.
+_MAX_MS = (2**63 - 1) // 1000 - 1
+_MAX_DAYS = (2**63 - 1) // _US_PER_DAY - 1
 
 
-def parse_utc(name: str, dtype: pl.DataType) -> pl.Expr:
-    """Naive UTC datetimes; offsets converted to UTC, naive values taken as UTC; bad → null."""
+def micros(moment: dt.datetime) -> int:
+    """Microseconds since 1970 of a naive UTC datetime."""
+    return (moment - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class EventTimeRange:
+    """The event times an import accepts: from the pipeline's first day to a little ahead of now."""
+
+    earliest: dt.datetime
+    latest: dt.datetime
+
+    @classmethod
+    def as_of(cls, now: dt.datetime) -> EventTimeRange:
+        return cls(dt.datetime.combine(FIRST_DAY, dt.time()), now + MAX_EVENT_TIME_AHEAD)
+
+    def contains(self, us: pl.Expr) -> pl.Expr:
+        return us.is_between(micros(self.earliest), micros(self.latest))
+
+    def describe(self) -> dict[str, str]:
+        """The bounds as people read them, for the refusal message."""
+        return {
+            "earliest": f"{self.earliest.isoformat(timespec='seconds')}Z",
+            "latest": f"{self.latest.isoformat(timespec='seconds')}Z",
+        }
+
+
+def epoch_micros(name: str, dtype: pl.DataType) -> pl.Expr:
+    """Column `name` as UTC microseconds since 1970 (Int64); unreadable → null.
+
+    Offsets are converted to UTC; text without an offset, and naive timestamps, are UTC.
+    """
     col = pl.col(name)
     if isinstance(dtype, pl.Datetime):
-        if dtype.time_zone is not None:
-            col = col.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-        return col.cast(pl.Datetime("us"))
+        # A Datetime's physical value is epoch time in its unit, in UTC whatever its zone.
+        physical = col.cast(pl.Int64)
+        if dtype.time_unit == "ns":
+            return physical // 1000
+        if dtype.time_unit == "ms":
+            return physical.clip(-_MAX_MS, _MAX_MS) * 1000
+        return physical
     if isinstance(dtype, pl.Date):
-        return col.cast(pl.Datetime("us"))
+        return col.cast(pl.Int64).clip(-_MAX_DAYS, _MAX_DAYS) * _US_PER_DAY
     if dtype != pl.String:
-        return pl.lit(None, dtype=pl.Datetime("us"))
+        return pl.lit(None, dtype=pl.Int64)
     text = (
         col.str.strip_chars()
         .str.replace(r"[zZ]$", "+00:00")
         .str.replace(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[ t]", "${1}T")
     )
     aware = [
-        text.str.to_datetime(
-            fmt, strict=False, time_unit="us", time_zone="UTC"
-        ).dt.replace_time_zone(None)
+        text.str.to_datetime(fmt, strict=False, time_unit="us", time_zone="UTC").cast(pl.Int64)
         for fmt in _AWARE_FORMATS
     ]
-    naive = text.str.to_datetime(_NAIVE_FORMAT, strict=False, time_unit="us")
+    naive = text.str.to_datetime(_NAIVE_FORMAT, strict=False, time_unit="us").cast(pl.Int64)
     return pl.coalesce([*aware, naive])

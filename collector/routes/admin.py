@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -11,9 +12,11 @@ from collector.deps import AdminDep, LinksDep, MetricsDep, SettingsDep, StoreDep
 from collector.errors import ApiError, error_responses
 from collector.ingest.importer import IMPORTABLE, import_rows
 from collector.routes.conversions import parse_object_body
-from collector.storage import StoreUnavailable
+from collector.storage import RawEventStore, StoreUnavailable
 from collector.validation.problems import Problem
-from collector.validation.rules import MAX_BULK_BODY_BYTES
+from collector.validation.rules import MAX_BULK_BODY_BYTES, MAX_EVENT_TIME_AHEAD
+from convtrack.raw_schema import FIRST_DAY
+from convtrack.settings import Settings
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[AdminDep])
 
@@ -24,7 +27,12 @@ router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[AdminDep])
     openapi_extra={
         "requestBody": {
             "required": True,
-            "description": f"JSON, at most {MAX_BULK_BODY_BYTES // 1024} KB (larger: 413)",
+            "description": (
+                f"JSON, at most {MAX_BULK_BODY_BYTES // 1024} KB (larger: 413). Each row's "
+                f"clicked_at / converted_at lies between {FIRST_DAY}T00:00:00Z and "
+                f"{MAX_EVENT_TIME_AHEAD.total_seconds() / 3600:g} hours ahead of the collector's "
+                "clock, else that row is refused (event_time_out_of_range) and the others kept."
+            ),
             "content": {
                 "application/json": {
                     "schema": {
@@ -46,7 +54,24 @@ async def import_events(
     metrics: MetricsDep,
 ) -> dict[str, Any]:
     """Import historical clicks and conversions with their own times; per-event results."""
-    body = parse_object_body(await request.body())
+    raw = await request.body()
+    links.refresh()
+    # Parsing up to a megabyte of JSON, validating and writing Parquet is CPU and disk
+    # work: all of it runs off the event loop, so redirects are answered meanwhile.
+    answer, problem_codes = await run_in_threadpool(
+        _import_body, raw, settings=settings, link_ids=links.ids(), store=store
+    )
+    for stream, accepted in answer["accepted"].items():
+        metrics.count_accepted(stream, accepted)
+    metrics.count_rejected(problem_codes)
+    return answer
+
+
+def _import_body(
+    raw: bytes, *, settings: Settings, link_ids: Iterable[str], store: RawEventStore
+) -> tuple[dict[str, dict], list[str]]:
+    """The answer to an import body, and the code of every problem (for the metrics)."""
+    body = parse_object_body(raw)
     batches = {}
     for stream in IMPORTABLE:
         rows = body.get(stream, [])
@@ -64,20 +89,15 @@ async def import_events(
                 f"unknown key {unknown[0]!r}: the body holds 'clicks' and/or 'conversions'",
             ),
         )
-    links.refresh()
-    link_ids = links.ids()
     answer: dict[str, dict] = {"accepted": {}, "rejected": {}, "results": {}}
+    codes: list[str] = []
     for stream, rows in batches.items():
-        # Validation and the Parquet write are CPU and disk work: off the event loop.
-        result = await run_in_threadpool(
-            import_rows, rows, stream, settings=settings, link_ids=link_ids, store=store
-        )
+        result = import_rows(rows, stream, settings=settings, link_ids=link_ids, store=store)
         answer["accepted"][stream] = result.accepted
         answer["rejected"][stream] = result.rejected
         answer["results"][stream] = result.results()
-        metrics.count_accepted(stream, result.accepted)
-        metrics.count_rejected(p.code for p in result.problems)
-    return answer
+        codes += (p.code for p in result.problems)
+    return answer, codes
 
 
 @router.post("/flush", responses=error_responses(401, 403, 503))

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from collector.validation.rules import (
     EVENT_TYPES,
     MAX_EVENT_DATA_BYTES,
+    MAX_EVENT_TIME_AHEAD,
     MAX_ORDER_ID_CHARS,
     MAX_REVENUE,
     REVENUE_DECIMALS,
@@ -27,6 +28,7 @@ class Problem:
 
 
 _TYPES = ", ".join(EVENT_TYPES)
+_AHEAD_HOURS = int(MAX_EVENT_TIME_AHEAD.total_seconds() // 3600)
 
 MESSAGES: dict[str, str] = {
     "missing_field": "{field} is required",
@@ -67,6 +69,12 @@ MESSAGES: dict[str, str] = {
     "invalid_timestamp": (
         "{field} must be an ISO-8601 date-time, e.g. 2026-11-01T12:30:00Z "
         "(without an offset it is read as UTC)"
+    ),
+    # {earliest} and {latest} are filled in when the row is checked: latest moves with now.
+    "event_time_out_of_range": (
+        "{field} must be between {earliest} and {latest}: not before the first day of the "
+        f"pipeline's partitions, nor more than {_AHEAD_HOURS} hours ahead of the "
+        "collector's clock"
     ),
     # Warnings: accepted, but worth a look.
     "newsletter_with_revenue": "a newsletter signup normally has no revenue; it was kept",

@@ -10,6 +10,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Materiali
 from collector.storage.compaction import live_files
 from convtrack import raw_schema
 from orchestration.partitions import daily_partitions, single_run, window_days
+from orchestration.raw_partitions import scan_raw_partitions
 from orchestration.resources import ConvtrackSettings, WarehouseWriterLock
 
 
@@ -30,13 +31,9 @@ def raw_table_ddl(stream: str) -> str:
 
 def partition_files(raw_dir: Path, stream: str, first: dt.date, last: dt.date) -> list[str]:
     """Every visible Parquet file of `stream` whose day lies in [first, last]."""
-    files: list[str] = []
-    day = first
-    while day <= last:
-        # live_files: a file already merged into a compacted one is left out.
-        files.extend(str(p) for p in live_files(raw_schema.partition_dir(raw_dir, stream, day)))
-        day += dt.timedelta(days=1)
-    return files
+    days = scan_raw_partitions(raw_dir, last, [stream]).stream_days(stream)
+    # live_files: a file already merged into a compacted one is left out.
+    return [str(f) for day, d in sorted(days.items()) if day >= first for f in live_files(d)]
 
 
 def load_stream(
@@ -83,6 +80,9 @@ def build_load_asset(stream: str) -> AssetsDefinition:
     ) -> MaterializeResult:
         settings = convtrack.load()
         first, last = window_days(context.partition_time_window)
+        set_aside = scan_raw_partitions(settings.raw_dir, last, [stream]).set_aside
+        for entry in set_aside:
+            context.log.warning(f"raw.{stream}: set aside, not loaded: {entry}")
         settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
         with duckdb.connect(str(settings.warehouse_path)) as con:
             n_files = load_stream(con, settings.raw_dir, stream, first, last)
@@ -96,6 +96,7 @@ def build_load_asset(stream: str) -> AssetsDefinition:
                 "files": n_files,
                 "first_day": str(first),
                 "last_day": str(last),
+                "set_aside": len(set_aside),
             }
         )
 

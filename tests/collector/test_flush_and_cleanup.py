@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 
 import pyarrow.parquet as pq
+import pytest
 from dagster import SensorResult, build_sensor_context
 
 from collector.storage.log import log_dir
+from convtrack.raw_schema import FIRST_DAY
 from orchestration.resources import ConvtrackSettings
 from orchestration.sensors import cleanup_requests
 
@@ -73,3 +76,50 @@ def test_cleanup_refuses_a_bad_date_and_needs_the_token(client, admin_headers):
     assert resp.status_code == 422
     assert resp.json()["detail"]["code"] == "invalid_date"
     assert client.post("/api/conversions/cleanup").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("as_of", "code"),
+    [
+        (lambda today: (today + dt.timedelta(days=1)).isoformat(), "date_out_of_range"),
+        (lambda today: "9999-12-31", "date_out_of_range"),
+        (lambda today: (FIRST_DAY - dt.timedelta(days=1)).isoformat(), "date_out_of_range"),
+        (lambda today: "0001-01-01", "date_out_of_range"),
+        (lambda today: "20260301", "invalid_date"),  # read as a date by fromisoformat
+        (lambda today: "2026-W09-1", "invalid_date"),
+        (lambda today: "\uff12\uff10\uff12\uff16-03-01", "invalid_date"),
+        (lambda today: 20260301, "invalid_date"),
+        (lambda today: ["2026-03-01"], "invalid_date"),
+        (lambda today: "2026-02-30", "invalid_date"),
+    ],
+    ids=[
+        "tomorrow",
+        "9999-12-31",
+        "before-first-day",
+        "0001-01-01",
+        "basic-format",
+        "week-date",
+        "fullwidth-digits",
+        "number",
+        "list",
+        "no-such-day",
+    ],
+)
+def test_cleanup_refuses_an_as_of_in_the_future_or_absurd(
+    client, settings, admin_headers, as_of, code
+):
+    value = as_of(dt.datetime.now(dt.UTC).date())
+    resp = client.post("/api/conversions/cleanup", json={"as_of": value}, headers=admin_headers)
+    assert resp.status_code == 422, resp.text
+    detail = resp.json()["detail"]
+    assert (detail["code"], detail["field"]) == (code, "as_of")
+    assert not list(settings.cleanup_requests_dir.glob("*.json"))
+
+
+def test_cleanup_accepts_today_and_the_first_day(client, admin_headers):
+    for day in (dt.datetime.now(dt.UTC).date(), FIRST_DAY):
+        resp = client.post(
+            "/api/conversions/cleanup", json={"as_of": day.isoformat()}, headers=admin_headers
+        )
+        assert resp.status_code == 202, resp.text
+        assert resp.json()["as_of"] == day.isoformat()

@@ -10,8 +10,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 import uuid_utils
+from typer.testing import CliRunner
 
 from collector.ingest.importer import detect_stream, import_file
+from convtrack.cli import app
 from tests.collector.conftest import read_stream, uuid7_at
 
 
@@ -100,8 +102,9 @@ def test_file_import_keeps_good_rows_and_reports_bad_ones_by_row(settings, link_
 
 def test_importing_a_file_twice_gives_the_same_event_ids(settings, link_id, tmp_path):
     path = write_jsonl(tmp_path / "conv.jsonl", conversions(link_id))
-    first = import_file(path, settings=settings)
-    second = import_file(path, settings=settings)
+    first = import_file(path, settings=settings, keep_ids=True)
+    second = import_file(path, settings=settings, keep_ids=True)
+    assert len(first.accepted_ids) == 3
     assert first.accepted_ids == second.accepted_ids
     ids = [r["event_id"] for r in read_stream(settings, "conversions")]
     assert len(ids) == 6 and len(set(ids)) == 3
@@ -110,7 +113,7 @@ def test_importing_a_file_twice_gives_the_same_event_ids(settings, link_id, tmp_
 def test_given_event_ids_are_kept(settings, link_id, tmp_path):
     rows = conversions(link_id)[:1]
     rows[0]["event_id"] = str(uuid_utils.uuid4())
-    result = import_file(write_jsonl(tmp_path / "c.jsonl", rows), settings=settings)
+    result = import_file(write_jsonl(tmp_path / "c.jsonl", rows), settings=settings, keep_ids=True)
     assert result.accepted_ids == [(1, rows[0]["event_id"])]
 
 
@@ -118,7 +121,7 @@ def test_blank_and_broken_lines_are_reported_by_line_number(settings, link_id, t
     good = json.dumps(conversions(link_id)[0])
     path = tmp_path / "c.jsonl"
     path.write_text(f"{good}\n\n{{broken\n[1]\n{good}\n")
-    result = import_file(path, stream="conversions", settings=settings)
+    result = import_file(path, stream="conversions", settings=settings, keep_ids=True)
     assert result.accepted == 2
     assert [(p.row, p.code) for p in result.problems] == [(3, "invalid_body"), (4, "invalid_body")]
     assert [row for row, _ in result.accepted_ids] == [1, 5]
@@ -207,3 +210,27 @@ def test_admin_import_refuses_malformed_bodies(client, admin_headers, body):
     resp = client.post("/api/admin/import", content=body, headers=admin_headers)
     assert resp.status_code == 422
     assert resp.json()["detail"]["code"] == "invalid_body"
+
+
+def test_the_import_command_reports_refusals_by_row_and_by_code(
+    settings, link_id, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("CONVTRACK_DATA_DIR", str(settings.data_dir))
+    click = {"tracking_id": uuid7_at(dt.datetime(2026, 9, 1)), "campaign_link_id": link_id}
+    path = write_jsonl(
+        tmp_path / "clicks.jsonl",
+        [
+            click | {"clicked_at": "2026-09-01T10:00:00Z"},
+            click | {"clicked_at": "1999-12-31T23:00:00Z"},
+            click | {"clicked_at": "9999-12-31T23:59:59Z"},
+            click | {"clicked_at": "soon"},
+        ],
+    )
+    result = CliRunner().invoke(app, ["import", str(path)])
+    assert result.exit_code == 3, result.output  # some rows were refused
+    assert "clicks: 1 accepted, 3 rejected" in result.output
+    assert "event_time_out_of_range 2" in result.output
+    assert "invalid_timestamp 1" in result.output
+    assert "row 3: event_time_out_of_range (clicked_at): clicked_at must be between" in (
+        result.output
+    )
