@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -167,11 +166,6 @@ text_with_surrogates = st.lists(
 ).map("".join)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lone surrogates in JSON text reach Polars unrefused (collector/validation/columns.py"
-    " rows_to_frame); the validation change of issue 8 refuses them: drop this mark then",
-)
 @settings(
     max_examples=25,
     deadline=None,
