@@ -117,6 +117,20 @@ def test_a_link_written_by_another_collector_is_found(settings, admin_headers):
         assert second.get("/c/elsewhere", follow_redirects=False).status_code == 302
 
 
+def refused_link(client, admin_headers, body: dict, code: str, field: str) -> dict:
+    """POST `body` as JSON text (a lone surrogate travels as its "\ud800" escape); the
+    422's problem."""
+    resp = client.post(
+        "/api/campaign-links",
+        content=json.dumps(body),
+        headers={**admin_headers, "Content-Type": "application/json"},
+    )
+    assert resp.status_code == 422, resp.text
+    detail = resp.json()["detail"]
+    assert (detail["code"], detail["field"]) == (code, field)
+    return detail
+
+
 @pytest.mark.parametrize(
     ("url", "reason"),
     [
@@ -139,16 +153,8 @@ def test_a_link_written_by_another_collector_is_found(settings, admin_headers):
     ],
 )
 def test_ambiguous_or_broken_destinations_are_refused(client, settings, admin_headers, url, reason):
-    # Sent as JSON text so that a lone surrogate travels as its "\ud800" escape.
-    body = json.dumps({"short_code": "ok", "destination_url": url})
-    resp = client.post(
-        "/api/campaign-links",
-        content=body,
-        headers={**admin_headers, "Content-Type": "application/json"},
-    )
-    assert resp.status_code == 422, resp.text
-    detail = resp.json()["detail"]
-    assert (detail["code"], detail["field"]) == ("invalid_url", "destination_url")
+    body = {"short_code": "ok", "destination_url": url}
+    detail = refused_link(client, admin_headers, body, "invalid_url", "destination_url")
     assert reason in detail["message"]
     assert read_stream(settings, "campaign_links") == []
 
@@ -187,15 +193,8 @@ def test_link_text_fields_are_bounded_and_storable(
     client, settings, admin_headers, field, limit, problem
 ):
     value = "x" * (limit + 1) if problem == "too_long" else "ok\udfff"
-    body = json.dumps({"short_code": "ok", "destination_url": "https://e.com/", field: value})
-    resp = client.post(
-        "/api/campaign-links",
-        content=body,
-        headers={**admin_headers, "Content-Type": "application/json"},
-    )
-    assert resp.status_code == 422, resp.text
-    detail = resp.json()["detail"]
-    assert (detail["code"], detail["field"]) == ("invalid_text", field)
+    body = {"short_code": "ok", "destination_url": "https://e.com/", field: value}
+    refused_link(client, admin_headers, body, "invalid_text", field)
     assert read_stream(settings, "campaign_links") == []
     # At the limit the value is kept whole.
     resp = client.post(
