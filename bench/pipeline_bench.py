@@ -320,7 +320,7 @@ def generate(
 
 def settings_for(data_dir: Path):
     os.environ["CONVTRACK_DATA_DIR"] = str(data_dir)
-    from convtrack.settings import Settings
+    from convtrack.core.settings import Settings
 
     return Settings(data_dir=data_dir)
 

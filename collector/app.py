@@ -26,7 +26,7 @@ from collector.routes import (
     tracker,
 )
 from collector.storage import LogRawEventStore
-from convtrack.settings import Settings
+from convtrack.core.settings import Settings
 
 
 @asynccontextmanager

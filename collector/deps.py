@@ -20,7 +20,7 @@ from collector.rate_limit import TokenBucketLimiter
 from collector.read.snapshot import SnapshotReader
 from collector.storage import RawEventStore
 from collector.validation.problems import Problem
-from convtrack.settings import Settings
+from convtrack.core.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False)
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]

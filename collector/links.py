@@ -30,7 +30,7 @@ from collector.validation.rules import (
     MAX_VIDEO_ID_CHARS,
     is_unicode_text,
 )
-from convtrack.raw_schema import CAMPAIGN_LINKS
+from convtrack.core.raw_schema import CAMPAIGN_LINKS
 
 STREAM = "campaign_links"
 SHORT_CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")

@@ -11,7 +11,7 @@ from typing import Annotated
 import httpx
 import typer
 
-from convtrack.settings import Settings
+from convtrack.core.settings import Settings
 
 app = typer.Typer(
     help="convtrack: credit conversions and revenue to the campaign links that brought them.",
@@ -34,7 +34,7 @@ def _settings() -> Settings:
 
 def _parse_day(value: str | None) -> dt.date:
     """--as-of: a day from the pipeline's first day to today (UTC), today by default."""
-    from convtrack.raw_schema import FIRST_DAY
+    from convtrack.core.raw_schema import FIRST_DAY
 
     today = dt.datetime.now(dt.UTC).date()
     if value is None:
@@ -147,7 +147,7 @@ def pipeline_run(
     ] = None,
 ) -> None:
     """Materialise every day with raw data up to --as-of in one run, then publish."""
-    from orchestration.raw_partitions import scan_raw_partitions
+    from convtrack.core.raw_partitions import scan_raw_partitions
     from orchestration.run import run_pipeline
 
     settings = _settings()

@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from convtrack.collector_process import free_port, running_collector
-from convtrack.settings import Settings
+from convtrack.core.settings import Settings
 from convtrack.traffic import BOT_AGENTS, HUMAN_AGENTS, Story, build_story
 
 DEMO_MARKER = ".convtrack-demo"

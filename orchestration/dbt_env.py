@@ -2,7 +2,7 @@
 
 import os
 
-from convtrack.settings import Settings
+from convtrack.core.settings import Settings
 
 
 def point_dbt_at(settings: Settings) -> None:

@@ -6,8 +6,8 @@ import json
 from dagster import Config, OpExecutionContext, RetryPolicy, in_process_executor, job, op
 from dagster_dbt import DbtCliResource
 
-from collector.storage.compaction import compact_partition, live_files
-from convtrack import raw_schema
+from convtrack.core import raw_schema
+from convtrack.core.compaction import compact_partition, live_files
 from orchestration.assets.publish import publish_snapshot
 from orchestration.dbt_env import point_dbt_at
 from orchestration.project import dbt_project

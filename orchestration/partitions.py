@@ -6,7 +6,7 @@ import datetime as dt
 
 from dagster import BackfillPolicy, DailyPartitionsDefinition, TimeWindow
 
-from convtrack import raw_schema
+from convtrack.core import raw_schema
 
 # end_offset=1: today's partition exists, so `--as-of today` covers today's events.
 daily_partitions = DailyPartitionsDefinition(

@@ -2,7 +2,7 @@
 
 from dagster_dbt import DbtProject
 
-from convtrack.rules import DBT_PROJECT_DIR
+from convtrack.core.rules import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 # Under `dagster dev` this re-parses the project so edits show up; elsewhere the

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dagster import ConfigurableResource, InitResourceContext
 
-from convtrack.settings import Settings
+from convtrack.core.settings import Settings
 
 
 class ConvtrackSettings(ConfigurableResource):

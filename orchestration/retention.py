@@ -8,7 +8,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from convtrack import raw_schema
+from convtrack.core import raw_schema
 
 # campaign_links is not row-level personal data and every version of a link matters.
 PRUNED_STREAMS = ("clicks", "conversions")

@@ -10,9 +10,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from convtrack.rules import DBT_PROJECT_DIR, REPO_ROOT
-from convtrack.settings import Settings
-from orchestration.raw_partitions import RawPartitions, SetAside, scan_raw_partitions
+from convtrack.core.raw_partitions import RawPartitions, SetAside, scan_raw_partitions
+from convtrack.core.rules import DBT_PROJECT_DIR, REPO_ROOT
+from convtrack.core.settings import Settings
 from orchestration.retention import retention_cutoff
 
 DAGSTER_YAML = REPO_ROOT / "dagster.yaml"

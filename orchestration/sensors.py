@@ -12,9 +12,9 @@ from dagster import (
     sensor,
 )
 
+from convtrack.core.raw_partitions import SetAside, scan_raw_partitions
 from orchestration.maintenance import prune
 from orchestration.partitions import range_tags
-from orchestration.raw_partitions import SetAside, scan_raw_partitions
 from orchestration.resources import ConvtrackSettings
 
 

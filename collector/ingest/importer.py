@@ -52,8 +52,8 @@ from collector.validation.vectorised import (
     conversion_rules,
     problem_list,
 )
-from convtrack.raw_schema import EVENT_TIME, SCHEMAS
-from convtrack.settings import Settings
+from convtrack.core.raw_schema import EVENT_TIME, SCHEMAS
+from convtrack.core.settings import Settings
 
 FIELDS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "clicks": CLICK_FIELDS,

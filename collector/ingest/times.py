@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from collector.validation.rules import MAX_EVENT_TIME_AHEAD
-from convtrack.raw_schema import FIRST_DAY
+from convtrack.core.raw_schema import FIRST_DAY
 
 _AWARE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%z")
 _NAIVE_FORMAT = "%Y-%m-%dT%H:%M:%S%.f"

@@ -15,8 +15,8 @@ from collector.routes.conversions import parse_object_body
 from collector.storage import RawEventStore, StoreUnavailable
 from collector.validation.problems import Problem
 from collector.validation.rules import MAX_BULK_BODY_BYTES, MAX_EVENT_TIME_AHEAD
-from convtrack.raw_schema import FIRST_DAY
-from convtrack.settings import Settings
+from convtrack.core.raw_schema import FIRST_DAY
+from convtrack.core.settings import Settings
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[AdminDep])
 

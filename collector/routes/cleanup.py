@@ -19,9 +19,9 @@ from fastapi.concurrency import run_in_threadpool
 from collector.deps import AdminDep, SettingsDep
 from collector.errors import ApiError, error_responses
 from collector.routes.conversions import parse_object_body
-from collector.storage.files import fsync_dir
 from collector.validation.problems import Problem
-from convtrack.raw_schema import FIRST_DAY
+from convtrack.core.files import fsync_dir
+from convtrack.core.raw_schema import FIRST_DAY
 
 router = APIRouter(prefix="/api/conversions", tags=["admin"], dependencies=[AdminDep])
 

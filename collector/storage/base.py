@@ -15,22 +15,8 @@ class StoreUnavailable(RuntimeError):
     """Rows could not be made durable; nothing may be acknowledged."""
 
 
-class UnstorableRow(ValueError):
-    """A row the store can never hold as it is (too large, or not encodable).
-
-    Nothing of the append was written; unlike StoreUnavailable, retrying cannot help.
-    """
-
-    def __init__(self, stream: str, index: int, field: str | None, reason: str) -> None:
-        where = f"{stream} row {index}" + (f", field {field!r}" if field else "")
-        super().__init__(f"{where} cannot be stored: {reason}")
-        self.stream = stream
-        self.index = index
-        self.field = field
-
-
 class RawEventStore(Protocol):
-    """Append-only storage of the raw streams (`convtrack.raw_schema`)."""
+    """Append-only storage of the raw streams (`convtrack.core.raw_schema`)."""
 
     async def start(self) -> None:
         """Get ready to accept rows (recover, open files, start background work)."""

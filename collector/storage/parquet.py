@@ -19,8 +19,8 @@ import pyarrow.compute as pc
 import uuid_utils
 
 from collector.storage.base import StoreUnavailable
-from collector.storage.files import write_parquet_atomically
-from convtrack.raw_schema import EVENT_TIME, SCHEMAS, partition_dir
+from convtrack.core.files import write_parquet_atomically
+from convtrack.core.raw_schema import EVENT_TIME, SCHEMAS, partition_dir
 
 # Long enough to gather the requests of a burst into one file, short against a request.
 DEFAULT_FLUSH_DELAY_S = 0.002

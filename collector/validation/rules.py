@@ -58,7 +58,7 @@ MAX_VIDEO_ID_CHARS = 64
 MAX_PLACEMENT_CHARS = 64
 
 # Event times (imports bring their own): not before the raw layout's first day
-# (convtrack.raw_schema.FIRST_DAY), and not further ahead of the collector's clock than
+# (convtrack.core.raw_schema.FIRST_DAY), and not further ahead of the collector's clock than
 # this - a clock a little fast is normal, a date years ahead is a mistake.
 MAX_EVENT_TIME_AHEAD = dt.timedelta(days=1)
 

@@ -7,10 +7,10 @@ import duckdb
 import pyarrow as pa
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, asset
 
-from collector.storage.compaction import live_files
-from convtrack import raw_schema
+from convtrack.core import raw_schema
+from convtrack.core.compaction import live_files
+from convtrack.core.raw_partitions import scan_raw_partitions
 from orchestration.partitions import daily_partitions, single_run, window_days
-from orchestration.raw_partitions import scan_raw_partitions
 from orchestration.resources import ConvtrackSettings, WarehouseWriterLock
 
 

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
 
-from convtrack.raw_schema import SCHEMAS
+from convtrack.core.raw_schema import SCHEMAS
 from tests.conftest import Collector, start_collector, stop_collector
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -13,9 +13,9 @@ import uuid_utils
 from fastapi.testclient import TestClient
 
 from collector.app import create_app
-from collector.storage.log import log_dir, segment_tables
-from convtrack.raw_schema import SCHEMAS
-from convtrack.settings import Settings
+from convtrack.core.raw_log import log_dir, segment_tables
+from convtrack.core.raw_schema import SCHEMAS
+from convtrack.core.settings import Settings
 
 ADMIN = "admin-secret"
 READER = "read-secret"

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from collector.app import create_app
-from convtrack.settings import Settings
+from convtrack.core.settings import Settings
 
 LINK = "01a212cd-fcab-74e8-bbb7-203e94aeca9b"
 ADMIN_CALLS = [

@@ -21,7 +21,7 @@ from collector.validation.rules import (
     MAX_URL_CHARS,
     MAX_VIDEO_ID_CHARS,
 )
-from convtrack.raw_schema import CAMPAIGN_LINKS
+from convtrack.core.raw_schema import CAMPAIGN_LINKS
 from tests.collector.conftest import read_stream
 
 

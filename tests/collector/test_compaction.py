@@ -9,11 +9,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from collector.storage import ParquetRawEventStore, compaction
-from collector.storage.compaction import compact_partition, live_files
-from collector.storage.files import write_parquet_atomically
-from collector.storage.log import encode_record, log_dir
-from convtrack.raw_schema import partition_dir
+from collector.storage import ParquetRawEventStore
+from convtrack.core import compaction
+from convtrack.core.compaction import compact_partition, live_files
+from convtrack.core.files import write_parquet_atomically
+from convtrack.core.raw_log import encode_record, log_dir
+from convtrack.core.raw_schema import partition_dir
 from tests.collector.test_storage import click
 
 DAY = dt.date(2026, 11, 20)

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from collector.clock import utc_now
 from collector.validation.rules import MAX_EVENT_DATA_BYTES, MAX_ORDER_ID_CHARS
-from convtrack.settings import Settings
+from convtrack.core.settings import Settings
 from tests.collector.conftest import read_stream, uuid7_at
 
 

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from collector.app import create_app
 from collector.cors import origin_of
-from convtrack.settings import Settings
+from convtrack.core.settings import Settings
 
 
 def preflight(client: TestClient, origin: str):

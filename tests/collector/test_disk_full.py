@@ -22,8 +22,9 @@ from fastapi.testclient import TestClient
 
 from collector.app import create_app
 from collector.storage import LogRawEventStore, StoreUnavailable
-from collector.storage.log import SegmentsNotConverted, log_dir
-from convtrack.settings import Settings
+from collector.storage.log import SegmentsNotConverted
+from convtrack.core.raw_log import log_dir
+from convtrack.core.settings import Settings
 from tests.collector.conftest import ADMIN
 from tests.collector.test_log_store import conversion, parquet_rows, segments
 from tests.conftest import start_collector, stop_collector

@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 from dagster import SensorResult, build_sensor_context
 
-from collector.storage.log import log_dir
-from convtrack.raw_schema import FIRST_DAY
+from convtrack.core.raw_log import log_dir
+from convtrack.core.raw_schema import FIRST_DAY
 from orchestration.resources import ConvtrackSettings
 from orchestration.sensors import cleanup_requests
 

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from collector.app import create_app
 from collector.observability import ACCESS_LOGGER
-from convtrack.settings import Settings
+from convtrack.core.settings import Settings
 
 
 def test_healthz_reports_a_writable_log(client):

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collector.app import create_app
-from convtrack.settings import Settings
+from convtrack.core.settings import Settings
 from tests.collector.conftest import ADMIN, READER, read_stream
 from tests.collector.strategies import LINK, events, hostile_text, wire_text
 from tests.collector.test_read_api import SNAPSHOT_SQL, publish

@@ -24,7 +24,7 @@ from collector.validation.rules import (
     MAX_USER_AGENT_CHARS,
 )
 from collector.validation.scalar import check_conversion
-from convtrack.raw_schema import FIRST_DAY
+from convtrack.core.raw_schema import FIRST_DAY
 from tests.collector.conftest import read_stream, uuid7_at
 
 NOW = dt.datetime(2026, 9, 10, 12, 0, 0)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from collector.clock import utc_now
 from collector.validation.rules import MAX_EVENT_TIME_AHEAD
-from convtrack.raw_schema import FIRST_DAY
+from convtrack.core.raw_schema import FIRST_DAY
 from tests.collector.conftest import read_stream, uuid7_at
 
 FIRST = dt.datetime.combine(FIRST_DAY, dt.time())

@@ -16,8 +16,8 @@ import pytest
 from collector.ingest import importer
 from collector.ingest.importer import MAX_LINE_BYTES, MAX_REPORTED_PROBLEMS, import_file
 from collector.storage import ParquetRawEventStore
-from convtrack.raw_schema import CAMPAIGN_LINKS
-from convtrack.rules import REPO_ROOT
+from convtrack.core.raw_schema import CAMPAIGN_LINKS
+from convtrack.core.rules import REPO_ROOT
 from tests.collector.conftest import read_stream, uuid7_at
 
 NOW = dt.datetime(2026, 9, 10, 12, 0, 0)
@@ -123,7 +123,7 @@ MEASURE = textwrap.dedent(
     import json, resource, sys
     from pathlib import Path
     from collector.ingest.importer import import_file
-    from convtrack.settings import Settings
+    from convtrack.core.settings import Settings
 
     data_dir, small, big, batch_rows = sys.argv[1:5]
     settings = Settings(data_dir=Path(data_dir))

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from collector.app import create_app
 from collector.rate_limit import TokenBucketLimiter
 from collector.validation.rules import MAX_BODY_BYTES, MAX_BULK_BODY_BYTES
-from convtrack.settings import Settings
+from convtrack.core.settings import Settings
 from tests.collector.conftest import read_stream
 
 

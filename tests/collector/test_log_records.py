@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collector.storage import UnstorableRow
-from collector.storage.log_records import (
+from convtrack.core.raw_log import (
     HEADER,
     MAGIC,
     MAX_RECORD_BYTES,
+    UnstorableRow,
     encode_record,
     read_segment,
 )

@@ -20,7 +20,7 @@ import pytest
 
 from collector.storage import LogRawEventStore, StoreUnavailable
 from collector.storage import log as log_module
-from collector.storage.log import encode_record, log_dir, recover_orphan_segments, segment_tables
+from convtrack.core.raw_log import encode_record, log_dir, recover_orphan_segments, segment_tables
 from tests.collector.test_storage import click
 
 DAY = dt.datetime(2026, 11, 25, 10, 0, 0, 123456)

@@ -17,7 +17,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from collector.app import create_app
-from convtrack.settings import Settings
+from convtrack.core.settings import Settings
 from tests.collector.conftest import ADMIN, READER
 from tests.collector.test_read_api import SNAPSHOT_SQL, publish
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from convtrack.settings import Settings
+from convtrack.core.settings import Settings
 from tests.collector.conftest import read_stream
 from tests.conftest import start_collector, stop_collector
 

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from collector.app import create_app
 from collector.routes.tracker import etag_matches
-from convtrack.settings import Settings
+from convtrack.core.settings import Settings
 
 
 def test_script_is_javascript_cacheable_and_points_at_public_url(tmp_path: Path) -> None:

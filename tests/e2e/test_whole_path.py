@@ -17,7 +17,7 @@ import duckdb
 import pytest
 from dagster import DagsterInstance
 
-from convtrack.settings import Settings
+from convtrack.core.settings import Settings
 from orchestration.run import run_pipeline
 from tests.conftest import start_collector, stop_collector
 

@@ -4,7 +4,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from convtrack import raw_schema
+from convtrack.core import raw_schema
 from orchestration.assets.ingest import load_stream
 
 

@@ -20,8 +20,8 @@ import pyarrow.parquet as pq
 import pytest
 from dagster import DagsterInstance, build_init_resource_context
 
-from convtrack import raw_schema
-from convtrack.settings import Settings
+from convtrack.core import raw_schema
+from convtrack.core.settings import Settings
 from orchestration.resources import ConvtrackSettings, WarehouseWriterLock, writer_lock_path
 from orchestration.run import run_pipeline, run_prune
 

@@ -13,7 +13,7 @@ from dagster import DagsterEventType, DagsterInstance
 from typer.testing import CliRunner
 
 from convtrack.cli import app
-from convtrack.settings import Settings
+from convtrack.core.settings import Settings
 from orchestration.run import run_pipeline
 from tests.orchestration.test_jobs import AS_OF, OLD_DAY, make_raw
 from tests.orchestration.test_raw_partitions import make_strays

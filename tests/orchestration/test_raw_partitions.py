@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster import SensorResult, build_sensor_context
 
-from convtrack import raw_schema
+from convtrack.core import raw_schema
+from convtrack.core.raw_partitions import scan_raw_partitions
 from orchestration.assets import ingest
-from orchestration.raw_partitions import scan_raw_partitions
 from orchestration.resources import ConvtrackSettings
 from orchestration.retention import prune_raw_partitions
 from orchestration.sensors import new_raw_partitions

@@ -23,8 +23,8 @@ from dagster import DagsterInstance
 from fastapi.testclient import TestClient
 
 from collector.app import create_app
-from convtrack import raw_schema
-from convtrack.settings import Settings
+from convtrack.core import raw_schema
+from convtrack.core.settings import Settings
 from orchestration.run import run_pipeline, run_prune
 from tests.collector.conftest import uuid7_at
 

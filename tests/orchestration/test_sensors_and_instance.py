@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster import DagsterInstance, SensorResult, build_sensor_context
 
-from convtrack import raw_schema
-from convtrack.rules import REPO_ROOT
+from convtrack.core import raw_schema
+from convtrack.core.rules import REPO_ROOT
 from orchestration.resources import ConvtrackSettings
 from orchestration.sensors import new_raw_partitions
 

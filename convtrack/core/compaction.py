@@ -37,9 +37,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from collector.storage.files import fsync_dir, write_parquet_atomically
-from collector.storage.log import DEFAULT_MAX_SEGMENT_AGE_S, recover_orphan_segments
-from convtrack.raw_schema import SCHEMAS, partition_dir
+from convtrack.core.files import fsync_dir, write_parquet_atomically
+from convtrack.core.raw_log import DEFAULT_MAX_SEGMENT_AGE_S, recover_orphan_segments
+from convtrack.core.raw_schema import SCHEMAS, partition_dir
 
 COMPACTED_PREFIX = "compact-"
 # A day is closed once every log segment that could hold its rows has been converted.

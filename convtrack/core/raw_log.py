@@ -32,16 +32,40 @@ checks is kept as damage rather than guessed to be a torn tail.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import decimal
+import fcntl
+import logging
+import os
 import struct
 import zlib
+from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple
 
 import orjson
+import pyarrow as pa
 
-from collector.storage.base import UnstorableRow
-from convtrack.raw_schema import EVENT_TIME, SCHEMAS
+from convtrack.core.files import fsync_dir, write_bytes_atomically, write_parquet_atomically
+from convtrack.core.raw_schema import EVENT_TIME, SCHEMAS, partition_dir
+
+
+class UnstorableRow(ValueError):
+    """A row the store can never hold as it is (too large, or not encodable).
+
+    Nothing of the append was written; unlike StoreUnavailable, retrying cannot help.
+    """
+
+    def __init__(self, stream: str, index: int, field: str | None, reason: str) -> None:
+        where = f"{stream} row {index}" + (f", field {field!r}" if field else "")
+        super().__init__(f"{where} cannot be stored: {reason}")
+        self.stream = stream
+        self.index = index
+        self.field = field
+
 
 MAGIC = b"\x00CTL"
 HEADER = struct.Struct("<4sIII")  # magic, payload length, payload crc32, header crc32
@@ -238,3 +262,166 @@ def read_segment(data: bytes) -> SegmentContents:
     if not data.startswith(MAGIC) and _old_record_at(data, 0) is not None:
         return _read_old(data)
     return _read(data)
+
+
+# Where segments live, and how a dead writer's segments become Parquet ----------------
+
+LOG_DIRNAME = "_log"
+QUARANTINE_DIRNAME = "quarantine"
+SEGMENT_SUFFIX = ".log"
+# Parquet files per segment stay few and large; a minute bounds how long events wait
+# in the log before the pipeline can see them.
+DEFAULT_MAX_SEGMENT_BYTES = 32 * 1024 * 1024
+DEFAULT_MAX_SEGMENT_AGE_S = 60.0
+_ARROW_ERRORS = (pa.ArrowException, ValueError, TypeError)
+log = logging.getLogger(__name__)
+
+
+def count_of(n: int, noun: str) -> str:
+    """`1 event`, `2 events`: counts in messages people read."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def log_dir(raw_dir: Path) -> Path:
+    return Path(raw_dir) / LOG_DIRNAME
+
+
+def quarantine_dir(raw_dir: Path) -> Path:
+    """Where the damaged bytes of converted segments are kept, one folder per segment."""
+    return log_dir(raw_dir) / QUARANTINE_DIRNAME
+
+
+def _wire_schema(schema: pa.Schema) -> pa.Schema:
+    """`schema` with timestamps and decimals as the text the log holds them in."""
+    fields = []
+    for f in schema:
+        text = pa.types.is_timestamp(f.type) or pa.types.is_decimal(f.type)
+        fields.append(pa.field(f.name, pa.string()) if text else f)
+    return pa.schema(fields)
+
+
+def _table(stream: str, rows: list[dict]) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=_wire_schema(SCHEMAS[stream])).cast(SCHEMAS[stream])
+
+
+def _tables(records: list[Record]) -> tuple[dict[tuple[str, dt.date], pa.Table], list[Damage]]:
+    """Records as one table per (stream, day of the event time), and those that fit none."""
+    groups: dict[tuple[str, str], list[Record]] = defaultdict(list)
+    for r in records:
+        # ISO text: its first ten characters are the UTC day.
+        groups[r.stream, r.row[EVENT_TIME[r.stream]][:10]].append(r)
+    tables, misfits = {}, []
+    for (stream, day), group in groups.items():
+        try:
+            date = dt.date.fromisoformat(day)
+        except ValueError:
+            reason = f"{EVENT_TIME[stream]} does not start with a date: {day!r}"
+            misfits += [Damage(r.offset, r.size, reason) for r in group]
+            continue
+        try:
+            table = _table(stream, [r.row for r in group])
+        except _ARROW_ERRORS:
+            # One row that does not fit the schema must not keep the others out.
+            fitting = []
+            for r in group:
+                try:
+                    _table(stream, [r.row])
+                except _ARROW_ERRORS as exc:
+                    reason = f"does not fit the {stream} schema: {exc}"
+                    misfits.append(Damage(r.offset, r.size, reason))
+                else:
+                    fitting.append(r.row)
+            if not fitting:
+                continue
+            table = _table(stream, fitting)
+        tables[stream, date] = table
+    return tables, misfits
+
+
+def segment_tables(data: bytes) -> dict[tuple[str, dt.date], pa.Table]:
+    """A segment's readable rows as one table per (stream, day of the event time)."""
+    return _tables(read_segment(data).records)[0]
+
+
+def _quarantine(raw_dir: Path, segment: Path, data: bytes, damaged: list[Damage]) -> None:
+    """Keep the damaged bytes of `segment` before it goes, and say so loudly."""
+    folder = quarantine_dir(raw_dir) / segment.stem
+    for d in damaged:
+        write_bytes_atomically(data[d.offset : d.offset + d.size], folder / f"{d.offset:012d}.bad")
+    shown = "; ".join(f"{d.size} bytes at {d.offset}: {d.reason}" for d in damaged[:5])
+    more = f"; and {len(damaged) - 5} more" if len(damaged) > 5 else ""
+    log.error(
+        "%s: %d damaged ranges (%d bytes) could not be read and are kept in %s: %s%s",
+        segment.name,
+        len(damaged),
+        sum(d.size for d in damaged),
+        folder,
+        shown,
+        more,
+    )
+
+
+def convert_segment(raw_dir: Path, path: Path, fd: int) -> int:
+    """Turn the locked segment `path` into Parquet files, then delete it; rows written.
+
+    File names come from the segment's name, so a redo after a crash overwrites.
+    """
+    size = os.fstat(fd).st_size
+    data = os.pread(fd, size, 0) if size else b""
+    contents = read_segment(data)
+    tables, misfits = _tables(contents.records)
+    if damaged := sorted(contents.damaged + misfits, key=lambda d: d.offset):
+        _quarantine(raw_dir, path, data, damaged)
+    for (stream, day), table in sorted(tables.items()):
+        write_parquet_atomically(
+            table, partition_dir(raw_dir, stream, day) / f"{path.stem}.parquet"
+        )
+    if contents.torn_tail_bytes:
+        log.info(
+            "%s: dropped a torn tail of %d bytes (a write cut by a crash, never acknowledged)",
+            path.name,
+            contents.torn_tail_bytes,
+        )
+    with contextlib.suppress(FileNotFoundError):  # a retry after the unlink, not its fsync
+        os.unlink(path)
+    fsync_dir(path.parent)
+    return sum(t.num_rows for t in tables.values())
+
+
+def try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def locked_orphan_segments(raw_dir: Path) -> Iterator[tuple[Path, int]]:
+    """(path, locked fd) of each segment whose writer is gone; the caller closes the fd."""
+    directory = log_dir(raw_dir)
+    if not directory.is_dir():
+        return
+    for path in sorted(directory.glob(f"*{SEGMENT_SUFFIX}")):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:  # converted meanwhile by another recoverer
+            continue
+        # Neither a live writer's segment nor one converted and deleted between our
+        # open and our lock.
+        if try_lock(fd) and path.exists():
+            yield path, fd
+        else:
+            os.close(fd)
+
+
+def recover_orphan_segments(raw_dir: Path) -> int:
+    """Convert every segment whose writer is gone (its lock is free); rows recovered."""
+    recovered = 0
+    for path, fd in locked_orphan_segments(raw_dir):
+        try:
+            rows = convert_segment(raw_dir, path, fd)
+            recovered += rows
+            log.info("recovered %d rows from %s", rows, path.name)
+        finally:
+            os.close(fd)
+    return recovered

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from convtrack import raw_schema
+from convtrack.core import raw_schema
 
 
 @dataclass(frozen=True, slots=True)

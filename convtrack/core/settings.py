@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from convtrack.rules import default_attribution_window_days
+from convtrack.core.rules import default_attribution_window_days
 
 
 class Settings(BaseSettings):

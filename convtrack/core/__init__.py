@@ -1,0 +1,1 @@
+"""The layer every part of convtrack shares: settings, the raw layout and its log, the rules, file helpers, partition listing and compaction. Imports nothing of collector, orchestration or the CLI."""
