@@ -61,6 +61,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint dbt_project
+	$(BIN)/lint-imports
 
 format: setup
 	$(BIN)/ruff format .
