@@ -7,17 +7,13 @@ PYTHON ?= python3
 
 .PHONY: setup demo test lint format clean dagster-dev chromium bench bench-pipeline
 
-setup: $(STAMP) dbt_project/target/manifest.json
+setup: $(STAMP)
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
 		-c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
-
-# dagster-dbt loads the dbt manifest when the code location is imported.
-dbt_project/target/manifest.json: $(STAMP) $(shell find dbt_project -name '*.sql' -o -name '*.yml' 2>/dev/null | grep -v '/target/')
-	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --project-dir .
 
 demo: setup
 	$(BIN)/convtrack demo

@@ -357,9 +357,8 @@ def phase_pipeline(data_dir: Path, first: str, last: str) -> dict[str, object]:
     t0 = time.perf_counter()
     from orchestration.definitions import defs
     from orchestration.partitions import range_tags
-    from orchestration.run import _loggers, _resources, ensure_manifest
+    from orchestration.run import _loggers, _resources
 
-    ensure_manifest()
     imports_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     # What run_pipeline does, with the range given: run_pipeline itself always starts at
@@ -532,10 +531,10 @@ def machine() -> str:
     )
 
 
-def dbt_timings(run_id: str) -> list[tuple[str, str, float]]:
+def dbt_timings(artifacts: Path, run_id: str) -> list[tuple[str, str, float]]:
     """(unique_id, status, seconds) of the dbt invocation of a run, slowest first."""
     targets = sorted(
-        (ROOT / "dbt_project" / "target").glob(f"*{run_id[:7]}*/run_results.json"),
+        artifacts.glob(f"*{run_id[:7]}*/run_results.json"),
         key=lambda p: p.stat().st_mtime,
     )
     if not targets:
@@ -545,11 +544,11 @@ def dbt_timings(run_id: str) -> list[tuple[str, str, float]]:
     return sorted(rows, key=lambda r: -r[2])
 
 
-def dbt_phases(run_id: str) -> dict[str, float]:
+def dbt_phases(artifacts: Path, run_id: str) -> dict[str, float]:
     """From the run's dbt.log: start-up and parse (until the first node can run), nodes,
     and whether dbt had to re-parse the whole project."""
     logs = sorted(
-        (ROOT / "dbt_project" / "target").glob(f"*{run_id[:7]}*/dbt.log"),
+        artifacts.glob(f"*{run_id[:7]}*/dbt.log"),
         key=lambda p: p.stat().st_mtime,
     )
     if not logs:
@@ -649,16 +648,19 @@ def main() -> None:
         {"data_dir": str(data_dir), "out_db": str(work / "baseline.duckdb"), "as_of": last},
     )
     diffs = compare_marts(data_dir / "warehouse" / "published.duckdb", work / "baseline.duckdb")
-    full_dbt = dbt_timings(full["run_id"])
-    full["dbt_log"] = dbt_phases(full["run_id"])
+    from orchestration.dbt_env import dbt_artifacts_dir
+
+    artifacts = dbt_artifacts_dir(settings_for(data_dir))
+    full_dbt = dbt_timings(artifacts, full["run_id"])
+    full["dbt_log"] = dbt_phases(artifacts, full["run_id"])
 
     imp_new = run_phase("import", {"data_dir": str(data_dir), "files": gen["files"]["new_day"]})
     new_day = gen["new_day"]
     inc = run_phase("pipeline", {"data_dir": str(data_dir), "first": new_day, "last": new_day})
     if not inc["success"]:
         raise SystemExit("the new-day pipeline run failed")
-    inc_dbt = dbt_timings(inc["run_id"])
-    inc["dbt_log"] = dbt_phases(inc["run_id"])
+    inc_dbt = dbt_timings(artifacts, inc["run_id"])
+    inc["dbt_log"] = dbt_phases(artifacts, inc["run_id"])
 
     ratio = full["seconds"] / base["seconds"]
     share = inc["seconds"] / full["seconds"]

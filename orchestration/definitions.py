@@ -1,8 +1,6 @@
 """The convtrack code location: assembles assets, resources, jobs, schedules and sensors."""
 
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 from dagster import (
     AssetSelection,
@@ -17,7 +15,7 @@ from orchestration.assets.ingest import raw_assets
 from orchestration.assets.publish import MART_ASSET_KEYS, published_snapshot
 from orchestration.assets.transform import convtrack_dbt_models
 from orchestration.maintenance import compaction, prune
-from orchestration.project import dbt_project
+from orchestration.project import dbt_executable, dbt_project
 from orchestration.resources import ConvtrackSettings, WarehouseWriterLock
 from orchestration.schedules import daily_compaction, daily_prune, hourly_build
 from orchestration.sensors import cleanup_requests, new_raw_partitions
@@ -56,8 +54,7 @@ defs = Definitions(
     resources={
         "dbt": DbtCliResource(
             project_dir=dbt_project,
-            # the dbt installed beside this interpreter, whether or not .venv/bin is on PATH
-            dbt_executable=str(Path(sys.executable).with_name("dbt")),
+            dbt_executable=dbt_executable(),
         ),
         "convtrack": convtrack,
         "warehouse_lock": WarehouseWriterLock(convtrack=convtrack),

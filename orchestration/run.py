@@ -5,42 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from convtrack.core.raw_partitions import RawPartitions, SetAside, scan_raw_partitions
-from convtrack.core.rules import DBT_PROJECT_DIR, REPO_ROOT
 from convtrack.core.settings import Settings
 from orchestration.retention import retention_cutoff
 
-DAGSTER_YAML = REPO_ROOT / "dagster.yaml"
-
-
-def ensure_manifest() -> Path:
-    """Parse the dbt project when its manifest is missing or older than a model, macro or
-    yml: dagster-dbt reads the manifest at import, and a stale one fails mid-run."""
-    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
-    sources = [
-        p
-        for pattern in ("models/**/*", "macros/**/*", "tests/**/*", "dbt_project.yml")
-        for p in DBT_PROJECT_DIR.glob(pattern)
-        if p.is_file()
-    ]
-    built = manifest.stat().st_mtime if manifest.exists() else 0.0
-    if any(p.stat().st_mtime > built for p in sources):
-        dbt = Path(sys.executable).with_name("dbt")
-        subprocess.run(
-            [str(dbt), "parse", "--quiet", "--project-dir", ".", "--profiles-dir", "."],
-            cwd=DBT_PROJECT_DIR,
-            check=True,
-        )
-    return manifest
+# The instance settings shipped with the package (the repository's dagster.yaml).
+DAGSTER_YAML = Path(__file__).with_name("dagster.yaml")
 
 
 def prepare_dagster_home(settings: Settings) -> Path:
-    """DAGSTER_HOME lives in the data dir, with the repository's dagster.yaml in it."""
+    """DAGSTER_HOME lives in the data dir, with the shipped dagster.yaml in it."""
     home = settings.dagster_home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     target = home / "dagster.yaml"
@@ -105,7 +82,6 @@ def run_pipeline(
     first = raw.first_day
     if first is None:
         return None
-    ensure_manifest()
     from orchestration.definitions import defs
     from orchestration.partitions import range_tags
 
@@ -123,7 +99,6 @@ def run_prune(
     settings: Settings, as_of: dt.date, *, instance=None, log_level: str = "INFO"
 ) -> PipelineRun:
     """Apply retention as of `as_of` to the warehouse and data/raw, then republish."""
-    ensure_manifest()
     from orchestration.definitions import defs
 
     run_config = {

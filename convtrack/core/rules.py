@@ -3,6 +3,10 @@
 The attribution window is a business rule that the warehouse (dbt) owns; the collector
 needs it too, to refuse what it can decide alone. Rather than writing the number twice,
 Python reads it from `dbt_project/dbt_project.yml`.
+
+The dbt project ships inside this package (`convtrack/core/dbt_project` is the
+repository's `dbt_project/`, linked in a checkout and copied into a wheel), so it is found
+the same way in a checkout, an editable install and a plain `pip install`.
 """
 
 from __future__ import annotations
@@ -12,8 +16,7 @@ from pathlib import Path
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+DBT_PROJECT_DIR = Path(__file__).parent / "dbt_project"
 
 
 @cache

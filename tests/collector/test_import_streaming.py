@@ -17,7 +17,6 @@ from collector.ingest import importer
 from collector.ingest.importer import MAX_LINE_BYTES, MAX_REPORTED_PROBLEMS, import_file
 from collector.storage import ParquetRawEventStore
 from convtrack.core.raw_schema import CAMPAIGN_LINKS
-from convtrack.core.rules import REPO_ROOT
 from tests.collector.conftest import read_stream, uuid7_at
 
 NOW = dt.datetime(2026, 9, 10, 12, 0, 0)
@@ -140,7 +139,7 @@ MEASURE = textwrap.dedent(
 def _peak_growth(data_dir: Path, small: Path, big: Path, batch_rows: int) -> dict:
     out = subprocess.run(
         [sys.executable, "-c", MEASURE, str(data_dir), str(small), str(big), str(batch_rows)],
-        cwd=REPO_ROOT,
+        cwd=Path(__file__).resolve().parents[2],
         capture_output=True,
         text=True,
         check=True,

@@ -15,7 +15,7 @@ from pathlib import Path
 from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+from convtrack.core.rules import DBT_PROJECT_DIR
 
 
 class Dbt:

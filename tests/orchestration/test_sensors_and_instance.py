@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 from dagster import DagsterInstance, SensorResult, build_sensor_context
 
 from convtrack.core import raw_schema
-from convtrack.core.rules import REPO_ROOT
 from orchestration.resources import ConvtrackSettings
+from orchestration.run import DAGSTER_YAML
 from orchestration.sensors import new_raw_partitions
 
 
@@ -50,7 +50,7 @@ def test_new_raw_files_start_one_build_from_their_earliest_day(tmp_path):
 
 
 def test_the_instance_retries_failed_runs_and_queues_warehouse_writers(tmp_path, monkeypatch):
-    shutil.copy(REPO_ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+    shutil.copy(DAGSTER_YAML, tmp_path / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     instance = DagsterInstance.get()
     try:
