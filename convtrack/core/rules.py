@@ -30,5 +30,6 @@ def default_attribution_window_days() -> int:
     return int(dbt_vars()["attribution_window_days"])
 
 
-def clock_skew_minutes() -> int:
-    return int(dbt_vars()["clock_skew_minutes"])
+def retention_floor_days(attribution_window_days: int) -> int:
+    """The shortest retention allowed for this window, and the default one."""
+    return attribution_window_days + int(dbt_vars()["retention_beyond_window_days"])

@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from convtrack.core.rules import default_attribution_window_days
+from convtrack.core.rules import default_attribution_window_days, retention_floor_days
 
 
 class Settings(BaseSettings):
@@ -71,7 +71,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _retention_at_least_window(self) -> Settings:
-        floor = self.attribution_window_days + 1
+        floor = retention_floor_days(self.attribution_window_days)
         if self.retention_days is None:
             self.retention_days = floor
         elif self.retention_days < floor:
