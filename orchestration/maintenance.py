@@ -7,12 +7,12 @@ from dagster import Config, OpExecutionContext, RetryPolicy, in_process_executor
 from dagster_dbt import DbtCliResource
 
 from convtrack.core import raw_schema
-from convtrack.core.compaction import compact_partition, live_files
+from convtrack.core.compaction import COMPACTED_PREFIX, compact_partition, is_closed, live_files
 from orchestration.assets.publish import publish_snapshot
 from orchestration.dbt_env import point_dbt_at
 from orchestration.project import dbt_project
 from orchestration.resources import ConvtrackSettings, WarehouseWriterLock
-from orchestration.retention import PRUNED_STREAMS, prune_raw_partitions, retention_cutoff
+from orchestration.retention import prune_raw_partitions, retention_cutoff
 
 
 class PruneConfig(Config):
@@ -94,18 +94,20 @@ def prune():
 
 
 @op
-def compact_closed_days(context: OpExecutionContext, convtrack: ConvtrackSettings) -> None:
-    """Merge each closed day's small raw files into one (today is still being written)."""
+def compact_closed_days(context: OpExecutionContext, convtrack: ConvtrackSettings) -> int:
+    """Merge each closed day's small raw files into one, in every stream; days merged."""
     settings = convtrack.load()
-    today = dt.datetime.now(dt.UTC).date()
+    age = settings.log_segment_max_age_s
     merged = 0
-    for stream in PRUNED_STREAMS:
+    for stream in raw_schema.STREAMS:
         for day in raw_schema.partition_days(settings.raw_dir, stream):
             directory = raw_schema.partition_dir(settings.raw_dir, stream, day)
-            if day < today and len(live_files(directory)) > 1:
-                compact_partition(settings.raw_dir, stream, day)
-                merged += 1
+            if not is_closed(day, segment_age_s=age) or len(live_files(directory)) <= 1:
+                continue
+            out = compact_partition(settings.raw_dir, stream, day, segment_age_s=age)
+            merged += out is not None and out.name.startswith(COMPACTED_PREFIX)
     context.log.info(f"compacted {merged} day partitions")
+    return merged
 
 
 @job(executor_def=in_process_executor, description="Compact closed raw day partitions.")

@@ -20,10 +20,12 @@ use `live_files()`, which leaves those inputs out. The pipeline also drops dupli
 `event_id`s in staging, so a glob taken in that instant changes no mart. A crash before
 step 2 leaves only a temp file, removed by the next run; the inputs are untouched.
 
-Compaction is for closed days: `compact_partition` leaves a day alone until it ended
-`CLOSED_AFTER` ago, longer than a log segment lives (`DEFAULT_MAX_SEGMENT_AGE_S`), so no
-live segment still holds its rows and no conversion of it is under way. Before merging, `recover_orphan_segments` converts what dead collectors
-left in the log, so a later recovery cannot rewrite a file that was already compacted.
+Compaction is for closed days (`is_closed`): a day is left alone until it ended
+`closed_after(segment_age_s)` ago, several times longer than a log segment lives
+(`CONVTRACK_LOG_SEGMENT_MAX_AGE_S`), so no live segment still holds its rows and no
+conversion of it is under way. Before merging, `recover_orphan_segments` converts what
+dead collectors left in the log, so a later recovery cannot rewrite a file that was
+already compacted.
 Imports may add files to an old day at any time; a file that appears after the input
 list was taken is simply not an input, and stays.
 """
@@ -38,12 +40,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from convtrack.core.files import fsync_dir, write_parquet_atomically
-from convtrack.core.raw_log import DEFAULT_MAX_SEGMENT_AGE_S, recover_orphan_segments
+from convtrack.core.raw_log import recover_orphan_segments
 from convtrack.core.raw_schema import SCHEMAS, partition_dir
 
 COMPACTED_PREFIX = "compact-"
-# A day is closed once every log segment that could hold its rows has been converted.
-CLOSED_AFTER = dt.timedelta(seconds=5 * DEFAULT_MAX_SEGMENT_AGE_S)
 SOURCES_KEY = b"convtrack.compacted_from"
 
 
@@ -77,20 +77,29 @@ def _finish_interrupted(directory: Path) -> None:
         fsync_dir(directory)
 
 
-def is_closed(day: dt.date, now: dt.datetime | None = None) -> bool:
+def closed_after(segment_age_s: float) -> dt.timedelta:
+    """How long after its end a day is closed: every log segment that could hold its rows
+    has been converted by then (a segment lives `segment_age_s`; the margin leaves room
+    for a conversion that is slow or retried)."""
+    return dt.timedelta(seconds=5 * segment_age_s)
+
+
+def is_closed(day: dt.date, *, segment_age_s: float, now: dt.datetime | None = None) -> bool:
     """Whether `day` (UTC) ended long enough ago that no collector writes it any more."""
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    return now >= dt.datetime.combine(day + dt.timedelta(days=1), dt.time()) + CLOSED_AFTER
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
+    return now >= end + closed_after(segment_age_s)
 
 
-def compact_partition(raw_dir: Path, stream: str, day: dt.date) -> Path | None:
-    """Merge the files of `stream`'s closed partition `day` into one; that file, or None.
-
-    A day that is not closed yet (see `is_closed`) is left as it is.
-    """
+def compact_partition(
+    raw_dir: Path, stream: str, day: dt.date, *, segment_age_s: float
+) -> Path | None:
+    """Merge the files of `stream`'s closed partition `day` into one; the file that holds
+    the day afterwards (the merged one, or its only file), or None when the day is not
+    closed yet or has no file. Merging happened when the answer is a compacted file."""
     raw_dir = Path(raw_dir)
     directory = partition_dir(raw_dir, stream, day)
-    if not directory.is_dir() or not is_closed(day):
+    if not directory.is_dir() or not is_closed(day, segment_age_s=segment_age_s):
         return None
     recover_orphan_segments(raw_dir)
     _finish_interrupted(directory)

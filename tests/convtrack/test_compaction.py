@@ -18,6 +18,8 @@ from convtrack.core.raw_schema import partition_dir
 from tests.collector.test_storage import click
 
 DAY = dt.date(2026, 11, 20)
+# The log segment age the compaction is told about (CONVTRACK_LOG_SEGMENT_MAX_AGE_S).
+AGE = 60.0
 NOON = dt.datetime(2026, 11, 20, 12)
 
 
@@ -53,15 +55,15 @@ def live_ids(raw: Path) -> list[str]:
 
 def test_compaction_merges_a_day_into_one_file(tmp_path):
     ids = small_files(tmp_path)
-    out = compact_partition(tmp_path, "clicks", DAY)
+    out = compact_partition(tmp_path, "clicks", DAY, segment_age_s=AGE)
     assert [p.name for p in part(tmp_path).iterdir()] == [out.name]
     assert glob_ids(tmp_path) == ids
 
 
 def test_compaction_is_idempotent(tmp_path):
     ids = small_files(tmp_path)
-    first = compact_partition(tmp_path, "clicks", DAY)
-    assert compact_partition(tmp_path, "clicks", DAY) == first
+    first = compact_partition(tmp_path, "clicks", DAY, segment_age_s=AGE)
+    assert compact_partition(tmp_path, "clicks", DAY, segment_age_s=AGE) == first
     assert glob_ids(tmp_path) == ids
 
 
@@ -75,10 +77,10 @@ def test_killed_while_writing_the_merged_file_leaves_the_inputs_whole(tmp_path, 
 
     monkeypatch.setattr(compaction, "write_parquet_atomically", write_temp_then_die)
     with pytest.raises(Killed):
-        compact_partition(tmp_path, "clicks", DAY)
+        compact_partition(tmp_path, "clicks", DAY, segment_age_s=AGE)
     assert glob_ids(tmp_path) == ids == live_ids(tmp_path)
     monkeypatch.undo()
-    compact_partition(tmp_path, "clicks", DAY)
+    compact_partition(tmp_path, "clicks", DAY, segment_age_s=AGE)
     assert glob_ids(tmp_path) == ids
     assert len(list(part(tmp_path).iterdir())) == 1  # the temp file is gone too
 
@@ -96,13 +98,13 @@ def test_killed_between_rename_and_deletes_is_rolled_forward(
 
     monkeypatch.setattr(compaction, "_delete_inputs", delete_some_then_die)
     with pytest.raises(Killed):
-        compact_partition(tmp_path, "clicks", DAY)
+        compact_partition(tmp_path, "clicks", DAY, segment_age_s=AGE)
     # No row missing for anyone; readers that honour the merged file's sources see no
     # double either.
     assert set(glob_ids(tmp_path)) == set(ids)
     assert live_ids(tmp_path) == ids
     monkeypatch.undo()
-    compact_partition(tmp_path, "clicks", DAY)
+    compact_partition(tmp_path, "clicks", DAY, segment_age_s=AGE)
     assert glob_ids(tmp_path) == ids
     assert len(list(part(tmp_path).glob("*.parquet"))) == 1
 
@@ -117,7 +119,7 @@ def test_a_file_arriving_after_the_input_list_is_kept(tmp_path, monkeypatch):
         real_write(table, final)
 
     monkeypatch.setattr(compaction, "write_parquet_atomically", write_while_an_import_lands)
-    compact_partition(tmp_path, "clicks", DAY)
+    compact_partition(tmp_path, "clicks", DAY, segment_age_s=AGE)
     assert glob_ids(tmp_path) == sorted([*ids, "e999"])
 
 
@@ -126,7 +128,7 @@ def test_compaction_first_recovers_what_dead_collectors_left_in_the_log(tmp_path
     log_dir(tmp_path).mkdir(parents=True)
     row = click(77, NOON) | {"clicked_at": NOON.isoformat(), "received_at": NOON.isoformat()}
     (log_dir(tmp_path) / "wdead-00000002.log").write_bytes(encode_record("clicks", row))
-    compact_partition(tmp_path, "clicks", DAY)
+    compact_partition(tmp_path, "clicks", DAY, segment_age_s=AGE)
     assert glob_ids(tmp_path) == sorted([*ids, "e77"])
     assert len(list(part(tmp_path).glob("*.parquet"))) == 1
     assert list(log_dir(tmp_path).iterdir()) == []
@@ -137,19 +139,24 @@ def test_a_day_still_being_written_is_left_alone(tmp_path):
     store = ParquetRawEventStore(tmp_path)
     for i in range(2):
         store.write_table("clicks", pa.Table.from_pylist([click(i, today)]))
-    assert compact_partition(tmp_path, "clicks", today.date()) is None
+    assert compact_partition(tmp_path, "clicks", today.date(), segment_age_s=AGE) is None
     assert len(list(partition_dir(tmp_path, "clicks", today.date()).glob("*.parquet"))) == 2
 
 
-def test_a_day_is_closed_only_once_its_last_segments_are_converted():
+@pytest.mark.parametrize("age", [1.0, AGE, 3600.0])
+def test_a_day_is_closed_once_segments_of_the_configured_age_are_converted(age):
     day = dt.date(2026, 11, 24)
     midnight = dt.datetime(2026, 11, 25)
-    assert not compaction.is_closed(day, midnight + dt.timedelta(seconds=59))
-    assert compaction.is_closed(day, midnight + compaction.CLOSED_AFTER)
+    # A segment opened just before midnight may still hold the day's rows for `age`.
+    late_segment = midnight + dt.timedelta(seconds=age)
+    assert not compaction.is_closed(day, segment_age_s=age, now=late_segment)
+    closed = midnight + compaction.closed_after(age)
+    assert compaction.is_closed(day, segment_age_s=age, now=closed)
+    assert not compaction.is_closed(day, segment_age_s=age, now=closed - dt.timedelta(seconds=1))
 
 
 def test_nothing_to_compact(tmp_path):
-    assert compact_partition(tmp_path, "clicks", DAY) is None
+    assert compact_partition(tmp_path, "clicks", DAY, segment_age_s=AGE) is None
     small_files(tmp_path, n=1)
     [only] = part(tmp_path).glob("*.parquet")
-    assert compact_partition(tmp_path, "clicks", DAY) == only
+    assert compact_partition(tmp_path, "clicks", DAY, segment_age_s=AGE) == only
