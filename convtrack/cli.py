@@ -187,7 +187,7 @@ def pipeline_prune(
         typer.secho(f"prune run {run.run_id} failed (see the log above)", fg="red", err=True)
         raise typer.Exit(1)
     typer.echo(
-        f"prune run {run.run_id}: row-level data before {run.first_day} removed "
+        f"prune run {run.run_id}: row-level data before {run.cutoff} removed "
         f"({settings.retention_days} days kept); snapshot republished"
     )
 

@@ -3,7 +3,15 @@
 import datetime as dt
 import json
 
-from dagster import Config, OpExecutionContext, RetryPolicy, in_process_executor, job, op
+from dagster import (
+    Config,
+    OpExecutionContext,
+    RetryPolicy,
+    RunConfig,
+    in_process_executor,
+    job,
+    op,
+)
 from dagster_dbt import DbtCliResource
 
 from convtrack.core import raw_schema
@@ -16,10 +24,20 @@ from orchestration.retention import prune_raw_partitions, retention_cutoff
 
 
 class PruneConfig(Config):
-    """`as_of`: the day retention is applied as of (default: today, UTC)."""
+    """`as_of`: the day retention is applied as of (default: today, UTC); `request_id`:
+    the `POST /api/conversions/cleanup` request that asked for the run, if one did."""
 
     as_of: str | None = None
     request_id: str | None = None
+
+
+def prune_run_config(
+    as_of: dt.date | None = None, *, request_id: str | None = None, log_level: str | None = None
+) -> RunConfig:
+    """The run config of a prune run: every starter (CLI, schedule, sensor) builds it here."""
+    config = PruneConfig(as_of=as_of.isoformat() if as_of else None, request_id=request_id)
+    loggers = {"console": {"config": {"log_level": log_level}}} if log_level else None
+    return RunConfig(ops={"prune_warehouse": config}, loggers=loggers)
 
 
 def _as_of(config: PruneConfig) -> dt.date:
@@ -43,7 +61,10 @@ def prune_warehouse(
         "attribution_window_days": settings.attribution_window_days,
         "reporting_timezone": settings.reporting_timezone,
     }
-    context.log.info(f"pruning the warehouse as of {as_of}, keeping {settings.retention_days} days")
+    asked = f" (cleanup request {config.request_id})" if config.request_id else ""
+    context.log.info(
+        f"pruning the warehouse as of {as_of}, keeping {settings.retention_days} days{asked}"
+    )
     dbt.cli(
         [
             "run-operation",

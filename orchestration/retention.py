@@ -1,4 +1,4 @@
-"""Retention of row-level raw files (SPEC §4.3); the warehouse side is dbt's
+"""Retention of row-level raw files (docs/rules.md#retention); the warehouse side is dbt's
 `prune_row_level_data` macro, the one home of the rule."""
 
 from __future__ import annotations

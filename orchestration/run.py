@@ -95,21 +95,27 @@ def run_pipeline(
     return PipelineRun(result.run_id, first, as_of, result.success, tuple(raw.set_aside))
 
 
+@dataclass(frozen=True)
+class PruneRun:
+    run_id: str
+    as_of: dt.date
+    # Row-level data whose click is before this day was removed.
+    cutoff: dt.date
+    success: bool
+
+
 def run_prune(
     settings: Settings, as_of: dt.date, *, instance=None, log_level: str = "INFO"
-) -> PipelineRun:
+) -> PruneRun:
     """Apply retention as of `as_of` to the warehouse and data/raw, then republish."""
     from orchestration.definitions import defs
+    from orchestration.maintenance import prune_run_config
 
-    run_config = {
-        **_loggers(log_level),
-        "ops": {"prune_warehouse": {"config": {"as_of": as_of.isoformat()}}},
-    }
     result = defs.resolve_job_def("prune").execute_in_process(
         instance=_instance(settings, instance),
         resources=_resources(settings),
-        run_config=run_config,
+        run_config=prune_run_config(as_of, log_level=log_level),
         raise_on_error=False,
     )
-    first = retention_cutoff(as_of, settings.retention_days)
-    return PipelineRun(result.run_id, first, as_of, result.success)
+    cutoff = retention_cutoff(as_of, settings.retention_days)
+    return PruneRun(result.run_id, as_of, cutoff, result.success)

@@ -9,7 +9,7 @@ from dagster import (
     schedule,
 )
 
-from orchestration.maintenance import compaction, prune
+from orchestration.maintenance import compaction, prune, prune_run_config
 from orchestration.partitions import range_tags
 
 
@@ -32,7 +32,7 @@ def hourly_build(context: ScheduleEvaluationContext) -> RunRequest:
 )
 def daily_prune(context: ScheduleEvaluationContext) -> RunRequest:
     today = context.scheduled_execution_time.astimezone(dt.UTC).date()
-    return RunRequest(run_config={"ops": {"prune_warehouse": {"config": {"as_of": str(today)}}}})
+    return RunRequest(run_config=prune_run_config(today))
 
 
 @schedule(

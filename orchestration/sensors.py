@@ -13,7 +13,7 @@ from dagster import (
 )
 
 from convtrack.core.raw_partitions import SetAside, scan_raw_partitions
-from orchestration.maintenance import prune
+from orchestration.maintenance import prune, prune_run_config
 from orchestration.partitions import range_tags
 from orchestration.resources import ConvtrackSettings
 
@@ -83,17 +83,13 @@ def cleanup_requests(context: SensorEvaluationContext, convtrack: ConvtrackSetti
         return SkipReason("no cleanup requests")
     requests = []
     for path in pending:
-        body = json.loads(path.read_text())
+        as_of = json.loads(path.read_text()).get("as_of")
         requests.append(
             RunRequest(
                 run_key=path.stem,
-                run_config={
-                    "ops": {
-                        "prune_warehouse": {
-                            "config": {"as_of": body.get("as_of"), "request_id": path.stem}
-                        }
-                    }
-                },
+                run_config=prune_run_config(
+                    dt.date.fromisoformat(as_of) if as_of else None, request_id=path.stem
+                ),
                 tags={"convtrack/cleanup_request": path.stem},
             )
         )

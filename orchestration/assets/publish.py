@@ -11,7 +11,7 @@ from orchestration.partitions import daily_partitions, single_run
 from orchestration.resources import ConvtrackSettings, WarehouseWriterLock
 
 # Analysts' tools lag the engine: the duckdb CLI on PyPI (1.5) reads this storage
-# version, not DuckDB 2.0's own (SPEC §3.5).
+# version, not DuckDB 2.0's own (docs/schemas.md#warehouse).
 SNAPSHOT_STORAGE_VERSION = "v1.2.0"
 MARTS_SCHEMA = "marts"
 # Everything dbt builds in the marts schema, and nothing else, is published.
@@ -36,8 +36,9 @@ def publish_snapshot(warehouse_path: Path, published_path: Path) -> dict[str, in
     tmp.unlink(missing_ok=True)
     counts: dict[str, int] = {}
     with duckdb.connect() as con:
-        con.execute(f"attach '{warehouse_path}' as wh (read_only)")
-        con.execute(f"attach '{tmp}' as snap (storage_version '{SNAPSHOT_STORAGE_VERSION}')")
+        # Paths as parameters: a quote in a data directory's name is no SQL.
+        con.execute("attach ? as wh (read_only)", [str(warehouse_path)])
+        con.execute(f"attach ? as snap (storage_version '{SNAPSHOT_STORAGE_VERSION}')", [str(tmp)])
         tables = [
             r[0]
             for r in con.execute(

@@ -70,3 +70,12 @@ def test_republishing_swaps_the_file_while_an_open_reader_keeps_its_view(tmp_pat
             Decimal("2.00"),
         )
     assert not list(tmp_path.glob(".published*tmp"))
+
+
+def test_a_data_directory_with_a_quote_in_its_name_publishes(tmp_path):
+    # The paths reach DuckDB as parameters, not spliced into SQL.
+    where = tmp_path / "creator's data"
+    where.mkdir()
+    wh, pub = where / "warehouse.duckdb", where / "published.duckdb"
+    _warehouse(wh, "1.00")
+    assert publish_snapshot(wh, pub) == {"mart_revenue_by_type": 1}

@@ -1,4 +1,4 @@
-"""The raw-partition sensor, and the instance settings the operator relies on."""
+"""The sensors and schedules, and the instance settings the operator relies on."""
 
 import datetime as dt
 import os
@@ -6,12 +6,20 @@ import shutil
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from dagster import DagsterInstance, SensorResult, build_sensor_context
+from dagster import (
+    DagsterInstance,
+    SensorResult,
+    build_schedule_context,
+    build_sensor_context,
+    validate_run_config,
+)
 
 from convtrack.core import raw_schema
+from orchestration.maintenance import prune
 from orchestration.resources import ConvtrackSettings
 from orchestration.run import DAGSTER_YAML
-from orchestration.sensors import new_raw_partitions
+from orchestration.schedules import daily_prune
+from orchestration.sensors import cleanup_requests, new_raw_partitions
 
 
 def _touch_partition(raw_dir, day: dt.date, name: str) -> None:
@@ -60,3 +68,35 @@ def test_the_instance_retries_failed_runs_and_queues_warehouse_writers(tmp_path,
         assert {"key": "convtrack/writes", "value": "warehouse", "limit": 1} in limits
     finally:
         instance.dispose()
+
+
+def _prune_config(run_config) -> dict:
+    """The prune op's config as the prune job resolves it (refused if it does not fit)."""
+    as_dict = run_config if isinstance(run_config, dict) else run_config.to_config_dict()
+    resolved = validate_run_config(prune, as_dict)
+    return resolved["ops"]["prune_warehouse"]["config"]
+
+
+def test_cleanup_requests_and_the_daily_schedule_start_prune_runs_the_job_accepts(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from collector.app import create_app
+    from convtrack.core.settings import Settings
+
+    settings = Settings(data_dir=tmp_path, admin_token="a")
+    with TestClient(create_app(settings)) as client:
+        answer = client.post(
+            "/api/conversions/cleanup",
+            json={"as_of": "2026-03-01"},
+            headers={"Authorization": "Bearer a"},
+        ).json()
+    convtrack = ConvtrackSettings(data_dir=str(tmp_path))
+    result = cleanup_requests(build_sensor_context(cursor=None), convtrack=convtrack)
+    [request] = result.run_requests
+    config = _prune_config(request.run_config)
+    assert config["as_of"] == "2026-03-01"
+    assert config["request_id"] == answer["request_id"]
+
+    when = dt.datetime(2026, 3, 2, 3, 30, tzinfo=dt.UTC)
+    scheduled = daily_prune(build_schedule_context(scheduled_execution_time=when))
+    assert _prune_config(scheduled.run_config)["as_of"] == "2026-03-02"
