@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import FastAPI
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from collector.links import LinkRegistry
 from convtrack.core.origins import origin_of
@@ -47,15 +48,26 @@ class LinkOriginsCORSMiddleware(CORSMiddleware):
             self._link_count = len(ids)
         return self._origins
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._look_for_new_links(Headers(scope=scope).get("origin"))
+        await super().__call__(scope, receive, send)
+
+    async def _look_for_new_links(self, origin: str | None) -> None:
+        """Before Starlette decides on an origin no known link lands on: maybe another
+        collector registered one a moment ago, so re-read (off the event loop, and at
+        most once per `MISS_REFRESH_INTERVAL_S`)."""
+        links = self._registry()
+        wanted = origin_of(origin) if origin is not None else None
+        if links is not None and wanted is not None and wanted not in self._current_origins(links):
+            await links.refresh_after_miss()
+
     def is_allowed_origin(self, origin: str) -> bool:
         links = self._registry()
         wanted = origin_of(origin)
         if links is None or wanted is None:
             return False
-        if wanted in self._current_origins(links):
-            return True
-        # Maybe another collector registered it: re-read, but not on every request.
-        return links.refresh_after_miss() and wanted in self._current_origins(links)
+        return wanted in self._current_origins(links)
 
 
 def install_cors(app: FastAPI) -> None:
