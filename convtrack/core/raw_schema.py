@@ -1,4 +1,4 @@
-"""The raw event streams on disk (SPEC §3.4): their Arrow schemas and their layout.
+"""The raw event streams on disk (docs/schemas.md#raw-events): their Arrow schemas and layout.
 
 `data/raw/<stream>/dt=YYYY-MM-DD/<writer>-<seq>.parquet`. IDs are UUID text,
 timestamps are UTC microseconds without zone, money is decimal(10,2), so DuckDB, Spark
