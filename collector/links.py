@@ -187,7 +187,7 @@ class LinkRegistry:
 
     Lookups are dictionary reads. The disk is read in a worker thread, never on the event
     loop: by `refresh()` (at start, and by admin operations, which see other processes'
-    links at once) and by `find*()` when a lookup misses, at most once per
+    links at once) and by `refresh_after_miss()` when a lookup misses, at most once per
     `MISS_REFRESH_INTERVAL_S`; a miss waits for that re-read, so a link another process
     registered a moment ago is found, while other requests go on being answered.
     """
@@ -235,13 +235,6 @@ class LinkRegistry:
         self._by_code = {link.short_code: link for link in links.values()}
         self._reads += 1
         return True
-
-    async def find(self, campaign_link_id: str) -> CampaignLink | None:
-        """The link with this id; a miss looks on disk once more (throttled)."""
-        link = self._by_id.get(campaign_link_id)
-        if link is None and await self.refresh_after_miss():
-            link = self._by_id.get(campaign_link_id)
-        return link
 
     async def find_by_short_code(self, short_code: str) -> CampaignLink | None:
         """The link with this short code; a miss looks on disk once more (throttled)."""

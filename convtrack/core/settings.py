@@ -183,10 +183,6 @@ class Settings(BaseSettings):
         """Where `POST /api/conversions/cleanup` leaves requests for the prune sensor."""
         return self.data_dir / "requests" / "cleanup"
 
-    @property
-    def reports_dir(self) -> Path:
-        return self.data_dir / "reports"
-
 
 def configuration_problems(error: ValidationError) -> list[str]:
     """One line per problem of a `Settings` that failed, each naming its variable."""
