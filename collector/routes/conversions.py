@@ -4,7 +4,8 @@ the rules in docs/rules.md#validation)."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -82,8 +83,8 @@ class CheckedConversion:
     """One conversion of a request, checked: the raw row to store, or why it is refused."""
 
     row: dict[str, Any] | None
-    problems: list[Problem] = field(default_factory=list)
-    warnings: list[Problem] = field(default_factory=list)
+    problems: Sequence[Problem] = ()
+    warnings: Sequence[Problem] = ()
 
 
 async def check_event(
@@ -104,18 +105,15 @@ async def check_event(
         metrics.count_rejected([problem])
         return CheckedConversion(row=None, problems=[problem])
 
-    def checked() -> ConversionCheck:
-        return check_conversion(
-            event,
-            link_ids=links,
-            currency=settings.currency,
-            window_days=settings.attribution_window_days,
-            event_time=received_at,
-        )
-
-    check = checked()
-    if _names_unknown_link(check) and await links.refresh_after_miss():
-        check = checked()
+    rule_inputs = {
+        "link_ids": links,
+        "currency": settings.currency,
+        "window_days": settings.attribution_window_days,
+        "event_time": received_at,
+    }
+    check = check_conversion(event, **rule_inputs)
+    if check.problems and _names_unknown_link(check) and await links.refresh_after_miss():
+        check = check_conversion(event, **rule_inputs)
     if check.problems:
         metrics.count_rejected(check.problems)
         return CheckedConversion(row=None, problems=check.problems)
