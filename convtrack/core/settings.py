@@ -98,11 +98,12 @@ class Settings(BaseSettings):
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _origin_list(cls, v: Any, info: ValidationInfo) -> Any:
-        if not isinstance(v, str | list | tuple):
-            return v  # pydantic says what is wrong with it
-        entries = v.split(",") if isinstance(v, str) else v
+        if isinstance(v, str):
+            v = v.split(",")
+        if not isinstance(v, list | tuple) or not all(isinstance(e, str) for e in v):
+            return v  # not text: pydantic says what is wrong with it
         origins = []
-        for entry in (e.strip() if isinstance(e, str) else e for e in entries):
+        for entry in (e.strip() for e in v):
             if entry == "":
                 continue
             if entry != "*" and not is_bare_origin(entry):
