@@ -40,6 +40,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await store.start()
     app.state.store = store
     app.state.links = LinkRegistry(settings.raw_dir, store)
+    await app.state.links.refresh()
     app.state.snapshot = SnapshotReader(settings.published_path)
     try:
         yield

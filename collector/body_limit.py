@@ -1,4 +1,10 @@
-"""Request body limits (SPEC §5): `413 body_too_large`, decided while the body arrives.
+"""Request body limits (docs/api.md#limits): `413 body_too_large`, decided while the body
+arrives.
+
+Every path takes at most `MAX_BODY_BYTES`, unless its route declares another limit with
+`json_request_body(...)`: the limit goes into the route's OpenAPI operation (and its
+request body's description), and the middleware reads it from there. The limit a client
+reads is the one enforced, and a route with a larger body cannot forget to say so.
 
 A pure ASGI middleware: a declared Content-Length over the limit is refused before a
 byte of the body is read; otherwise the bytes are counted as the app reads them, and the
@@ -8,19 +14,53 @@ holds more than the limit in memory.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import FastAPI
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from collector.errors import error_response
 from collector.validation.problems import Problem
-from collector.validation.rules import MAX_BODY_BYTES, MAX_BULK_BODY_BYTES
+from collector.validation.rules import MAX_BODY_BYTES
 
-# Endpoints that take many events in one body (a batch of 500, a historical import).
-BULK_PATHS = frozenset({"/api/conversions/batch", "/api/admin/import"})
+# The OpenAPI extension under which an operation declares the largest body it takes.
+BODY_LIMIT_KEY = "x-body-limit-bytes"
 
 
-def body_limit_for(path: str) -> int:
-    return MAX_BULK_BODY_BYTES if path.rstrip("/") in BULK_PATHS else MAX_BODY_BYTES
+def json_request_body(schema: dict[str, Any], *, limit: int, description: str = "") -> dict:
+    """`openapi_extra` for a route that reads its JSON body itself: the body's schema, and
+    its limit, both documented and enforced by the middleware below."""
+    return {
+        BODY_LIMIT_KEY: limit,
+        "requestBody": {
+            "required": True,
+            "description": " ".join(
+                [f"JSON, at most {limit // 1024} KB (larger bodies: 413).", description]
+            ).strip(),
+            "content": {"application/json": {"schema": schema}},
+        },
+    }
+
+
+class BodyLimits:
+    """The body limit of a path: what its OpenAPI operation declares, else `MAX_BODY_BYTES`."""
+
+    def __init__(self, openapi: dict[str, Any]) -> None:
+        self._declared: list[tuple[re.Pattern[str], int]] = [
+            (compile_path(path)[0], operation[BODY_LIMIT_KEY])
+            for path, operations in openapi.get("paths", {}).items()
+            for operation in operations.values()
+            if isinstance(operation, dict) and BODY_LIMIT_KEY in operation
+        ]
+
+    def __call__(self, path: str) -> int:
+        for path_regex, limit in self._declared:
+            if path_regex.match(path):
+                return limit
+        return MAX_BODY_BYTES
 
 
 class BodyTooLarge(Exception):
@@ -36,11 +76,13 @@ def too_large_problem(limit: int) -> Problem:
 
 
 class BodySizeLimitMiddleware:
-    """413 for bodies over `limit_for(path)` bytes, without reading more than that."""
+    """413 for bodies over their path's limit, without reading more than that."""
 
-    def __init__(self, app: ASGIApp, limit_for=body_limit_for) -> None:
+    def __init__(self, app: ASGIApp, openapi: Callable[[], dict[str, Any]]) -> None:
         self.app = app
-        self.limit_for = limit_for
+        # Starlette builds its middleware when the app first runs (its lifespan), once
+        # every router is included: the document describes them all.
+        self.limit_for = BodyLimits(openapi())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -95,4 +137,5 @@ def _content_length(scope: Scope) -> int | None:
 
 
 def install_body_limits(app: FastAPI) -> None:
-    app.add_middleware(BodySizeLimitMiddleware)
+    """413 for bodies over the limits the app's routes declare (or the default)."""
+    app.add_middleware(BodySizeLimitMiddleware, openapi=app.openapi)

@@ -1,4 +1,4 @@
-"""CORS for landing pages (SPEC §5): the configured origins, or the link destinations'.
+"""CORS for landing pages (docs/api.md): the configured origins, or the link destinations'.
 
 With `CORS_ORIGINS` unset, an origin is allowed when some registered campaign link lands
 on it. Links are created while the collector runs (and by other processes), so the check
@@ -8,36 +8,19 @@ reads the link registry at request time instead of a list fixed at start.
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from fastapi import FastAPI
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from collector.links import LinkRegistry
+from convtrack.core.origins import origin_of
 
 # The tracker posts JSON; nothing it sends needs more (no cookies, no auth headers).
 ALLOW_METHODS = ("GET", "POST")
 ALLOW_HEADERS = ("Content-Type",)
 PREFLIGHT_MAX_AGE_S = 600
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def origin_of(url: str) -> str | None:
-    """The origin a browser would send for a page at `url` (`scheme://host[:port]`)."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-        host = parts.hostname  # lowercased, IPv6 without brackets
-        if parts.scheme not in _DEFAULT_PORTS or not host:
-            return None
-        host = host.encode("idna").decode("ascii")  # browsers send punycode
-    except (ValueError, UnicodeError):
-        return None
-    if ":" in host:
-        host = f"[{host}]"
-    suffix = f":{port}" if port is not None and port != _DEFAULT_PORTS[parts.scheme] else ""
-    return f"{parts.scheme}://{host}{suffix}"
 
 
 class LinkOriginsCORSMiddleware(CORSMiddleware):
@@ -65,21 +48,32 @@ class LinkOriginsCORSMiddleware(CORSMiddleware):
             self._link_count = len(ids)
         return self._origins
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._look_for_new_links(Headers(scope=scope).get("origin"))
+        await super().__call__(scope, receive, send)
+
+    async def _look_for_new_links(self, origin: str | None) -> None:
+        """Before Starlette decides on an origin no known link lands on: maybe another
+        collector registered one a moment ago, so re-read (off the event loop, and at
+        most once per `MISS_REFRESH_INTERVAL_S`)."""
+        links = self._registry()
+        wanted = origin_of(origin) if origin is not None else None
+        if links is not None and wanted is not None and wanted not in self._current_origins(links):
+            await links.refresh_after_miss()
+
     def is_allowed_origin(self, origin: str) -> bool:
         links = self._registry()
         wanted = origin_of(origin)
         if links is None or wanted is None:
             return False
-        if wanted in self._current_origins(links):
-            return True
-        # Maybe another collector registered it: re-read, but not on every request.
-        return links.refresh_after_miss() and wanted in self._current_origins(links)
+        return wanted in self._current_origins(links)
 
 
 def install_cors(app: FastAPI) -> None:
     """CORS for `app` from its settings: `CORS_ORIGINS`, else the link destinations."""
-    # Browsers send origins lowercased and without default ports: compare like with like.
-    configured = [o if o == "*" else origin_of(o) or o for o in app.state.settings.cors_origin_list]
+    # Validated and serialised as browsers send them when the settings were read.
+    configured = app.state.settings.cors_origins
     if configured:
         app.add_middleware(
             CORSMiddleware,

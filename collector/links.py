@@ -2,7 +2,8 @@
 
 The `campaign_links` raw stream is the record: each create or disable appends a new
 version row, and the registry is rebuilt from those rows at start. Links written by
-another process (another collector, the CLI) are picked up when a lookup misses.
+another process (another collector, the CLI) are picked up when a lookup misses. The
+files are read in a worker thread: the event loop goes on answering meanwhile.
 """
 
 from __future__ import annotations
@@ -161,6 +162,21 @@ def read_links(raw_dir: Path, files: frozenset[Path] | None = None) -> dict[str,
     return links
 
 
+def _read_changed_links(
+    raw_dir: Path, known: frozenset[Path] | None
+) -> tuple[frozenset[Path], dict[str, CampaignLink] | None]:
+    """The link files now, and the links in them; None for the links when the files are
+    still `known` (pass None to read them whatever they are)."""
+    files = _files_signature(raw_dir)
+    if files == known:
+        return files, None
+    return files, read_links(raw_dir, files)
+
+
+class LinkNotReadBack(RuntimeError):
+    """A link version the store acknowledged is not in the files the registry reads."""
+
+
 # A lookup that misses (an unknown id or short code, which any client can send) re-reads
 # the links other processes wrote at most this often: never a directory scan per request.
 MISS_REFRESH_INTERVAL_S = 1.0
@@ -169,9 +185,11 @@ MISS_REFRESH_INTERVAL_S = 1.0
 class LinkRegistry:
     """Current links by id and by short code, persisted through the raw event store.
 
-    Links written by another process are found by a lookup that misses, within
-    `MISS_REFRESH_INTERVAL_S`; admin operations (`create`, `set_disabled`, `refresh`) read
-    them at once.
+    Lookups are dictionary reads. The disk is read in a worker thread, never on the event
+    loop: by `refresh()` (at start, and by admin operations, which see other processes'
+    links at once) and by `refresh_after_miss()` when a lookup misses, at most once per
+    `MISS_REFRESH_INTERVAL_S`; a miss waits for that re-read, so a link another process
+    registered a moment ago is found, while other requests go on being answered.
     """
 
     def __init__(
@@ -180,48 +198,54 @@ class LinkRegistry:
         self._raw_dir = Path(raw_dir)
         self._store = store
         self._clock = clock
-        self._lock = asyncio.Lock()
-        self._signature: frozenset[Path] = frozenset()
+        # Held from a short code's uniqueness check to its write.
+        self._write_lock = asyncio.Lock()
+        # One re-read at a time, so an older read never replaces a newer one.
+        self._read_lock = asyncio.Lock()
+        self._signature: frozenset[Path] | None = None  # None: never read
+        self._reads = 0  # re-reads that changed something
         self._by_id: dict[str, CampaignLink] = {}
         self._by_code: dict[str, CampaignLink] = {}
         self._last_miss_refresh = float("-inf")
-        self.reload()
 
-    def reload(self, files: frozenset[Path] | None = None) -> None:
-        self._signature = _files_signature(self._raw_dir) if files is None else files
-        self._by_id = read_links(self._raw_dir, self._signature)
-        self._by_code = {link.short_code: link for link in self._by_id.values()}
-
-    def refresh(self) -> bool:
+    async def refresh(self) -> bool:
         """Re-read the links now if any process wrote a new version; True when it did."""
-        files = _files_signature(self._raw_dir)
-        if files == self._signature:
+        async with self._read_lock:
+            return await self._reread(self._signature)
+
+    async def refresh_after_miss(self) -> bool:
+        """`refresh()`, at most once per `MISS_REFRESH_INTERVAL_S`; True when the links
+        changed since the caller looked (by this re-read or one it waited for)."""
+        reads_seen = self._reads
+        async with self._read_lock:
+            if self._reads != reads_seen:
+                return True
+            now = self._clock()
+            if now - self._last_miss_refresh < MISS_REFRESH_INTERVAL_S:
+                return False
+            self._last_miss_refresh = now
+            return await self._reread(self._signature)
+
+    async def _reread(self, known: frozenset[Path] | None) -> bool:
+        files, links = await asyncio.to_thread(_read_changed_links, self._raw_dir, known)
+        if links is None:
             return False
-        self.reload(files)
+        self._signature = files
+        self._by_id = links
+        self._by_code = {link.short_code: link for link in links.values()}
+        self._reads += 1
         return True
 
-    def refresh_after_miss(self) -> bool:
-        """`refresh()`, at most once per `MISS_REFRESH_INTERVAL_S`; False when skipped."""
-        now = self._clock()
-        if now - self._last_miss_refresh < MISS_REFRESH_INTERVAL_S:
-            return False
-        self._last_miss_refresh = now
-        return self.refresh()
-
-    def get(self, campaign_link_id: str) -> CampaignLink | None:
-        link = self._by_id.get(campaign_link_id)
-        if link is None and self.refresh_after_miss():
-            link = self._by_id.get(campaign_link_id)
-        return link
-
-    def by_short_code(self, short_code: str) -> CampaignLink | None:
+    async def find_by_short_code(self, short_code: str) -> CampaignLink | None:
+        """The link with this short code; a miss looks on disk once more (throttled)."""
         link = self._by_code.get(short_code)
-        if link is None and self.refresh_after_miss():
+        if link is None and await self.refresh_after_miss():
             link = self._by_code.get(short_code)
         return link
 
     def __contains__(self, campaign_link_id: object) -> bool:
-        return isinstance(campaign_link_id, str) and self.get(campaign_link_id) is not None
+        """Whether the id is a link known now (memory only; see `refresh_after_miss`)."""
+        return isinstance(campaign_link_id, str) and campaign_link_id in self._by_id
 
     def ids(self) -> list[str]:
         return list(self._by_id)
@@ -244,8 +268,8 @@ class LinkRegistry:
         check_text("campaign_name", campaign_name, MAX_CAMPAIGN_NAME_CHARS)
         check_text("youtube_video_id", youtube_video_id, MAX_VIDEO_ID_CHARS)
         check_text("placement", placement, MAX_PLACEMENT_CHARS)
-        async with self._lock:  # the uniqueness check and the write go together
-            self.refresh()  # another process may have taken the code a moment ago
+        async with self._write_lock:
+            await self.refresh()  # another process may have taken the code a moment ago
             if short_code in self._by_code:
                 raise LinkError(
                     "short_code_taken",
@@ -264,14 +288,13 @@ class LinkRegistry:
                 disabled_at=None,
                 recorded_at=now,
             )
-            await self._store.append(STREAM, [link.row()])
-            self._remember(link)
+            await self._record(link)
             return link
 
     async def set_disabled(self, campaign_link_id: str, disabled: bool) -> CampaignLink | None:
         """Record a new version with the link disabled (or enabled again); None if unknown."""
-        async with self._lock:
-            self.refresh()
+        async with self._write_lock:
+            await self.refresh()
             current = self._by_id.get(campaign_link_id)
             if current is None:
                 return None
@@ -279,11 +302,20 @@ class LinkRegistry:
                 return current
             now = utc_now()
             link = replace(current, disabled_at=now if disabled else None, recorded_at=now)
-            await self._store.append(STREAM, [link.row()])
-            self._remember(link)
+            await self._record(link)
             return link
 
-    def _remember(self, link: CampaignLink) -> None:
-        # Re-read rather than patch: other writers' versions written meanwhile come along.
-        self.reload()
-        assert self._by_id.get(link.campaign_link_id) == link
+    async def _record(self, link: CampaignLink) -> None:
+        """Write a link version, then re-read the links rather than patch them: versions
+        other processes wrote meanwhile come along."""
+        await self._store.append(STREAM, [link.row()])
+        async with self._read_lock:
+            await self._reread(None)
+        if self._by_id.get(link.campaign_link_id) != link:
+            # The store writes this stream straight to Parquet (DIRECT_STREAMS), where
+            # the registry reads; were that ever broken, say so rather than answer 201 for
+            # a link that no redirect would find.
+            raise LinkNotReadBack(
+                f"campaign link {link.campaign_link_id} was stored but is not in "
+                f"{self._raw_dir / STREAM} when read back"
+            )

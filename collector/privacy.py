@@ -1,4 +1,5 @@
-"""What the collector keeps of a visitor's address: the network, not the host (SPEC §5)."""
+"""What the collector keeps of a visitor's address: the network, not the host, unless
+CONVTRACK_STORE_FULL_IP says otherwise (docs/operations.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Per-IP token buckets for the public write endpoints (SPEC §3.1, §5): `429 rate_limited`.
+"""Per-IP token buckets for the public write endpoints (docs/api.md#limits): `429 rate_limited`.
 
 Each client address has a bucket of `RATE_LIMIT_BURST` tokens refilled at
 `RATE_LIMIT_PER_IP` tokens a second; a request takes one. The client address is the

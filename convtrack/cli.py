@@ -1,4 +1,4 @@
-"""The `convtrack` command line (SPEC §3.1)."""
+"""The `convtrack` command line (docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from typing import Annotated
 
 import httpx
 import typer
+from pydantic import ValidationError
 
-from convtrack.core.settings import Settings
+from convtrack.core.settings import Settings, configuration_problems
 
 app = typer.Typer(
     help="convtrack: credit conversions and revenue to the campaign links that brought them.",
@@ -25,11 +26,17 @@ app.add_typer(pipeline_app, name="pipeline")
 
 
 def _settings() -> Settings:
+    """The CONVTRACK_* settings; a bad one ends the command (exit 2) with a line per problem."""
     try:
         return Settings()
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        typer.secho(f"configuration error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
+    except ValidationError as exc:
+        problems = configuration_problems(exc)
+        typer.secho(
+            "configuration error" + ("s:" if len(problems) > 1 else ":"), fg="red", err=True
+        )
+        for problem in problems:
+            typer.secho(f"  {problem}", fg="red", err=True)
+        raise typer.Exit(2) from None
 
 
 def _parse_day(value: str | None) -> dt.date:
@@ -60,7 +67,7 @@ def serve(
     from collector.observability import access_log_config
 
     _settings()  # fail early, with a readable message, on bad configuration
-    # uvicorn's own access log prints the full client address: ours replaces it (SPEC §5).
+    # uvicorn's own access log prints the full client address: ours replaces it.
     uvicorn.run(
         "collector.app:create_app",
         factory=True,
@@ -147,11 +154,11 @@ def pipeline_run(
     ] = None,
 ) -> None:
     """Materialise every day with raw data up to --as-of in one run, then publish."""
+    settings = _settings()
+    day = _parse_day(as_of)
     from convtrack.core.raw_partitions import scan_raw_partitions
     from orchestration.run import run_pipeline
 
-    settings = _settings()
-    day = _parse_day(as_of)
     raw = scan_raw_partitions(settings.raw_dir, day)
     for entry in raw.set_aside:
         typer.secho(f"warning: set aside, not built: {entry}", fg="yellow", err=True)
@@ -175,13 +182,13 @@ def pipeline_prune(
     ] = None,
 ) -> None:
     """Remove row-level data past RETENTION_DAYS (warehouse and data/raw), then republish."""
-    from orchestration.run import run_prune
-
     settings = _settings()
     day = _parse_day(as_of)
     if not settings.warehouse_path.exists():
         typer.secho(f"no warehouse at {settings.warehouse_path}: run the pipeline first", err=True)
         raise typer.Exit(1)
+    from orchestration.run import run_prune
+
     run = run_prune(settings, day)
     if not run.success:
         typer.secho(f"prune run {run.run_id} failed (see the log above)", fg="red", err=True)
@@ -197,7 +204,7 @@ def demo() -> None:
     """The main job: a realistic 60-day story, end to end, on this machine."""
     from convtrack.demo import run_demo
 
-    sys.exit(run_demo())
+    sys.exit(run_demo(_settings()))
 
 
 def main() -> None:

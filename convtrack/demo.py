@@ -193,8 +193,8 @@ def print_results(settings: Settings) -> None:
     console.print("Not credited: " + (", ".join(f"{reason} {n}" for reason, n in ledger) or "none"))
 
 
-def run_demo() -> int:
-    settings = Settings()
+def run_demo(settings: Settings) -> int:
+    """Run the demo in `settings.data_dir`; the exit code (1 when the pipeline run failed)."""
     data_dir = settings.data_dir.resolve()
     prepare_data_dir(data_dir)
     port = free_port()

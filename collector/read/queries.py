@@ -1,4 +1,5 @@
-"""The read API's questions to the snapshot's marts; answers as JSON-ready dicts.
+"""The read API's questions to the snapshot's marts; answers as JSON-ready dicts in the
+shapes of `collector.read.responses`.
 
 Money is a string with two decimals; times are ISO-8601 UTC. The numbers come from
 dbt's marts as they are: no business rule is recomputed here, only summed over days.
@@ -45,7 +46,8 @@ def _rows(cur: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]:
     return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
 
-def as_of(cur: duckdb.DuckDBPyConnection) -> Any:
+def as_of(cur: duckdb.DuckDBPyConnection) -> str | None:
+    """The day the snapshot was built as of (YYYY-MM-DD); None when it does not say."""
     rows = _rows(cur, "select as_of from {s}.main._meta limit 1", [])
     return _iso(rows[0]["as_of"]) if rows else None
 
@@ -57,7 +59,9 @@ def retained_since(cur: duckdb.DuckDBPyConnection) -> dt.date | None:
     return rows[0].get("retained_since") if rows else None
 
 
-def link_exists(cur: duckdb.DuckDBPyConnection, campaign_link_id: str) -> dict | None:
+def funnel_row(cur: duckdb.DuckDBPyConnection, campaign_link_id: str) -> dict | None:
+    """The link's row of `mart_conversion_funnel` (every link has one), or None when the
+    snapshot knows no such link."""
     rows = _rows(
         cur,
         "select * from {s}.main.mart_conversion_funnel where campaign_link_id = ?",
@@ -67,6 +71,8 @@ def link_exists(cur: duckdb.DuckDBPyConnection, campaign_link_id: str) -> dict |
 
 
 def attribution(cur: duckdb.DuckDBPyConnection, tracking_id: str) -> dict | None:
+    """The click behind `tracking_id` and its conversions; None when the snapshot has no
+    such click."""
     rows = _rows(
         cur, "select * from {s}.main.mart_attribution where tracking_id = ?", [tracking_id]
     )
@@ -107,9 +113,9 @@ def attribution(cur: duckdb.DuckDBPyConnection, tracking_id: str) -> dict | None
     }
 
 
-def _link_fields(link: dict) -> dict:
+def _link_fields(row: dict) -> dict:
     return {
-        k: link[k]
+        k: row[k]
         for k in (
             "campaign_link_id",
             "short_code",
@@ -120,14 +126,14 @@ def _link_fields(link: dict) -> dict:
     }
 
 
-def funnel(link: dict) -> dict:
-    """The mart's row, as it is."""
+def funnel(row: dict) -> dict:
+    """The link's funnel over all time: its `funnel_row`, as it is."""
     return {
-        **_link_fields(link),
+        **_link_fields(row),
         "from": None,
         "to": None,
         **{
-            k: link[k]
+            k: row[k]
             for k in (
                 "clicks",
                 "bot_clicks",
@@ -138,9 +144,9 @@ def funnel(link: dict) -> dict:
                 "purchases",
             )
         },
-        "revenue": money(link["revenue"]),
+        "revenue": money(row["revenue"]),
         **{
-            k: None if link[k] is None else float(link[k])
+            k: None if row[k] is None else float(row[k])
             for k in (
                 "click_to_conversion_rate",
                 "newsletter_signup_rate",
@@ -174,17 +180,18 @@ def _daily(
 
 
 def funnel_between(
-    cur: duckdb.DuckDBPyConnection, link: dict, start: dt.date | None, end: dt.date | None
+    cur: duckdb.DuckDBPyConnection, row: dict, start: dt.date | None, end: dt.date | None
 ) -> dict:
-    """Summed from the daily history; converting clicks are not in it, so they stay null."""
-    by_type = {r["event_type"]: r for r in _daily(cur, link["campaign_link_id"], start, end)}
+    """The funnel of the link of `row` (its `funnel_row`) over the days start..end, summed
+    from the daily history; converting clicks are not in it, so they stay null."""
+    by_type = {r["event_type"]: r for r in _daily(cur, row["campaign_link_id"], start, end)}
     click_row = by_type.pop("click", {})
     clicks = int(click_row.get("clicks") or 0)
     per_type = {t: int(by_type.get(t, {}).get("conversions") or 0) for t in EVENT_TYPE_COLUMNS}
     conversions = sum(per_type.values())
     revenue = sum((Decimal(str(r["revenue"] or 0)) for r in by_type.values()), Decimal(0))
     answer = {
-        **_link_fields(link),
+        **_link_fields(row),
         "from": _iso(start),
         "to": _iso(end),
         "clicks": clicks,
@@ -206,6 +213,7 @@ def revenue_by_type(
     start: dt.date | None = None,
     end: dt.date | None = None,
 ) -> list[dict]:
+    """Conversions and revenue per conversion type: all time, or summed over start..end."""
     if start is None and end is None:
         rows = _rows(
             cur,

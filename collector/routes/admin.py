@@ -8,10 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
+from collector.body import parse_object_body
+from collector.body_limit import json_request_body
 from collector.deps import AdminDep, LinksDep, MetricsDep, SettingsDep, StoreDep
 from collector.errors import ApiError, error_responses
 from collector.ingest.importer import IMPORTABLE, import_rows
-from collector.routes.conversions import parse_object_body
 from collector.storage import RawEventStore, StoreUnavailable
 from collector.validation.problems import Problem
 from collector.validation.rules import MAX_BULK_BODY_BYTES, MAX_EVENT_TIME_AHEAD
@@ -24,27 +25,18 @@ router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[AdminDep])
 @router.post(
     "/import",
     responses=error_responses(401, 403, 413, 422, 503),
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "description": (
-                f"JSON, at most {MAX_BULK_BODY_BYTES // 1024} KB (larger: 413). Each row's "
-                f"clicked_at / converted_at lies between {FIRST_DAY}T00:00:00Z and "
-                f"{MAX_EVENT_TIME_AHEAD.total_seconds() / 3600:g} hours ahead of the collector's "
-                "clock, else that row is refused (event_time_out_of_range) and the others kept."
-            ),
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            s: {"type": "array", "items": {"type": "object"}} for s in IMPORTABLE
-                        },
-                    }
-                }
-            },
-        }
-    },
+    openapi_extra=json_request_body(
+        {
+            "type": "object",
+            "properties": {s: {"type": "array", "items": {"type": "object"}} for s in IMPORTABLE},
+        },
+        limit=MAX_BULK_BODY_BYTES,
+        description=(
+            f"Each row's clicked_at / converted_at lies between {FIRST_DAY}T00:00:00Z and "
+            f"{MAX_EVENT_TIME_AHEAD.total_seconds() / 3600:g} hours ahead of the collector's "
+            "clock, else that row is refused (event_time_out_of_range) and the others kept."
+        ),
+    ),
 )
 async def import_events(
     request: Request,
@@ -55,7 +47,7 @@ async def import_events(
 ) -> dict[str, Any]:
     """Import historical clicks and conversions with their own times; per-event results."""
     raw = await request.body()
-    links.refresh()
+    await links.refresh()
     # Parsing up to a megabyte of JSON, validating and writing Parquet is CPU and disk
     # work: all of it runs off the event loop, so redirects are answered meanwhile.
     answer, problem_codes = await run_in_threadpool(

@@ -16,9 +16,9 @@ import uuid_utils
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
+from collector.body import parse_object_body
 from collector.deps import AdminDep, SettingsDep
 from collector.errors import ApiError, error_responses
-from collector.routes.conversions import parse_object_body
 from collector.validation.problems import Problem
 from convtrack.core.files import fsync_dir
 from convtrack.core.raw_schema import FIRST_DAY

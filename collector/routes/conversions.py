@@ -1,7 +1,11 @@
-"""Conversion intake from the landing page's tracker (SPEC §3.2, §4.1)."""
+"""Conversion intake from the landing page's tracker: one event, or a batch (docs/api.md;
+the rules in docs/rules.md#validation)."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -10,13 +14,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from collector.body import invalid_body, parse_json_body, parse_object_body
+from collector.body_limit import json_request_body
 from collector.clock import utc_now
 from collector.deps import LinksDep, MetricsDep, RateLimitDep, SettingsDep, StoreDep
 from collector.errors import ApiError, error_responses
-from collector.jsontext import parse_json
+from collector.links import LinkRegistry
+from collector.observability import Metrics
 from collector.validation.problems import Problem
 from collector.validation.rules import MAX_BATCH_EVENTS, MAX_BODY_BYTES, MAX_BULK_BODY_BYTES
 from collector.validation.scalar import ConversionCheck, check_conversion
+from convtrack.core.settings import Settings
 
 router = APIRouter(prefix="/api/conversions", tags=["conversions"])
 
@@ -70,48 +78,74 @@ class BatchAccepted(BaseModel):
     rejected: int
 
 
-def _request_body(schema: dict[str, Any], limit: int) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "description": f"JSON, at most {limit // 1024} KB (larger bodies: 413)",
-            "content": {"application/json": {"schema": schema}},
-        }
+@dataclass(slots=True)
+class CheckedConversion:
+    """One conversion of a request, checked: the raw row to store, or why it is refused."""
+
+    row: dict[str, Any] | None
+    problems: Sequence[Problem] = ()
+    warnings: Sequence[Problem] = ()
+
+
+async def check_event(
+    event: object,
+    *,
+    received_at: dt.datetime,
+    settings: Settings,
+    links: LinkRegistry,
+    metrics: Metrics,
+) -> CheckedConversion:
+    """Apply every rule to one conversion; build its raw row, or count its refusal.
+
+    A campaign link this collector does not know yet is looked for on disk once more
+    (throttled, off the event loop): another process may have registered it a moment ago.
+    """
+    if not isinstance(event, dict):
+        problem = Problem("invalid_body", None, "this event is not a JSON object")
+        metrics.count_rejected([problem])
+        return CheckedConversion(row=None, problems=[problem])
+
+    rule_inputs = {
+        "link_ids": links,
+        "currency": settings.currency,
+        "window_days": settings.attribution_window_days,
+        "event_time": received_at,
     }
+    check = check_conversion(event, **rule_inputs)
+    if check.problems and _names_unknown_link(check) and await links.refresh_after_miss():
+        check = check_conversion(event, **rule_inputs)
+    if check.problems:
+        metrics.count_rejected(check.problems)
+        return CheckedConversion(row=None, problems=check.problems)
+    return CheckedConversion(row=_row(check, received_at), warnings=check.warnings)
 
 
-def _row(check: ConversionCheck, now) -> dict[str, Any]:
+def _names_unknown_link(check: ConversionCheck) -> bool:
+    return any(p.code == "unknown_campaign_link" for p in check.problems)
+
+
+def _row(check: ConversionCheck, received_at: dt.datetime) -> dict[str, Any]:
     """The raw row of an accepted conversion; a client event_id is kept for idempotency."""
     return {
         **check.values,
         "event_id": check.values["event_id"] or str(uuid_utils.uuid7()),
-        "converted_at": now,
-        "received_at": now,
+        "converted_at": received_at,
+        "received_at": received_at,
         "source": "api",
     }
 
 
-def parse_object_body(raw: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or a 422 that says what is wrong with it."""
-    try:
-        body = parse_json(raw)
-    except (ValueError, RecursionError) as exc:
-        raise ApiError(
-            422, Problem("invalid_body", None, f"the request body is not valid JSON ({exc})")
-        ) from exc
-    if not isinstance(body, dict):
-        raise ApiError(
-            422,
-            Problem("invalid_body", None, "the request body must be a JSON object {...}"),
-        )
-    return body
+def _counted(metrics: Metrics, error: ApiError) -> ApiError:
+    """`error`, its problems counted as rejections."""
+    metrics.count_rejected(error.problems)
+    return error
 
 
 @router.post(
     "",
     status_code=202,
     response_model=ConversionAccepted,
-    openapi_extra=_request_body(ConversionIn.model_json_schema(), MAX_BODY_BYTES),
+    openapi_extra=json_request_body(ConversionIn.model_json_schema(), limit=MAX_BODY_BYTES),
     responses=error_responses(413, 422, 429, 503),
     dependencies=[RateLimitDep],
 )
@@ -127,30 +161,22 @@ async def report_conversion(
     A retry with the same `event_id` gets the same 202 and the same event_id; duplicates
     are counted once downstream (the first received wins).
     """
-    # Parsed by hand: numbers must keep their decimal text, and any content type is
-    # accepted because navigator.sendBeacon posts text/plain.
-    body = parse_body(await request.body(), metrics)
-    if not isinstance(body, dict):
-        raise _refused(metrics, "the request body must be a JSON object {...}")
-    now = utc_now()
-    check = check_conversion(
-        body,
-        link_ids=links,
-        currency=settings.currency,
-        window_days=settings.attribution_window_days,
-        event_time=now,
+    try:
+        body = parse_object_body(await request.body())
+    except ApiError as exc:
+        raise _counted(metrics, exc) from exc
+    checked = await check_event(
+        body, received_at=utc_now(), settings=settings, links=links, metrics=metrics
     )
-    if check.problems:
-        metrics.count_rejected(check.problems)
-        raise ApiError(422, check.problems)
-    row = _row(check, now)
-    await store.append("conversions", [row])
+    if checked.row is None:
+        raise ApiError(422, checked.problems)
+    await store.append("conversions", [checked.row])
     metrics.count_accepted("conversions")
     return JSONResponse(
         {
-            "event_id": row["event_id"],
+            "event_id": checked.row["event_id"],
             "status": "accepted",
-            "warnings": [w.as_dict() for w in check.warnings],
+            "warnings": [w.as_dict() for w in checked.warnings],
         },
         status_code=202,
     )
@@ -160,7 +186,7 @@ async def report_conversion(
     "/batch",
     status_code=202,
     response_model=BatchAccepted,
-    openapi_extra=_request_body(BATCH_SCHEMA, MAX_BULK_BODY_BYTES),
+    openapi_extra=json_request_body(BATCH_SCHEMA, limit=MAX_BULK_BODY_BYTES),
     responses=error_responses(413, 422, 429, 503),
     dependencies=[RateLimitDep],
     description=(
@@ -181,52 +207,29 @@ async def report_conversion_batch(
     metrics: MetricsDep,
 ) -> JSONResponse:
     """Validate up to 500 conversions; store the good ones; answer per event."""
-    body = parse_body(await request.body(), metrics)
-    events = body.get("events") if isinstance(body, dict) else None
-    if not isinstance(events, list):
-        raise _refused(metrics, 'the body must be {"events": [ ...conversions... ]}', "events")
-    if len(events) > MAX_BATCH_EVENTS:
-        problem = Problem(
-            "too_many_events",
-            "events",
-            f"a batch holds at most {MAX_BATCH_EVENTS} events, this one {len(events)}; split it",
-        )
-        metrics.count_rejected([problem])
-        raise ApiError(422, problem)
-    now = utc_now()
+    try:
+        events = _batch_events(parse_json_body(await request.body()))
+    except ApiError as exc:
+        raise _counted(metrics, exc) from exc
+    received_at = utc_now()
     # The scalar checker: measured ~2x faster than the Polars one at 500 rows.
     results: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     for index, event in enumerate(events):
-        if not isinstance(event, dict):
-            problems = [Problem("invalid_body", None, "this event is not a JSON object")]
-            check = ConversionCheck(problems=problems)
-        else:
-            check = check_conversion(
-                event,
-                link_ids=links,
-                currency=settings.currency,
-                window_days=settings.attribution_window_days,
-                event_time=now,
-            )
-        if check.problems:
-            metrics.count_rejected(check.problems)
-            results.append(
-                {
-                    "index": index,
-                    "status": "rejected",
-                    "errors": [p.as_dict() for p in check.problems],
-                }
-            )
+        checked = await check_event(
+            event, received_at=received_at, settings=settings, links=links, metrics=metrics
+        )
+        if checked.row is None:
+            errors = [p.as_dict() for p in checked.problems]
+            results.append({"index": index, "status": "rejected", "errors": errors})
             continue
-        row = _row(check, now)
-        rows.append(row)
+        rows.append(checked.row)
         results.append(
             {
                 "index": index,
                 "status": "accepted",
-                "event_id": row["event_id"],
-                "warnings": [w.as_dict() for w in check.warnings],
+                "event_id": checked.row["event_id"],
+                "warnings": [w.as_dict() for w in checked.warnings],
             }
         )
     await store.append("conversions", rows)
@@ -237,14 +240,19 @@ async def report_conversion_batch(
     )
 
 
-def parse_body(raw: bytes, metrics: MetricsDep) -> Any:
-    try:
-        return parse_json(raw)
-    except (ValueError, RecursionError) as exc:
-        raise _refused(metrics, f"the request body is not valid JSON ({exc})") from exc
-
-
-def _refused(metrics: MetricsDep, message: str, field: str | None = None) -> ApiError:
-    problem = Problem("invalid_body", field, message)
-    metrics.count_rejected([problem])
-    return ApiError(422, problem)
+def _batch_events(body: Any) -> list[Any]:
+    """The `events` of a batch body, or a 422 that says what is wrong with the body."""
+    events = body.get("events") if isinstance(body, dict) else None
+    if not isinstance(events, list):
+        raise invalid_body('the body must be {"events": [ ...conversions... ]}', "events")
+    if len(events) > MAX_BATCH_EVENTS:
+        raise ApiError(
+            422,
+            Problem(
+                "too_many_events",
+                "events",
+                f"a batch holds at most {MAX_BATCH_EVENTS} events, this one {len(events)}; "
+                "split it",
+            ),
+        )
+    return events

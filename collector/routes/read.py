@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 import duckdb
 from fastapi import APIRouter, Query
@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query
 from collector.deps import ReaderDep, SnapshotDep
 from collector.errors import ApiError, error_responses
 from collector.read import queries
+from collector.read.responses import Attribution, Funnel, RevenueByType
 from collector.read.snapshot import SnapshotReader, SnapshotUnavailable
 from collector.validation.problems import Problem
 from collector.validation.scalar import is_uuid, uuid7_time
@@ -89,15 +90,16 @@ def _range(start: dt.date | None, end: dt.date | None) -> None:
         raise ApiError(422, Problem("invalid_range", "from", "from must be on or before to"))
 
 
-def _link(cur: duckdb.DuckDBPyConnection, campaign_link_id: str) -> dict:
-    link = queries.link_exists(cur, campaign_link_id)
-    if link is None:
+def _funnel_row(cur: duckdb.DuckDBPyConnection, campaign_link_id: str) -> dict:
+    """The link's funnel row, or a 404 when the snapshot knows no such link."""
+    row = queries.funnel_row(cur, campaign_link_id)
+    if row is None:
         raise _not_found("campaign_link_id", campaign_link_id)
-    return link
+    return row
 
 
-@router.get("/attribution/{tracking_id}")
-def get_attribution(tracking_id: str, snapshot: SnapshotDep) -> dict[str, Any]:
+@router.get("/attribution/{tracking_id}", response_model=Attribution)
+def get_attribution(tracking_id: str, snapshot: SnapshotDep) -> Attribution:
     """The click behind a tracking id, its conversions, revenue and attribution window;
     404 `click_pruned` when retention removed it."""
     tracking_id = _uuid_path("tracking_id", tracking_id)
@@ -105,38 +107,40 @@ def get_attribution(tracking_id: str, snapshot: SnapshotDep) -> dict[str, Any]:
         answer = queries.attribution(cur, tracking_id)
         if answer is None:
             raise _no_click(tracking_id, queries.retained_since(cur))
-        return {"as_of": queries.as_of(cur), **answer}
+        return Attribution.model_validate({"as_of": queries.as_of(cur), **answer})
 
 
-@router.get("/funnel/{campaign_link_id}")
+@router.get("/funnel/{campaign_link_id}", response_model=Funnel)
 def get_funnel(
     campaign_link_id: str, snapshot: SnapshotDep, start: FromDate = None, end: ToDate = None
-) -> dict[str, Any]:
+) -> Funnel:
     """Funnel counts and rates of a link: all time, or summed over days from..to."""
     campaign_link_id = _uuid_path("campaign_link_id", campaign_link_id)
     _range(start, end)
     with snapshot_cursor(snapshot) as cur:
-        link = _link(cur, campaign_link_id)
+        row = _funnel_row(cur, campaign_link_id)
         if start is None and end is None:
-            funnel = queries.funnel(link)
+            funnel = queries.funnel(row)
         else:
-            funnel = queries.funnel_between(cur, link, start, end)
-        return {"as_of": queries.as_of(cur), **funnel}
+            funnel = queries.funnel_between(cur, row, start, end)
+        return Funnel.model_validate({"as_of": queries.as_of(cur), **funnel})
 
 
-@router.get("/types/{campaign_link_id}")
+@router.get("/types/{campaign_link_id}", response_model=RevenueByType)
 def get_revenue_by_type(
     campaign_link_id: str, snapshot: SnapshotDep, start: FromDate = None, end: ToDate = None
-) -> dict[str, Any]:
+) -> RevenueByType:
     """Conversions, revenue and average revenue of a link per conversion type."""
     campaign_link_id = _uuid_path("campaign_link_id", campaign_link_id)
     _range(start, end)
     with snapshot_cursor(snapshot) as cur:
-        _link(cur, campaign_link_id)
-        return {
-            "as_of": queries.as_of(cur),
-            "campaign_link_id": campaign_link_id,
-            "from": start.isoformat() if start else None,
-            "to": end.isoformat() if end else None,
-            "types": queries.revenue_by_type(cur, campaign_link_id, start, end),
-        }
+        _funnel_row(cur, campaign_link_id)  # a 404 for a link the snapshot does not know
+        return RevenueByType.model_validate(
+            {
+                "as_of": queries.as_of(cur),
+                "campaign_link_id": campaign_link_id,
+                "from": start.isoformat() if start else None,
+                "to": end.isoformat() if end else None,
+                "types": queries.revenue_by_type(cur, campaign_link_id, start, end),
+            }
+        )

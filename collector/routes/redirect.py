@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from collector.clock import utc_now
 from collector.deps import LinksDep, MetricsDep, RateLimitDep, SettingsDep, StoreDep
 from collector.errors import error_responses
-from collector.links import CampaignLink
+from collector.links import CampaignLink, LinkRegistry
 from collector.privacy import truncate_ip
 from collector.validation.rules import MAX_REFERRER_CHARS, MAX_USER_AGENT_CHARS, clip
 
@@ -36,8 +36,9 @@ def with_attribution(destination: str, tracking_id: str, campaign_link_id: str) 
     return urlunsplit(parts._replace(query="&".join([*kept, added])))
 
 
-def _find(links: LinksDep, short_code: str) -> CampaignLink | HTMLResponse:
-    link = links.by_short_code(short_code)
+async def _find(links: LinkRegistry, short_code: str) -> CampaignLink | HTMLResponse:
+    """The active link with this code, or the 404 page to answer instead."""
+    link = await links.find_by_short_code(short_code)
     if link is None or link.disabled:
         return HTMLResponse(NOT_FOUND_PAGE.format(code=escape(short_code)), status_code=404)
     return link
@@ -66,7 +67,7 @@ async def follow_link(
     metrics: MetricsDep,
 ) -> Response:
     """Record a click and redirect to the link's destination with attribution parameters."""
-    link = _find(links, short_code)
+    link = await _find(links, short_code)
     if isinstance(link, Response):
         return link
     tracking_id = str(uuid_utils.uuid7())
@@ -96,7 +97,7 @@ async def follow_link(
 )
 async def check_link(short_code: str, links: LinksDep) -> Response:
     """Redirect like GET but record nothing: HEAD comes from link checkers and previews."""
-    link = _find(links, short_code)
+    link = await _find(links, short_code)
     if isinstance(link, Response):
         return link
     tracking_id = str(uuid_utils.uuid7())

@@ -1,4 +1,4 @@
-"""The tracker script for landing pages (SPEC §3.2, §3.3): `collector/static/tracker.js`."""
+"""The tracker script for landing pages (docs/api.md): `collector/static/tracker.js`."""
 
 from __future__ import annotations
 

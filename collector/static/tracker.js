@@ -2,7 +2,7 @@
  * convtrack CampaignTracker: reports a landing page's conversions to the collector.
  *
  * Served by GET /api/conversions/script with COLLECTOR_URL filled in from PUBLIC_URL
- * (SPEC §3.2, §3.3). ES2017, no dependencies.
+ * (docs/api.md). ES2017, no dependencies.
  *
  *   <script src="https://collector.example/api/conversions/script"></script>
  *   CampaignTracker.trackPurchase(49.99, { orderId: "A-1001" }).then(function (answer) {});

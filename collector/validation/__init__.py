@@ -1,1 +1,2 @@
-"""Validation of incoming events (SPEC §4.1): one set of rules, a scalar and a vectorised checker."""
+"""Validation of incoming events (docs/rules.md#validation): one set of rules, a scalar and a
+vectorised checker."""

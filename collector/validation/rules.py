@@ -1,4 +1,5 @@
-"""The limits of SPEC §4.1 and §5, named once; the scalar and the vectorised validators read them.
+"""The limits of docs/rules.md#validation and docs/api.md#limits, named once; the scalar and
+the vectorised validators, the routes and the body-limit middleware read them.
 
 The attribution window is not here: it belongs to dbt's vars and reaches the collector
 through `Settings.attribution_window_days`.
@@ -33,10 +34,11 @@ UUID7_MAX_MS = (dt.datetime.max - dt.datetime(1970, 1, 1)) // dt.timedelta(milli
 NUMERIC_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 NUMERIC_RE = re.compile(NUMERIC_PATTERN)
 
-# Request sizes (SPEC §5: "requests over 64 KB → 413"). The tracker's single events and the
-# redirect are held to 64 KB; a batch of MAX_BATCH_EVENTS events with event_data near its
-# 8 KB limit cannot fit in that, so the batch and the admin import get a larger, still
-# bounded limit. Bodies are counted while they arrive, never read whole first.
+# Request sizes (docs/api.md#limits). The tracker's single events and the redirect are held
+# to 64 KB; a batch of MAX_BATCH_EVENTS events with event_data near its 8 KB limit cannot
+# fit in that, so the routes that take many events (the batch, the admin import) declare
+# the larger, still bounded limit (collector/body_limit.py). Bodies are counted while they
+# arrive, never read whole first.
 MAX_BODY_BYTES = 64 * 1024
 MAX_BULK_BODY_BYTES = 1024 * 1024
 MAX_BATCH_EVENTS = 500

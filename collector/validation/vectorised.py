@@ -12,7 +12,6 @@ from decimal import Decimal
 
 import polars as pl
 
-from collector.validation.problems import MESSAGES
 from collector.validation.rules import (
     EVENT_TYPES,
     MAX_EVENT_DATA_BYTES,
@@ -244,7 +243,3 @@ def click_rules(*, link_ids: Iterable[str]) -> pl.Expr:
             ),
         ]
     )
-
-
-def message_for(code: str, field: str | None, *, currency: str, window_days: int) -> str:
-    return MESSAGES[code].format(field=field, currency=currency, window=window_days)

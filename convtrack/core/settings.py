@@ -1,36 +1,68 @@
 """Runtime configuration: `CONVTRACK_*` environment variables, read once into `Settings`.
 
 Nothing reads the environment at import time: callers build a `Settings()` when they
-start (the CLI, the app factory, a Dagster run) and pass it down.
+start (the CLI, the app factory, a Dagster run) and pass it down. Every value is checked
+then, so a typo fails at start with a message naming its variable, never later inside the
+collector or dbt. The variables are listed in docs/operations.md.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import zoneinfo
+from functools import cache
 from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from convtrack.core.origins import DEFAULT_PORTS, is_bare_origin, origin_of
 from convtrack.core.rules import default_attribution_window_days, retention_floor_days
+
+ENV_PREFIX = "CONVTRACK_"
+
+
+def env_var(field_name: str) -> str:
+    """The environment variable that sets a `Settings` field."""
+    return f"{ENV_PREFIX}{field_name.upper()}"
 
 
 class Settings(BaseSettings):
-    """Every knob of convtrack, with the defaults of SPEC §3.1."""
+    """Every knob of convtrack, with its default (docs/operations.md).
 
-    model_config = SettingsConfigDict(env_prefix="CONVTRACK_", extra="ignore")
+    Validators raise messages that name the variable and say what would be right.
+    """
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     data_dir: Path = Path("./data")
+    # Where the collector is reached from outside (the tracker script and short links name
+    # it); never taken from a request's Host header. Kept without a trailing slash.
     public_url: str = "http://127.0.0.1:8000"
     admin_token: SecretStr | None = None
     read_token: SecretStr | None = None
-    # Comma-separated origins; empty means "the origins of registered link destinations".
-    cors_origins: str = ""
+    # Comma-separated origins in the environment; empty means "the origins of registered
+    # link destinations". Kept as browsers send them: lowercase host, no default port.
+    cors_origins: Annotated[list[str], NoDecode] = []
     attribution_window_days: int = Field(default_factory=default_attribution_window_days, ge=1)
-    # Default: window + 1 days (see the validator); never less than that.
-    retention_days: int | None = None
+    # The floor, and the default: the attribution window plus the days dbt's
+    # `retention_beyond_window_days` adds (docs/rules.md#retention).
+    retention_days: int = Field(
+        default_factory=lambda data: retention_floor_days(data["attribution_window_days"])
+    )
     archive_dir: Path | None = None
     currency: str = "USD"
+    # The days of agg_daily_link_metrics (docs/rules.md#time); an IANA name DuckDB knows.
     reporting_timezone: str = "UTC"
     store_full_ip: bool = False
     rate_limit_per_ip: float = Field(default=50.0, ge=0)
@@ -38,25 +70,66 @@ class Settings(BaseSettings):
     # Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is
     # believed ("*": any). Empty: none - the socket peer is the client, whatever it says.
     forwarded_allow_ips: str = ""
-    # The collector's append log (SPEC §5): a segment becomes Parquet at this size or age.
+    # The collector's append log (docs/architecture.md): a segment becomes Parquet at this
+    # size or age.
     log_segment_max_bytes: int = Field(default=32 * 1024 * 1024, ge=1)
     log_segment_max_age_s: float = Field(default=60.0, gt=0)
 
     @field_validator("currency")
     @classmethod
-    def _upper_currency(cls, v: str) -> str:
+    def _currency_code(cls, v: str, info: ValidationInfo) -> str:
         if len(v) != 3 or not v.isalpha():
-            raise ValueError(f"CONVTRACK_CURRENCY must be a 3-letter ISO code, got {v!r}")
+            raise ValueError(
+                f"{env_var(info.field_name)}: {v!r} is not a 3-letter ISO 4217 code such as "
+                "USD or EUR"
+            )
         return v.upper()
 
     @field_validator("public_url")
     @classmethod
-    def _strip_slash(cls, v: str) -> str:
+    def _absolute_http_url(cls, v: str, info: ValidationInfo) -> str:
+        if (problem := _base_url_problem(v)) is not None:
+            raise ValueError(
+                f"{env_var(info.field_name)}: {v!r} {problem}; write the collector's absolute "
+                "http(s) URL as seen from outside, e.g. https://go.example.com"
+            )
         return v.rstrip("/")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origin_list(cls, v: Any, info: ValidationInfo) -> Any:
+        if isinstance(v, str):
+            v = v.split(",")
+        if not isinstance(v, list | tuple) or not all(isinstance(e, str) for e in v):
+            return v  # not text: pydantic says what is wrong with it
+        origins = []
+        for entry in (e.strip() for e in v):
+            if entry == "":
+                continue
+            if entry != "*" and not is_bare_origin(entry):
+                raise ValueError(
+                    f"{env_var(info.field_name)}: {entry!r} is not an origin; write "
+                    "comma-separated scheme://host[:port] without a path, e.g. "
+                    "https://landing.example,http://localhost:3000 (or * for any)"
+                )
+            origins.append(entry if entry == "*" else origin_of(entry))
+        return origins
+
+    @field_validator("reporting_timezone")
+    @classmethod
+    def _known_time_zone(cls, v: str, info: ValidationInfo) -> str:
+        if v not in _time_zones():
+            close = difflib.get_close_matches(v, _time_zones(), n=1)
+            raise ValueError(
+                f"{env_var(info.field_name)}: {v!r} is not an IANA time zone name such as "
+                "UTC, Europe/Berlin or America/New_York"
+                + (f" (did you mean {close[0]!r}?)" if close else "")
+            )
+        return v
 
     @field_validator("forwarded_allow_ips")
     @classmethod
-    def _proxies_are_addresses(cls, v: str) -> str:
+    def _proxies_are_addresses(cls, v: str, info: ValidationInfo) -> str:
         for entry in (e.strip() for e in v.split(",")):
             if not entry or entry == "*":
                 continue
@@ -64,7 +137,7 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(entry, strict=False)
             except ValueError:
                 raise ValueError(
-                    f"CONVTRACK_FORWARDED_ALLOW_IPS: {entry!r} is not an IP address or network "
+                    f"{env_var(info.field_name)}: {entry!r} is not an IP address or network "
                     "(e.g. 10.0.0.1,10.1.0.0/16, or * for any)"
                 ) from None
         return v
@@ -72,12 +145,12 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _retention_at_least_window(self) -> Settings:
         floor = retention_floor_days(self.attribution_window_days)
-        if self.retention_days is None:
-            self.retention_days = floor
-        elif self.retention_days < floor:
+        if self.retention_days < floor:
             raise ValueError(
-                f"CONVTRACK_RETENTION_DAYS={self.retention_days} is shorter than the "
-                f"attribution window + 1 ({floor}): conversions could lose their clicks"
+                f"{env_var('retention_days')}: {self.retention_days} days is shorter than "
+                f"{env_var('attribution_window_days')} + "
+                f"{floor - self.attribution_window_days} = {floor}, so conversions could lose "
+                f"their clicks; set {floor} or more, or leave it unset"
             )
         return self
 
@@ -85,11 +158,7 @@ class Settings(BaseSettings):
     def trusted_proxies(self) -> list[str]:
         return [e.strip() for e in self.forwarded_allow_ips.split(",") if e.strip()]
 
-    @property
-    def cors_origin_list(self) -> list[str]:
-        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
-
-    # Locations inside the data directory (SPEC §2).
+    # Locations inside the data directory (docs/architecture.md).
     @property
     def raw_dir(self) -> Path:
         return self.data_dir / "raw"
@@ -115,6 +184,44 @@ class Settings(BaseSettings):
         """Where `POST /api/conversions/cleanup` leaves requests for the prune sensor."""
         return self.data_dir / "requests" / "cleanup"
 
-    @property
-    def reports_dir(self) -> Path:
-        return self.data_dir / "reports"
+
+def configuration_problems(error: ValidationError) -> list[str]:
+    """One line per problem of a `Settings` that failed, each naming its variable."""
+    lines = []
+    for problem in error.errors(include_url=False):
+        if problem["type"] == "default_factory_not_called":
+            continue  # a consequence of another problem, which has its own line
+        if problem["type"] == "value_error":
+            # Raised by the validators above: it names the variable and what would be right.
+            lines.append(str(problem["ctx"]["error"]))
+            continue
+        field = str(problem["loc"][0]) if problem["loc"] else ""
+        # pydantic's own checks (numbers, booleans, bounds) say what they expected.
+        value = "" if "token" in field else f"={problem['input']}"
+        lines.append(f"{env_var(field)}{value}: {problem['msg'].lower()}")
+    return lines
+
+
+def _base_url_problem(url: str) -> str | None:
+    """Why `url` cannot be the collector's public base URL, or None when it can."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number in range
+    except ValueError:
+        return "cannot be read as a URL"
+    if parts.scheme not in DEFAULT_PORTS:
+        return "does not start with http:// or https://"
+    if not parts.hostname:
+        return "names no host"
+    if "@" in parts.netloc:
+        return "names a user or password"
+    if parts.query or parts.fragment:
+        return "has a query or fragment"
+    return None
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    # The IANA names Python sees (the tzdata package when the system has none); DuckDB
+    # knows them all. `localtime` is the machine's own file, not a name DuckDB knows.
+    return frozenset(zoneinfo.available_timezones() - {"localtime"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -222,24 +223,44 @@ def test_unknown_ids_do_not_rescan_the_disk_on_every_lookup(settings, monkeypatc
     )
     clock = FakeClock()
     registry = LinkRegistry(settings.raw_dir, store=None, clock=clock)
-    scans.clear()
-    for _ in range(200):
-        assert registry.get(str(uuid_utils.uuid4())) is None
-        assert registry.by_short_code("nope") is None
-    assert len(scans) == 1
 
-    # Another process registers a link: a miss finds it once the interval has passed.
-    now = utc_now()
-    link = links_module.CampaignLink(
-        str(uuid_utils.uuid7()), "elsewhere", "https://e.com/", None, None, None, now, None, now
-    )
-    ParquetRawEventStore(settings.raw_dir).write_table(
-        "campaign_links", pa.Table.from_pylist([link.row()], schema=CAMPAIGN_LINKS)
-    )
-    assert registry.get(link.campaign_link_id) is None
-    clock.now += links_module.MISS_REFRESH_INTERVAL_S
-    assert registry.get(link.campaign_link_id) == link
-    assert len(scans) == 2
-    # Admin paths read at once: refresh() scans whatever the clock says.
-    registry.refresh()
-    assert len(scans) == 3
+    async def scenario() -> None:
+        await registry.refresh()
+        scans.clear()
+        for _ in range(200):
+            assert str(uuid_utils.uuid4()) not in registry  # memory only, never the disk
+            assert await registry.find_by_short_code("nope") is None
+        assert len(scans) == 1
+
+        # Another process registers a link: a miss finds it once the interval has passed.
+        now = utc_now()
+        link = links_module.CampaignLink(
+            str(uuid_utils.uuid7()), "elsewhere", "https://e.com/", None, None, None, now, None, now
+        )
+        ParquetRawEventStore(settings.raw_dir).write_table(
+            "campaign_links", pa.Table.from_pylist([link.row()], schema=CAMPAIGN_LINKS)
+        )
+        assert await registry.find_by_short_code("elsewhere") is None
+        clock.now += links_module.MISS_REFRESH_INTERVAL_S
+        assert await registry.find_by_short_code("elsewhere") == link
+        assert link.campaign_link_id in registry
+        assert len(scans) == 2
+        # Admin paths read at once: refresh() scans whatever the clock says.
+        await registry.refresh()
+        assert len(scans) == 3
+
+    asyncio.run(scenario())
+
+
+def test_a_link_the_store_did_not_write_where_the_registry_reads_is_an_error(settings):
+    class StoreThatLosesLinks:
+        async def append(self, stream: str, rows: list[dict]) -> None:
+            pass
+
+    registry = LinkRegistry(settings.raw_dir, store=StoreThatLosesLinks())
+
+    async def create() -> None:
+        await registry.create(short_code="lost", destination_url="https://e.com/")
+
+    with pytest.raises(links_module.LinkNotReadBack, match="was stored but is not in"):
+        asyncio.run(create())

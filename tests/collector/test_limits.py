@@ -6,9 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 import uuid_utils
+from fastapi import APIRouter, Request
 from fastapi.testclient import TestClient
 
 from collector.app import create_app
+from collector.body_limit import BODY_LIMIT_KEY, json_request_body
 from collector.rate_limit import TokenBucketLimiter
 from collector.validation.rules import MAX_BODY_BYTES, MAX_BULK_BODY_BYTES
 from convtrack.core.settings import Settings
@@ -81,6 +83,47 @@ def test_openapi_names_the_limits(client):
     assert "64 KB" in paths["/api/conversions"]["post"]["requestBody"]["description"]
     assert "1024 KB" in paths["/api/conversions/batch"]["post"]["requestBody"]["description"]
     assert "413" in paths["/api/conversions/batch"]["post"]["responses"]
+
+
+def test_the_limits_enforced_are_the_ones_the_openapi_declares(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    declared = {
+        path: operation[BODY_LIMIT_KEY]
+        for path, operations in paths.items()
+        for operation in operations.values()
+        if BODY_LIMIT_KEY in operation
+    }
+    assert declared == {
+        "/api/conversions": MAX_BODY_BYTES,
+        "/api/conversions/batch": MAX_BULK_BODY_BYTES,
+        "/api/admin/import": MAX_BULK_BODY_BYTES,
+    }
+    for path, limit in declared.items():
+        description = paths[path]["post"]["requestBody"]["description"]
+        assert f"at most {limit // 1024} KB" in description, path
+        assert client.post(path, content=b" " * (limit + 1)).status_code == 413, path
+
+
+def test_a_new_route_declaring_a_larger_body_gets_that_limit(settings):
+    app = create_app(settings)
+    router = APIRouter()
+    limit = 3 * MAX_BODY_BYTES
+
+    @router.post("/api/example/{kind}", openapi_extra=json_request_body({}, limit=limit))
+    async def take(kind: str, request: Request) -> dict[str, int]:
+        """Read the whole body."""
+        return {"bytes": len(await request.body())}
+
+    app.include_router(router)
+    with TestClient(app) as client:
+        body = b" " * limit
+        assert client.post("/api/example/a", content=body).json() == {"bytes": limit}
+        refused = client.post("/api/example/a", content=chunks(limit + 1))
+        assert refused.status_code == 413
+        assert "larger than 192 KB" in refused.json()["detail"]["message"]
+        # Other paths keep the default.
+        other = client.post("/api/conversions", content=b" " * (MAX_BODY_BYTES + 1))
+        assert other.status_code == 413
 
 
 # -- rate limit --------------------------------------------------------------------------

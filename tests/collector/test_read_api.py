@@ -203,3 +203,22 @@ def test_before_any_prune_a_missing_click_is_not_found(client, reader_headers, s
     assert resp.status_code == 404
     assert resp.json()["detail"]["code"] == "not_found"
     assert "retention" not in resp.json()["detail"]["message"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/api/conversions/attribution/{TRACKING}",
+        f"/api/conversions/funnel/{LINK}",
+        f"/api/conversions/funnel/{LINK}?from=2026-11-02",
+        f"/api/conversions/types/{LINK}",
+    ],
+)
+def test_openapi_documents_every_field_the_read_api_answers(client, reader_headers, snapshot, path):
+    spec = client.get("/openapi.json").json()
+    template = next(p for p in spec["paths"] if p.startswith(path.rsplit("/", 1)[0] + "/"))
+    ref = spec["paths"][template]["get"]["responses"]["200"]["content"]["application/json"]
+    schema = spec["components"]["schemas"][ref["schema"]["$ref"].rsplit("/", 1)[1]]
+    body = get(client, reader_headers, path).json()
+    assert list(body) == list(schema["properties"])
+    assert set(schema["required"]) == set(body)

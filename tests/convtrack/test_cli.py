@@ -1,0 +1,218 @@
+"""The `convtrack` command line as a user meets it: help, refusals, exit codes, messages.
+
+Exit codes: 0 done, 1 the work failed (unreachable collector, unreadable file), 2 the
+command line or the configuration is wrong, 3 an import refused some rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+
+import pytest
+from typer.testing import CliRunner
+
+from convtrack.cli import app
+from convtrack.core.raw_schema import FIRST_DAY
+
+# Wide enough that rich's help boxes never wrap a phrase a test looks for.
+WIDE = {"COLUMNS": "200"}
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """No CONVTRACK_* variable from the machine running the tests; data in tmp_path."""
+    for name in list(os.environ):
+        if name.startswith("CONVTRACK_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("CONVTRACK_DATA_DIR", str(tmp_path / "data"))
+
+
+def run(*args: str, **env: str):
+    return CliRunner().invoke(app, list(args), env={**WIDE, **env})
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# Help.
+
+
+def test_without_a_command_the_help_lists_every_command() -> None:
+    result = run()
+    assert "credit conversions and revenue to the campaign links" in result.output
+    for command in ("serve", "links", "import", "pipeline", "demo"):
+        assert f" {command} " in result.output, command
+
+
+@pytest.mark.parametrize(
+    ("args", "phrases"),
+    [
+        (["serve", "--help"], ["Run the collector", "--host", "--port"]),
+        (
+            ["links", "create", "--help"],
+            ["Register a campaign link", "--short-code", "--destination", "CONVTRACK_PUBLIC_URL"],
+        ),
+        (
+            ["import", "--help"],
+            ["Import historical clicks or conversions", "JSON lines or Parquet"],
+        ),
+        (["pipeline", "--help"], ["run", "prune"]),
+        (["pipeline", "run", "--help"], ["Materialise every day", "--as-of"]),
+        (["pipeline", "prune", "--help"], ["RETENTION_DAYS", "--as-of"]),
+        (["demo", "--help"], ["60-day story"]),
+    ],
+)
+def test_every_command_explains_itself(args: list[str], phrases: list[str]) -> None:
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    for phrase in phrases:
+        assert phrase in result.output, phrase
+
+
+# Configuration: refused before any work, one readable line per problem, exit 2.
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["serve"],
+        ["links", "create", "--short-code", "x", "--destination", "https://e.com/"],
+        ["pipeline", "run"],
+        ["pipeline", "prune"],
+        ["demo"],
+    ],
+)
+def test_a_bad_configuration_is_printed_clearly_and_exits_2(args: list[str]) -> None:
+    result = run(
+        *args,
+        CONVTRACK_REPORTING_TIMEZONE="Europe/Berln",
+        CONVTRACK_PUBLIC_URL="go.example.com",
+    )
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert lines == [
+        "configuration errors:",
+        "  CONVTRACK_PUBLIC_URL: 'go.example.com' does not start with http:// or https://; "
+        "write the collector's absolute http(s) URL as seen from outside, "
+        "e.g. https://go.example.com",
+        "  CONVTRACK_REPORTING_TIMEZONE: 'Europe/Berln' is not an IANA time zone name such as "
+        "UTC, Europe/Berlin or America/New_York (did you mean 'Europe/Berlin'?)",
+    ]
+
+
+def test_one_configuration_problem_reads_as_one() -> None:
+    result = run("pipeline", "run", CONVTRACK_RETENTION_DAYS="3")
+    assert result.exit_code == 2
+    assert result.output.startswith("configuration error:\n  CONVTRACK_RETENTION_DAYS: 3 days")
+    assert "Traceback" not in result.output
+
+
+# links create
+
+
+def test_links_create_without_an_admin_token_says_which_variable() -> None:
+    result = run("links", "create", "--short-code", "launch", "--destination", "https://e.com/")
+    assert result.exit_code == 2
+    assert "CONVTRACK_ADMIN_TOKEN is not set" in result.output
+
+
+def test_links_create_says_when_the_collector_cannot_be_reached() -> None:
+    base = f"http://127.0.0.1:{closed_port()}"
+    result = run(
+        "links",
+        "create",
+        "--short-code",
+        "launch",
+        "--destination",
+        "https://e.com/",
+        "--url",
+        base,
+        CONVTRACK_ADMIN_TOKEN="secret",
+    )
+    assert result.exit_code == 1
+    assert f"cannot reach the collector at {base}" in result.output
+    assert "secret" not in result.output
+
+
+def test_links_create_registers_with_the_running_collector_and_prints_the_link(collector):
+    args = ["links", "create", "--short-code", "launch", "--destination", "https://e.com/"]
+    options = ["--campaign", "Launch", "--url", collector.base_url]
+    result = run(*args, *options, CONVTRACK_ADMIN_TOKEN=collector.admin_token)
+    assert result.exit_code == 0, result.output
+    link = json.loads(result.output)
+    assert (link["short_code"], link["campaign_name"]) == ("launch", "Launch")
+    assert link["short_url"].endswith("/c/launch")
+
+    again = run(*args, *options, CONVTRACK_ADMIN_TOKEN=collector.admin_token)
+    assert again.exit_code == 1
+    assert again.output.startswith("409: ")
+    assert "short_code_taken" in again.output
+
+
+# pipeline --as-of
+
+
+@pytest.mark.parametrize("command", ["run", "prune"])
+@pytest.mark.parametrize("as_of", ["yesterday", "2026-02-30", "01/03/2026"])
+def test_as_of_must_be_a_date(command: str, as_of: str) -> None:
+    result = run("pipeline", command, "--as-of", as_of)
+    assert result.exit_code == 2
+    assert f"expected a date like 2026-03-01, got {as_of!r}" in result.output
+
+
+def test_as_of_must_be_a_day_the_partitions_hold() -> None:
+    result = run("pipeline", "prune", "--as-of", "2019-12-31")
+    assert result.exit_code == 2
+    assert f"must be between {FIRST_DAY} and today" in result.output
+
+
+def test_prune_without_a_warehouse_says_to_run_the_pipeline_first(tmp_path) -> None:
+    result = run("pipeline", "prune")
+    assert result.exit_code == 1
+    assert "no warehouse at" in result.output
+    assert "run the pipeline first" in result.output
+
+
+# import
+
+
+def test_import_of_a_missing_file_exits_2(tmp_path) -> None:
+    result = run("import", str(tmp_path / "nowhere.jsonl"))
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+
+
+def test_import_of_a_directory_exits_2(tmp_path) -> None:
+    result = run("import", str(tmp_path))
+    assert result.exit_code == 2
+    assert "is a directory" in result.output
+
+
+def test_import_of_an_unreadable_parquet_file_exits_1(tmp_path) -> None:
+    path = tmp_path / "clicks.parquet"
+    path.write_bytes(b"PAR1 but not really")
+    result = run("import", str(path))
+    assert result.exit_code == 1
+    assert f"cannot import {path}: not a readable Parquet file" in result.output
+
+
+def test_import_of_rows_whose_stream_cannot_be_told_exits_1(tmp_path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"tracking_id": "x"}\n')
+    result = run("import", str(path))
+    assert result.exit_code == 1
+    assert "cannot tell whether this is clicks" in result.output
+
+
+def test_import_refuses_an_unknown_stream(tmp_path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text("{}\n")
+    result = run("import", str(path), "--stream", "refunds")
+    assert result.exit_code == 2
+    assert "--stream must be 'clicks' or 'conversions'" in result.output
