@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from convtrack.core.origins import DEFAULT_PORTS, is_bare_origin, origin_of
+from convtrack.core.raw_log import DEFAULT_MAX_SEGMENT_AGE_S, DEFAULT_MAX_SEGMENT_BYTES
 from convtrack.core.rules import default_attribution_window_days, retention_floor_days
 
 ENV_PREFIX = "CONVTRACK_"
@@ -72,8 +73,8 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = ""
     # The collector's append log (docs/architecture.md): a segment becomes Parquet at this
     # size or age.
-    log_segment_max_bytes: int = Field(default=32 * 1024 * 1024, ge=1)
-    log_segment_max_age_s: float = Field(default=60.0, gt=0)
+    log_segment_max_bytes: int = Field(default=DEFAULT_MAX_SEGMENT_BYTES, ge=1)
+    log_segment_max_age_s: float = Field(default=DEFAULT_MAX_SEGMENT_AGE_S, gt=0)
 
     @field_validator("currency")
     @classmethod
