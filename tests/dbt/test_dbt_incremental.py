@@ -263,9 +263,16 @@ def test_pruning_never_changes_the_daily_history(dbt, built, tmp_path):
     history = agg_by_day(path, D2 + dt.timedelta(days=1))
     horizon = dt.datetime.combine(D2 - dt.timedelta(days=31), dt.time())
 
+    # Retention is at least the window + retention_beyond_window_days, and always given.
     refused = dbt.prune(data_dir, as_of=D2, retention_days=30, timezone=REPORTING_TZ)
     assert not refused.success
     assert "less than attribution_window_days + 1 = 31" in dbt.log_tail()
+    refused = dbt.prune(data_dir, as_of=D2, retention_days=None, timezone=REPORTING_TZ)
+    assert not refused.success
+    assert "retention_days is required" in dbt.log_tail()
+    with duckdb.connect(str(path), read_only=True) as con:
+        (oldest,) = con.execute("select min(clicked_at) from raw.clicks").fetchone()
+    assert oldest < horizon  # a refused prune removed nothing
 
     assert dbt.prune(data_dir, as_of=D2, retention_days=31, timezone=REPORTING_TZ).success
     with duckdb.connect(str(path), read_only=True) as con:
