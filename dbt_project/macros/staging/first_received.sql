@@ -1,6 +1,6 @@
 {#- Staging's one rule for repeated events: the tracker retries with the same event_id,
     a batch may be sent twice, a file imported again - and the first received copy is
-    the event (docs/rules.md#validation). Rows of `relation` (a relation or CTE with
+    the event (docs/rules.md#attribution). Rows of `relation` (a relation or CTE with
     event_id and received_at), one per event_id, plus their arrival_rank (always 1).
 
     received_at decides. `tie_breakers` - every other column of the stream - only make
