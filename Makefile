@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: setup demo test lint format clean dagster-dev chromium bench bench-pipeline
+.PHONY: setup demo test lint format clean dagster-dev chromium bench bench-pipeline docs
 
 setup: $(STAMP)
 
@@ -64,6 +64,11 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/sqlfluff fix dbt_project
 
+# The dbt project's documentation site, one self-contained HTML file that opens offline
+# (docs/dbt_docs.py builds the models, empty, in a temporary DuckDB for the catalog).
+docs: setup
+	$(BIN)/python docs/dbt_docs.py --out docs/dbt/index.html
+
 # The Dagster UI on the same instance as `convtrack pipeline run` (data/dagster), offline.
 # .venv/bin on PATH: under `dagster dev`, dagster-dbt re-parses the project with `dbt`.
 dagster-dev: setup
@@ -72,4 +77,4 @@ dagster-dev: setup
 		$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p $${PORT:-3000}
 
 clean:
-	rm -rf $(VENV) dbt_project/target data
+	rm -rf $(VENV) dbt_project/target data docs/dbt

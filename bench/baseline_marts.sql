@@ -1,7 +1,7 @@
--- Baseline for bench/pipeline_bench.py (SPEC §6): ONE hand-written DuckDB script that
--- computes the marts of SPEC §3.5 from the raw Parquet files, the same rules as the dbt
--- models (SPEC §4.2), with nothing around it: no raw load, no incremental ranges, no
--- tests, no publish. The bench sets three variables before running it:
+-- Baseline for bench/pipeline_bench.py: ONE hand-written DuckDB script that computes the
+-- marts (docs/schemas.md#warehouse) from the raw Parquet files, the same rules as the dbt
+-- models (docs/rules.md#attribution), with nothing around it: no raw load, no incremental
+-- ranges, no tests, no publish. The bench sets three variables before running it:
 --   raw_dir (data/raw), as_of (YYYY-MM-DD), reporting_timezone.
 -- Retention is out of scope here: the bench never prunes, so the `retention` tables the
 -- models read are empty and leave every result unchanged.

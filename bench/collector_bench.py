@@ -1,4 +1,4 @@
-"""Collector benchmark (SPEC §6): durable conversions, redirects and batches vs a bare app.
+"""Collector benchmark: durable conversions, redirects and batches vs a bare app.
 
 Not a test. Starts a real `convtrack serve` (one uvicorn worker, uvloop, httptools) on a
 fresh data directory and, beside it, a bare FastAPI app served the same way

@@ -1,5 +1,5 @@
 {#- The calendar date, in var('reporting_timezone'), of a UTC timestamp without zone
-    (SPEC §4.4: stored in UTC, reported in the reporting zone). -#}
+    (docs/rules.md#time: stored in UTC, reported in the reporting zone). -#}
 {% macro to_reporting_date(ts) -%}
     {{ return(adapter.dispatch('to_reporting_date', 'convtrack')(ts, var('reporting_timezone'))) }}
 {%- endmacro %}

@@ -10,9 +10,5 @@ def type_timestamp():
     return "timestamp"
 
 
-def type_float():
-    return "double"
-
-
 def type_bigint():
     return "bigint"

@@ -1,4 +1,4 @@
-"""The tracker in a real browser, on a landing site of another origin (SPEC §3.3, issue 4)."""
+"""The tracker (docs/api.md#the-tracker) in a real browser, on a landing site of another origin."""
 
 from __future__ import annotations
 

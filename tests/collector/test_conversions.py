@@ -1,4 +1,4 @@
-"""POST /api/conversions: every rule of SPEC §4.1, through the real app and onto disk."""
+"""POST /api/conversions: every rule of docs/rules.md#validation, through the app onto disk."""
 
 from __future__ import annotations
 
@@ -193,7 +193,7 @@ def test_tracking_id_past_the_window_is_refused(client, settings, event):
 
 
 def test_tracking_id_on_the_last_day_of_the_window_is_accepted(client, settings, event):
-    # floor(days) == window still counts (SPEC §4.2).
+    # floor(days) == window still counts (docs/rules.md#attribution).
     window = settings.attribution_window_days
     recent = uuid7_at(utc_now() - dt.timedelta(days=window, hours=23))
     accepted(client, settings, event | {"tracking_id": recent})

@@ -1,4 +1,4 @@
-"""CORS (SPEC §5): configured origins, or by default the campaign link destinations'."""
+"""CORS (docs/api.md#cors): configured origins, or by default the link destinations'."""
 
 from __future__ import annotations
 

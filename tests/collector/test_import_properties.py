@@ -188,8 +188,8 @@ def test_lone_surrogates_in_text_fields_are_refused_by_row(
     assert resp.status_code == 200, resp.text
     first, second = resp.json()["results"]["clicks"]
     assert first["status"] == "accepted"
-    # As the collector reads it: a high surrogate escape followed by a low one is one
-    # character (U+10000 and up), not a lone surrogate.
+    # What the collector reads: a high surrogate then a low one is a pair in JSON text,
+    # one valid character (U+10000 and up); only unpaired ones are lone surrogates.
     received = json.loads(json.dumps(text, ensure_ascii=True))
     if any(0xD800 <= ord(c) <= 0xDFFF for c in received):
         assert second["status"] == "rejected"

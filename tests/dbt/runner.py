@@ -62,14 +62,18 @@ class Dbt:
         assert result.success, f"dbt build failed: {result.exception}\n{self.log_tail()}"
 
     def prune(
-        self, data_dir: Path, *, as_of: str, retention_days: int, timezone: str
+        self, data_dir: Path, *, as_of: str, retention_days: int | None, timezone: str
     ) -> dbtRunnerResult:
-        """The retention operation, as the orchestration calls it."""
+        """The retention operation, as the orchestration calls it (None: without
+        retention_days, which the macro refuses)."""
+        args: dict[str, object] = {"as_of": str(as_of)}
+        if retention_days is not None:
+            args["retention_days"] = retention_days
         return self._invoke(
             data_dir,
             [
                 "run-operation", "prune_row_level_data",
-                "--args", json.dumps({"as_of": str(as_of), "retention_days": retention_days}),
+                "--args", json.dumps(args),
                 "--vars", json.dumps({"reporting_timezone": timezone}),
             ],
         )  # fmt: skip

@@ -1,8 +1,9 @@
 """`dbt build` for real, on a hand-made scenario whose marts are worked out by hand below.
 
-The raw tables are created the way the loader creates them (SPEC §3.4 columns plus `dt`),
-dbt runs (in-process, tests/dbt/runner.py) against a DuckDB file in a temp dir, and its
-unit and data tests must pass before any mart value is checked.
+The raw tables are created the way the loader creates them (each raw stream's columns,
+docs/schemas.md#raw-events, plus `dt`), dbt runs (in-process, tests/dbt/runner.py) against
+a DuckDB file in a temp dir, and its unit and data tests must pass before any mart value
+is checked.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import duckdb
 import pytest
 
 from tests.dbt.runner import Dbt
+from tests.marts import mart_tables
 
 AS_OF = "2026-03-01"
 # A zone west of UTC, so that late-evening clicks land on the previous reporting day.
@@ -330,17 +332,7 @@ def test_every_model_builds_on_an_empty_raw_schema(dbt, tmp_path):
                 "select table_name from information_schema.tables where table_schema = 'marts'"
             ).fetchall()
         }
-        assert marts == {
-            "dim_campaign_links",
-            "fct_clicks",
-            "fct_conversions",
-            "fct_unattributed_conversions",
-            "mart_attribution",
-            "mart_conversion_funnel",
-            "mart_revenue_by_type",
-            "agg_daily_link_metrics",
-            "_meta",
-        }
+        assert marts == set(mart_tables())
         assert con.execute("select count(*) from marts.fct_clicks").fetchone() == (0,)
         (meta,) = rows(con, "select * from marts._meta")
         assert (meta["raw_clicks"], meta["attributed_conversions"]) == (0, 0)

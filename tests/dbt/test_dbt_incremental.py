@@ -25,6 +25,7 @@ import pytest
 
 from tests.dbt.runner import Dbt
 from tests.dbt.test_dbt_build import BROWSER, PREVIEW, RAW_DDL, rows
+from tests.marts import data_marts, lifetime_marts
 
 pytestmark = pytest.mark.slow
 
@@ -33,16 +34,7 @@ FIRST_DAY = dt.date(2026, 1, 1)
 D1 = dt.date(2026, 2, 1)  # the first build's as_of
 D2 = dt.date(2026, 3, 1)  # the second build's as_of, and the prune date
 REPORTING_TZ = "America/New_York"
-MARTS = [
-    "dim_campaign_links",
-    "fct_clicks",
-    "fct_conversions",
-    "fct_unattributed_conversions",
-    "mart_attribution",
-    "mart_conversion_funnel",
-    "mart_revenue_by_type",
-    "agg_daily_link_metrics",
-]
+MARTS = data_marts()
 
 # Late events, loaded after the build of D2 (their dt is their event day, in the past).
 LATE_CLICK_T20 = dict(day=dt.date(2026, 1, 31), tracking="late-20")  # click, loaded on time
@@ -263,9 +255,16 @@ def test_pruning_never_changes_the_daily_history(dbt, built, tmp_path):
     history = agg_by_day(path, D2 + dt.timedelta(days=1))
     horizon = dt.datetime.combine(D2 - dt.timedelta(days=31), dt.time())
 
+    # Retention is at least the window + retention_beyond_window_days, and always given.
     refused = dbt.prune(data_dir, as_of=D2, retention_days=30, timezone=REPORTING_TZ)
     assert not refused.success
     assert "less than attribution_window_days + 1 = 31" in dbt.log_tail()
+    refused = dbt.prune(data_dir, as_of=D2, retention_days=None, timezone=REPORTING_TZ)
+    assert not refused.success
+    assert "retention_days is required" in dbt.log_tail()
+    with duckdb.connect(str(path), read_only=True) as con:
+        (oldest,) = con.execute("select min(clicked_at) from raw.clicks").fetchone()
+    assert oldest < horizon  # a refused prune removed nothing
 
     assert dbt.prune(data_dir, as_of=D2, retention_days=31, timezone=REPORTING_TZ).success
     with duckdb.connect(str(path), read_only=True) as con:
@@ -336,8 +335,7 @@ def test_pruning_never_changes_the_daily_history(dbt, built, tmp_path):
     assert (dt.date(2025, 6, 1), L1, "click", 7, 0, 0, Decimal("0.00")) in after
 
 
-LIFETIME_MARTS = ["dim_campaign_links", "mart_conversion_funnel", "mart_revenue_by_type",
-                  "agg_daily_link_metrics"]  # fmt: skip
+LIFETIME_MARTS = lifetime_marts()
 # What a warehouse pruned before pruning remembered converting clicks, conversion ids and
 # its horizon lacks.
 NEWER_RETENTION_TABLES = ["pruned_converting_clicks", "pruned_conversion_ids", "prune_log"]

@@ -24,21 +24,12 @@ from convtrack.core import raw_schema
 from convtrack.core.settings import Settings
 from orchestration.resources import ConvtrackSettings, WarehouseWriterLock, writer_lock_path
 from orchestration.run import run_pipeline, run_prune
+from tests.marts import data_marts
 
 AS_OF = dt.date(2026, 3, 31)
 OLD_DAY = AS_OF - dt.timedelta(days=50)  # past the default retention (31 days)
 NEW_DAY = AS_OF - dt.timedelta(days=3)
 LINK = "0190f1a2-0000-7000-8000-00000000000a"
-MARTS = [
-    "dim_campaign_links",
-    "fct_clicks",
-    "fct_conversions",
-    "fct_unattributed_conversions",
-    "mart_attribution",
-    "mart_conversion_funnel",
-    "mart_revenue_by_type",
-    "agg_daily_link_metrics",
-]
 
 
 def _write(raw: Path, stream: str, rows: list[dict], day: dt.date, name: str) -> None:
@@ -121,7 +112,7 @@ def mart_digest(published: Path) -> str:
     """A hash of every mart's rows in a total order (the run-specific _meta left out)."""
     h = hashlib.sha256()
     with duckdb.connect(str(published), read_only=True) as con:
-        for table in MARTS:
+        for table in data_marts():
             rows = con.execute(f"select * from {table} order by all").fetchall()
             h.update(f"{table}:{rows!r}".encode())
     return h.hexdigest()

@@ -1,5 +1,6 @@
-{#- The range an incremental run recomputes (SPEC §4.2: late events are attributed
-    correctly because incremental models re-read a lookback of at least W + 1 days).
+{#- The range an incremental run recomputes: late events are attributed as if they had
+    come on time, because incremental models re-read a lookback of at least W + 1 days
+    (docs/rules.md#attribution).
 
     The orchestration passes var('start_date'), the first day whose raw partitions the run
     (re)loaded. A conversion of that day may belong to a click up to W days and 23:59

@@ -1,5 +1,5 @@
 {#- Retention, the one way row-level data leaves the warehouse - a rolling
-    window, not per-length copies:
+    window, not per-length copies (docs/rules.md#retention):
 
         dbt run-operation prune_row_level_data \
             --args '{as_of: "2026-03-01", retention_days: 31}' \
@@ -8,9 +8,12 @@
     A tracking id is pruned when its click (the earliest, int_clicks_per_tracking_id) is
     older than the horizon, as_of - retention_days days at 00:00 UTC. Then its clicks and
     conversions go from raw, the intermediates and the row-level marts, and so do
-    conversions older than the horizon that have no click at all. retention_days defaults
-    to var('retention_days'), itself attribution_window_days + 1, and may never be less:
-    a shorter one would take the click from a conversion still inside its window.
+    conversions older than the horizon that have no click at all.
+
+    retention_days is required: the orchestration passes CONVTRACK_RETENTION_DAYS, whose
+    default lives in the settings. It may never be less than attribution_window_days +
+    var('retention_beyond_window_days'): a shorter one would take the click from a
+    conversion still inside its window.
 
     What stays, in the `retention` schema (macros/retention/retention_tables.sql): the
     pruned tracking ids (no IP, user agent or event data), which of them were human
@@ -25,13 +28,22 @@
     there, and skips what an earlier prune recorded. -#}
 {% macro prune_row_level_data(as_of, retention_days=none) %}
     {%- set window_days = var('attribution_window_days') | int -%}
-    {%- set minimum_days = window_days + 1 -%}
-    {%- set days = default_retention_days() if retention_days is none else retention_days | int -%}
+    {%- set beyond_days = var('retention_beyond_window_days') | int -%}
+    {%- set minimum_days = window_days + beyond_days -%}
+    {%- if retention_days is none or (retention_days | string | trim) == '' -%}
+        {{ exceptions.raise_compiler_error(
+            "prune_row_level_data: retention_days is required, e.g. --args "
+            ~ "'{as_of: \"2026-03-01\", retention_days: " ~ minimum_days ~ "}' "
+            ~ "(at least attribution_window_days + " ~ beyond_days ~ " = " ~ minimum_days ~ ")."
+        ) }}
+    {%- endif -%}
+    {%- set days = retention_days | int -%}
     {%- if days < minimum_days -%}
         {{ exceptions.raise_compiler_error(
             "prune_row_level_data: retention_days=" ~ days ~ " is less than "
-            ~ "attribution_window_days + 1 = " ~ minimum_days ~ ": conversions still inside "
-            ~ "their window would lose their click. Pass retention_days >= " ~ minimum_days ~ "."
+            ~ "attribution_window_days + " ~ beyond_days ~ " = " ~ minimum_days
+            ~ ": conversions still inside their window would lose their click. "
+            ~ "Pass retention_days >= " ~ minimum_days ~ "."
         ) }}
     {%- endif -%}
     {%- set as_of_date = modules.datetime.date.fromisoformat(as_of | string | trim) -%}
@@ -184,16 +196,6 @@
     {%- endif -%}
     {%- do adapter.commit() -%}
 {% endmacro %}
-
-{#- var('retention_days'), or attribution_window_days + 1 when it is not set: the
-    default lives here, derived from the window, never as a second literal. -#}
-{% macro default_retention_days() -%}
-    {%- set configured = var('retention_days', none) -%}
-    {%- if configured is none or (configured | string | trim) == '' -%}
-        {{ return((var('attribution_window_days') | int) + 1) }}
-    {%- endif -%}
-    {{ return(configured | int) }}
-{%- endmacro %}
 
 {% macro _relation_exists(relation) -%}
     {{ return(adapter.get_relation(

@@ -1,4 +1,5 @@
--- Attributed conversions only; the others are in fct_unattributed_conversions.
+-- Attributed conversions only; the others are in fct_unattributed_conversions, with the
+-- same columns (macros/marts/judged_conversion_columns.sql) and a reason.
 -- Incremental: recomputes conversions from var('start_date') minus the lookback
 -- (macros/incremental/recompute_range.sql). The whole range is deleted first, so a
 -- conversion re-judged into the other table (attributed <-> ledger) leaves this one.
@@ -23,19 +24,7 @@ matched as (
 final as (
 
     select
-        event_id,
-        tracking_id,
-        campaign_link_id,
-        event_type,
-        revenue_amount,
-        currency,
-        order_id,
-        event_data,
-        converted_at,
-        received_at,
-        source,
-        clicked_at,
-        days_since_click
+        {{ judged_conversion_columns() | join(', ') }}
     from matched
     where attribution_status = 'attributed'
 

@@ -1,5 +1,6 @@
 -- The ledger of conversions that earned no credit, each with its reason, so nothing the
--- landing pages reported disappears silently.
+-- landing pages reported disappears silently: fct_conversions' columns
+-- (macros/marts/judged_conversion_columns.sql), then the reason.
 -- Incremental: recomputes conversions from var('start_date') minus the lookback
 -- (macros/incremental/recompute_range.sql). The whole range is deleted first, so a
 -- conversion re-judged into the other table (attributed <-> ledger) leaves this one.
@@ -24,19 +25,7 @@ matched as (
 final as (
 
     select
-        event_id,
-        tracking_id,
-        campaign_link_id,
-        event_type,
-        revenue_amount,
-        currency,
-        order_id,
-        event_data,
-        converted_at,
-        received_at,
-        source,
-        clicked_at,
-        days_since_click,
+        {{ judged_conversion_columns() | join(', ') }},
         attribution_status as reason
     from matched
     where attribution_status != 'attributed'

@@ -1,5 +1,5 @@
 -- One row per conversion event: the tracker retries with the same event_id, the first
--- received wins.
+-- received wins (macros/staging/first_received.sql).
 
 with
 
@@ -9,27 +9,12 @@ source as (
 
 ),
 
-ranked as (
+first_received as (
 
-    select
-        *,
-        -- received_at decides; the rest only makes the pick deterministic (every column, so
-        -- exact copies are the only ties, and they are interchangeable).
-        row_number() over (
-            partition by event_id
-            order by
-                received_at asc nulls last,
-                converted_at asc nulls last,
-                tracking_id asc nulls last,
-                campaign_link_id asc nulls last,
-                source asc nulls last,
-                event_type asc nulls last,
-                revenue_amount asc nulls last,
-                currency asc nulls last,
-                order_id asc nulls last,
-                event_data asc nulls last
-        ) as arrival_rank
-    from source
+    {{ first_received('source', [
+        'converted_at', 'tracking_id', 'campaign_link_id', 'source', 'event_type',
+        'revenue_amount', 'currency', 'order_id', 'event_data',
+    ]) }}
 
 ),
 
@@ -46,10 +31,9 @@ final as (
         cast(event_data as {{ dbt.type_string() }}) as event_data,
         cast(converted_at as {{ dbt.type_timestamp() }}) as converted_at,
         cast(received_at as {{ dbt.type_timestamp() }}) as received_at,
-        -- `source` is a keyword to sqlfluff, but it is the SPEC's column name.
+        -- `source` is a keyword to sqlfluff, but it is the raw stream's column name.
         cast(source as {{ dbt.type_string() }}) as source  -- noqa: RF04
-    from ranked
-    where arrival_rank = 1
+    from first_received
 
 )
 
