@@ -6,8 +6,8 @@ from pathlib import Path
 import duckdb
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
+from convtrack.core.files import fsync_dir
 from orchestration.assets.transform import convtrack_dbt_models
-from orchestration.partitions import daily_partitions, single_run
 from orchestration.resources import ConvtrackSettings, WarehouseWriterLock
 
 # Analysts' tools lag the engine: the duckdb CLI on PyPI (1.5) reads this storage
@@ -16,14 +16,6 @@ SNAPSHOT_STORAGE_VERSION = "v1.2.0"
 MARTS_SCHEMA = "marts"
 # Everything dbt builds in the marts schema, and nothing else, is published.
 MART_ASSET_KEYS = [key for key in convtrack_dbt_models.keys if key.path[0] == MARTS_SCHEMA]
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def publish_snapshot(warehouse_path: Path, published_path: Path) -> dict[str, int]:
@@ -56,9 +48,9 @@ def publish_snapshot(warehouse_path: Path, published_path: Path) -> dict[str, in
             (counts[table],) = con.execute(f'select count(*) from snap.main."{table}"').fetchone()
         con.execute("detach snap")
         con.execute("detach wh")
-    _fsync(tmp)
+    fsync_dir(tmp)  # the file's contents
     os.replace(tmp, published_path)
-    _fsync(published_path.parent)
+    fsync_dir(published_path.parent)
     return counts
 
 
@@ -66,8 +58,6 @@ def publish_snapshot(warehouse_path: Path, published_path: Path) -> dict[str, in
     key=AssetKey("published_snapshot"),
     group_name="publish",
     deps=MART_ASSET_KEYS,
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
     kinds={"duckdb"},
 )
 def published_snapshot(

@@ -15,6 +15,7 @@ from dagster import (
 )
 
 from convtrack.core import raw_schema
+from orchestration.definitions import defs
 from orchestration.maintenance import prune
 from orchestration.resources import ConvtrackSettings
 from orchestration.run import DAGSTER_YAML
@@ -28,6 +29,12 @@ def _touch_partition(raw_dir, day: dt.date, name: str) -> None:
     pq.write_table(pa.Table.from_pylist([], schema=raw_schema.CLICKS), d / name)
 
 
+def _build_range(run_request) -> dict:
+    """The day range a pipeline run request asks for, as the pipeline job resolves it."""
+    resolved = validate_run_config(defs.resolve_job_def("pipeline"), run_request.run_config)
+    return resolved["resources"]["build_range"]["config"]
+
+
 def test_new_raw_files_start_one_build_from_their_earliest_day(tmp_path):
     convtrack = ConvtrackSettings(data_dir=str(tmp_path))
     raw = tmp_path / "raw"
@@ -39,8 +46,7 @@ def test_new_raw_files_start_one_build_from_their_earliest_day(tmp_path):
     result = new_raw_partitions(build_sensor_context(cursor=None), convtrack=convtrack)
     assert isinstance(result, SensorResult)
     [run] = result.run_requests
-    assert run.tags["dagster/asset_partition_range_start"] == late_day.isoformat()
-    assert run.tags["dagster/asset_partition_range_end"] == today.isoformat()
+    assert _build_range(run) == {"first_day": late_day.isoformat(), "last_day": today.isoformat()}
 
     # Nothing new since: no run. A file landing later: a run from its day only.
     again = new_raw_partitions(build_sensor_context(cursor=result.cursor), convtrack=convtrack)
@@ -54,7 +60,7 @@ def test_new_raw_files_start_one_build_from_their_earliest_day(tmp_path):
     )
     third = new_raw_partitions(build_sensor_context(cursor=result.cursor), convtrack=convtrack)
     assert isinstance(third, SensorResult)
-    assert third.run_requests[0].tags["dagster/asset_partition_range_start"] == str(yesterday)
+    assert _build_range(third.run_requests[0])["first_day"] == str(yesterday)
 
 
 def test_the_instance_retries_failed_runs_and_queues_warehouse_writers(tmp_path, monkeypatch):
