@@ -81,8 +81,8 @@ def dbt_run_env(
     as_of: dt.date | None = None,
     run_id: str | None = None,
 ) -> dict[str, str]:
-    """What a run tells dbt, as environment variables (dbt_project/macros/run_var.sql):
-    the settings the models read, and for a build its range and run id.
+    """What a run tells dbt, as environment variables (dbt_project/macros/run_var.sql,
+    profiles.yml): the settings dbt reads, and for a build its range and run id.
 
     Not `--vars`: dbt re-parses the whole project whenever the command line's vars
     change, which is every run (a new run id, a new as-of). An environment variable only
@@ -94,6 +94,7 @@ def dbt_run_env(
     values = {
         "attribution_window_days": str(settings.attribution_window_days),
         "reporting_timezone": settings.reporting_timezone,
+        "duckdb_memory_limit": settings.duckdb_memory_limit,
         "start_date": start_date.isoformat() if start_date else None,
         "as_of": as_of.isoformat() if as_of else None,
         "run_id": run_id,

@@ -96,7 +96,7 @@ def republish(
 ) -> None:
     """Publish the pruned marts so readers stop seeing pruned rows."""
     settings = convtrack.load()
-    counts = publish_snapshot(settings.warehouse_path, settings.published_path)
+    counts = publish_snapshot(settings)
     context.log.info(f"republished {len(counts)} tables after the prune as of {as_of}")
 
 

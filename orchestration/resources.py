@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 from dagster import ConfigurableResource, InitResourceContext
 from dagster_dbt import DbtCliResource
 
@@ -25,6 +26,18 @@ class ConvtrackSettings(ConfigurableResource):
         if self.data_dir is not None:
             return Settings(data_dir=self.data_dir)
         return Settings()
+
+
+def connect_duckdb(settings: Settings, path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection of the pipeline (the warehouse file, or in memory), held to the
+    settings' memory limit; it spills to the warehouse directory beyond it."""
+    return duckdb.connect(
+        str(path) if path else ":memory:",
+        config={
+            "memory_limit": settings.duckdb_memory_limit,
+            "temp_directory": str(settings.warehouse_dir / ".tmp"),
+        },
+    )
 
 
 def writer_lock_path(settings: Settings) -> Path:

@@ -11,7 +11,7 @@ from convtrack.core import raw_schema
 from convtrack.core.compaction import live_files
 from convtrack.core.raw_partitions import scan_raw_partitions
 from orchestration.build_range import BuildRange
-from orchestration.resources import ConvtrackSettings, WarehouseWriterLock
+from orchestration.resources import ConvtrackSettings, WarehouseWriterLock, connect_duckdb
 
 # Raw days a run loaded whose dbt build has not succeeded yet (`pending_build_since`).
 PENDING_BUILD = "raw._pending_build"
@@ -109,7 +109,7 @@ def build_load_asset(stream: str) -> AssetsDefinition:
         for entry in set_aside:
             context.log.warning(f"raw.{stream}: set aside, not loaded: {entry}")
         settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
-        with duckdb.connect(str(settings.warehouse_path)) as con:
+        with connect_duckdb(settings, settings.warehouse_path) as con:
             n_files = load_stream(con, settings.raw_dir, stream, first, last)
             (rows,) = con.execute(
                 f"select count(*) from raw.{stream} where dt between ? and ?", [first, last]

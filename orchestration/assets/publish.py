@@ -1,14 +1,13 @@
 """Publish: an atomic, read-only snapshot of the marts for analysts, the read API and reports."""
 
 import os
-from pathlib import Path
 
-import duckdb
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from convtrack.core.files import fsync_dir
+from convtrack.core.settings import Settings
 from orchestration.assets.transform import convtrack_dbt_models
-from orchestration.resources import ConvtrackSettings, WarehouseWriterLock
+from orchestration.resources import ConvtrackSettings, WarehouseWriterLock, connect_duckdb
 
 # Analysts' tools lag the engine: the duckdb CLI on PyPI (1.5) reads this storage
 # version, not DuckDB 2.0's own (docs/schemas.md#warehouse).
@@ -18,16 +17,17 @@ MARTS_SCHEMA = "marts"
 MART_ASSET_KEYS = [key for key in convtrack_dbt_models.keys if key.path[0] == MARTS_SCHEMA]
 
 
-def publish_snapshot(warehouse_path: Path, published_path: Path) -> dict[str, int]:
+def publish_snapshot(settings: Settings) -> dict[str, int]:
     """Copy every table of the `marts` schema into a new file and swap it in atomically.
 
     Readers holding the old snapshot keep reading it; new readers see the new one; nobody
     ever sees a half-written file, because the rename is the only visible step.
     """
+    warehouse_path, published_path = settings.warehouse_path, settings.published_path
     tmp = published_path.with_name(f".{published_path.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     counts: dict[str, int] = {}
-    with duckdb.connect() as con:
+    with connect_duckdb(settings) as con:
         # Paths as parameters: a quote in a data directory's name is no SQL.
         con.execute("attach ? as wh (read_only)", [str(warehouse_path)])
         con.execute(f"attach ? as snap (storage_version '{SNAPSHOT_STORAGE_VERSION}')", [str(tmp)])
@@ -67,6 +67,6 @@ def published_snapshot(
 ) -> MaterializeResult:
     """data/warehouse/published.duckdb: the marts, replaced atomically after each run."""
     settings = convtrack.load()
-    counts = publish_snapshot(settings.warehouse_path, settings.published_path)
+    counts = publish_snapshot(settings)
     context.log.info(f"published {len(counts)} tables to {settings.published_path}")
     return MaterializeResult(metadata={"path": str(settings.published_path), **counts})

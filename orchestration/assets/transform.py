@@ -3,7 +3,6 @@
 from collections.abc import Mapping
 from typing import Any
 
-import duckdb
 from dagster import AssetExecutionContext, AssetKey, Failure
 from dagster_dbt import (
     DagsterDbtTranslator,
@@ -16,7 +15,7 @@ from orchestration.assets.ingest import clear_pending_build, pending_build_since
 from orchestration.build_range import BuildRange, dbt_run_env
 from orchestration.dbt_env import keep_partial_parse, point_dbt_at
 from orchestration.project import dbt_project
-from orchestration.resources import ConvtrackSettings, WarehouseWriterLock
+from orchestration.resources import ConvtrackSettings, WarehouseWriterLock, connect_duckdb
 
 
 class ConvtrackTranslator(DagsterDbtTranslator):
@@ -64,7 +63,7 @@ def convtrack_dbt_models(
     pipeline run does not."""
     settings = convtrack.load()
     first_day, last_day = build_range.days(settings)
-    with duckdb.connect(str(settings.warehouse_path)) as con:
+    with connect_duckdb(settings, settings.warehouse_path) as con:
         pending = pending_build_since(con)
     start = min(first_day, pending or first_day)
     if start < first_day:
@@ -83,5 +82,5 @@ def convtrack_dbt_models(
             metadata={"failed": "\n".join(failed), "dbt_log": str(invocation.target_path)},
         )
     # Only after a build without error: nothing is pending.
-    with duckdb.connect(str(settings.warehouse_path)) as con:
+    with connect_duckdb(settings, settings.warehouse_path) as con:
         clear_pending_build(con, start)

@@ -57,7 +57,10 @@ def test_a_range_that_is_no_range_is_refused_with_its_reason(first, last, messag
 
 def test_dbt_hears_the_run_through_the_environment_and_the_settings_always(tmp_path):
     settings = Settings(
-        data_dir=tmp_path, attribution_window_days=14, reporting_timezone="Europe/Berlin"
+        data_dir=tmp_path,
+        attribution_window_days=14,
+        reporting_timezone="Europe/Berlin",
+        duckdb_memory_limit="1.5GiB",
     )
     assert dbt_run_env(
         settings, start_date=dt.date(2026, 3, 1), as_of=dt.date(2026, 3, 31), run_id="r1"
@@ -67,9 +70,11 @@ def test_dbt_hears_the_run_through_the_environment_and_the_settings_always(tmp_p
         "CONVTRACK_DBT_RUN_ID": "r1",
         "CONVTRACK_DBT_ATTRIBUTION_WINDOW_DAYS": "14",
         "CONVTRACK_DBT_REPORTING_TIMEZONE": "Europe/Berlin",
+        "CONVTRACK_DBT_DUCKDB_MEMORY_LIMIT": "1.5GiB",
     }
     # A prune tells only the settings: no range, no as-of build.
     assert set(dbt_run_env(settings)) == {
         "CONVTRACK_DBT_ATTRIBUTION_WINDOW_DAYS",
         "CONVTRACK_DBT_REPORTING_TIMEZONE",
+        "CONVTRACK_DBT_DUCKDB_MEMORY_LIMIT",
     }
