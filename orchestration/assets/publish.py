@@ -1,12 +1,15 @@
 """Publish: an atomic, read-only snapshot of the marts for analysts, the read API and reports."""
 
+import json
 import os
+from functools import cache
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from convtrack.core.files import fsync_dir
 from convtrack.core.settings import Settings
 from orchestration.assets.transform import convtrack_dbt_models
+from orchestration.project import dbt_project
 from orchestration.resources import ConvtrackSettings, WarehouseWriterLock, connect_duckdb
 
 # Analysts' tools lag the engine: the duckdb CLI on PyPI (1.5) reads this storage
@@ -15,6 +18,20 @@ SNAPSHOT_STORAGE_VERSION = "v1.2.0"
 MARTS_SCHEMA = "marts"
 # Everything dbt builds in the marts schema, and nothing else, is published.
 MART_ASSET_KEYS = [key for key in convtrack_dbt_models.keys if key.path[0] == MARTS_SCHEMA]
+
+
+@cache
+def publish_order() -> dict[str, list[str]]:
+    """Per mart, the columns the snapshot keeps its rows sorted by: a model's
+    `meta: {publish_order: [...]}`. DuckDB keeps each column's min and max per block of
+    rows, so a reader looking rows up by those columns skips every other block: on a
+    10M-row table, one block instead of all."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    return {
+        node["name"]: list(node["config"]["meta"]["publish_order"])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"].get("meta", {}).get("publish_order")
+    }
 
 
 def publish_snapshot(settings: Settings) -> dict[str, int]:
@@ -42,8 +59,10 @@ def publish_snapshot(settings: Settings) -> dict[str, int]:
         if not tables:
             raise RuntimeError(f"no tables in schema {MARTS_SCHEMA!r} of {warehouse_path}")
         for table in tables:
+            order = publish_order().get(table)
             con.execute(
                 f'create table snap.main."{table}" as select * from wh.{MARTS_SCHEMA}."{table}"'
+                + (f" order by {', '.join(order)}" if order else "")
             )
             (counts[table],) = con.execute(f'select count(*) from snap.main."{table}"').fetchone()
         con.execute("detach snap")

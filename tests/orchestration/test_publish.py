@@ -85,3 +85,23 @@ def test_a_data_directory_with_a_quote_in_its_name_publishes(tmp_path):
     settings, wh, _ = _data_dir(where)
     _warehouse(wh, "1.00")
     assert publish_snapshot(settings) == {"mart_revenue_by_type": 1}
+
+
+def test_the_snapshot_keeps_lookup_tables_in_their_lookup_order(tmp_path):
+    # mart_attribution's dbt meta says publish_order: [tracking_id] (the read API's key).
+    settings, wh, pub = _data_dir(tmp_path)
+    _warehouse(wh, "1.00")
+    with duckdb.connect(str(wh)) as con:
+        con.execute(
+            "create table marts.mart_attribution as select md5(i::varchar) as tracking_id, i "
+            "from range(300000) as t(i)"
+        )
+    publish_snapshot(settings)
+    with duckdb.connect(str(pub), read_only=True) as con:
+        stored = [r[0] for r in con.execute("select tracking_id from mart_attribution").fetchall()]
+        (blocks,) = con.execute(
+            "select count(distinct row_group_id) from pragma_storage_info('mart_attribution')"
+        ).fetchone()
+    assert len(stored) == 300000
+    assert stored == sorted(stored)
+    assert blocks > 1  # so the order is what lets a lookup skip blocks
