@@ -15,24 +15,18 @@ from dagster import (
 )
 
 from convtrack.core import raw_schema
-from orchestration.definitions import defs
 from orchestration.maintenance import prune
 from orchestration.resources import ConvtrackSettings
 from orchestration.run import DAGSTER_YAML
 from orchestration.schedules import daily_prune
 from orchestration.sensors import cleanup_requests, new_raw_partitions
+from tests.orchestration.run_requests import requested_range
 
 
 def _touch_partition(raw_dir, day: dt.date, name: str) -> None:
     d = raw_schema.partition_dir(raw_dir, "clicks", day)
     d.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist([], schema=raw_schema.CLICKS), d / name)
-
-
-def _build_range(run_request) -> dict:
-    """The day range a pipeline run request asks for, as the pipeline job resolves it."""
-    resolved = validate_run_config(defs.resolve_job_def("pipeline"), run_request.run_config)
-    return resolved["resources"]["build_range"]["config"]
 
 
 def test_new_raw_files_start_one_build_from_their_earliest_day(tmp_path):
@@ -46,7 +40,10 @@ def test_new_raw_files_start_one_build_from_their_earliest_day(tmp_path):
     result = new_raw_partitions(build_sensor_context(cursor=None), convtrack=convtrack)
     assert isinstance(result, SensorResult)
     [run] = result.run_requests
-    assert _build_range(run) == {"first_day": late_day.isoformat(), "last_day": today.isoformat()}
+    assert requested_range(run) == {
+        "first_day": late_day.isoformat(),
+        "last_day": today.isoformat(),
+    }
 
     # Nothing new since: no run. A file landing later: a run from its day only.
     again = new_raw_partitions(build_sensor_context(cursor=result.cursor), convtrack=convtrack)
@@ -60,7 +57,7 @@ def test_new_raw_files_start_one_build_from_their_earliest_day(tmp_path):
     )
     third = new_raw_partitions(build_sensor_context(cursor=result.cursor), convtrack=convtrack)
     assert isinstance(third, SensorResult)
-    assert _build_range(third.run_requests[0])["first_day"] == str(yesterday)
+    assert requested_range(third.run_requests[0])["first_day"] == str(yesterday)
 
 
 def test_the_instance_retries_failed_runs_and_queues_warehouse_writers(tmp_path, monkeypatch):
