@@ -1,8 +1,9 @@
 """How a dbt subprocess finds this run's warehouse."""
 
+import contextlib
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from convtrack.core.settings import Settings
@@ -17,20 +18,34 @@ def dbt_artifacts_dir(settings: Settings) -> Path:
     return settings.data_dir.resolve() / "dbt"
 
 
-def point_dbt_at(settings: Settings, run_env: Mapping[str, str] | None = None) -> None:
-    """profiles.yml finds the warehouse through CONVTRACK_DATA_DIR; dbt runs as a
-    subprocess inheriting our environment, and must see the same data dir as this run.
-    Its artifacts go to the data dir too (DBT_TARGET_PATH, under which dagster-dbt makes
-    one folder per invocation), never into the installed project. `run_env`: what the
-    run tells the models (orchestration.build_range.dbt_run_env)."""
+@contextlib.contextmanager
+def dbt_environment(settings: Settings, run_env: Mapping[str, str] | None = None) -> Iterator[None]:
+    """The environment a dbt subprocess started inside this block inherits; the process's
+    own is restored after (one run's values must not leak into the next, nor into an
+    in-process dbt).
+
+    profiles.yml finds the warehouse through CONVTRACK_DATA_DIR: dbt must see this run's
+    data dir. Its artifacts go to the data dir too (DBT_TARGET_PATH, under which
+    dagster-dbt makes one folder per invocation), never into the installed project.
+    `run_env`: what the run tells the models (orchestration.build_range.dbt_run_env)."""
     artifacts = dbt_artifacts_dir(settings)
-    os.environ["CONVTRACK_DATA_DIR"] = str(settings.data_dir.resolve())
-    os.environ["DBT_TARGET_PATH"] = str(artifacts)
-    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-    for name in [n for n in os.environ if n.startswith(DBT_ENV_PREFIX)]:
-        del os.environ[name]  # an earlier run's, in this process
-    os.environ.update(run_env or {})
     forget_old_artifacts(artifacts)
+    saved = dict(os.environ)
+    try:
+        for name in [n for n in os.environ if n.startswith(DBT_ENV_PREFIX)]:
+            del os.environ[name]
+        os.environ.update(
+            {
+                "CONVTRACK_DATA_DIR": str(settings.data_dir.resolve()),
+                "DBT_TARGET_PATH": str(artifacts),
+                "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+                **(run_env or {}),
+            }
+        )
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def keep_partial_parse(settings: Settings, invocation_target: Path) -> None:

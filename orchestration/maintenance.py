@@ -18,7 +18,7 @@ from convtrack.core import raw_schema
 from convtrack.core.compaction import COMPACTED_PREFIX, compact_partition, is_closed, live_files
 from orchestration.assets.publish import publish_snapshot
 from orchestration.build_range import dbt_run_env
-from orchestration.dbt_env import point_dbt_at
+from orchestration.dbt_env import dbt_environment
 from orchestration.project import dbt_project
 from orchestration.resources import ConvtrackSettings, WarehouseWriterLock
 from orchestration.retention import prune_raw_partitions, retention_cutoff
@@ -56,21 +56,17 @@ def prune_warehouse(
     """Delete row-level data past RETENTION_DAYS from the warehouse (dbt macro)."""
     settings = convtrack.load()
     as_of = _as_of(config)
-    point_dbt_at(settings, dbt_run_env(settings))
     args = {"as_of": as_of.isoformat(), "retention_days": settings.retention_days}
     asked = f" (cleanup request {config.request_id})" if config.request_id else ""
     context.log.info(
         f"pruning the warehouse as of {as_of}, keeping {settings.retention_days} days{asked}"
     )
-    dbt.cli(
-        [
-            "run-operation",
-            "prune_row_level_data",
-            "--args",
-            json.dumps(args),
-        ],
-        manifest=dbt_project.manifest_path,
-    ).wait()
+    with dbt_environment(settings, dbt_run_env(settings)):
+        invocation = dbt.cli(
+            ["run-operation", "prune_row_level_data", "--args", json.dumps(args)],
+            manifest=dbt_project.manifest_path,
+        )
+    invocation.wait()
     return as_of.isoformat()
 
 

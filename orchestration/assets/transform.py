@@ -13,7 +13,7 @@ from dagster_dbt import (
 
 from orchestration.assets.ingest import clear_pending_build, pending_build_since
 from orchestration.build_range import BuildRange, dbt_run_env
-from orchestration.dbt_env import keep_partial_parse, point_dbt_at
+from orchestration.dbt_env import dbt_environment, keep_partial_parse
 from orchestration.project import dbt_project
 from orchestration.resources import ConvtrackSettings, WarehouseWriterLock, connect_duckdb
 
@@ -69,10 +69,10 @@ def convtrack_dbt_models(
     if start < first_day:
         context.log.info(f"an earlier run's build from {start} did not finish: building from it")
     env = dbt_run_env(settings, start_date=start, as_of=last_day, run_id=context.run.run_id)
-    point_dbt_at(settings, env)
-    invocation = dbt.cli(
-        ["build", "--exclude-resource-type", "unit_test"], context=context, raise_on_error=False
-    )
+    with dbt_environment(settings, env):  # the subprocess starts here, inheriting it
+        invocation = dbt.cli(
+            ["build", "--exclude-resource-type", "unit_test"], context=context, raise_on_error=False
+        )
     yield from invocation.stream()
     keep_partial_parse(settings, invocation.target_path)
     if not invocation.is_successful():
