@@ -47,7 +47,6 @@ import resource
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -363,6 +362,7 @@ def phase_json_sample(files: list[str], out: str, rows: int) -> dict[str, object
     """The first `rows` clicks of `files` as JSON lines, times as the API takes them."""
     import duckdb
 
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect() as con:
         con.execute(
             "copy (select event_id, tracking_id, campaign_link_id, "
@@ -403,22 +403,32 @@ def phase_import(data_dir: Path, files: list[str], links: str | None) -> dict[st
 
 
 def phase_copy_baseline(files: list[str], out: str) -> dict[str, object]:
-    """The import's baseline: DuckDB reading the same files and writing them as Parquet."""
+    """The import's baseline: DuckDB reading the same files, stream by stream, and writing
+    them as Parquet."""
     import duckdb
 
-    reader = "read_json" if files[0].endswith(".jsonl") else "read_parquet"
-    t0 = time.perf_counter()
-    with duckdb.connect() as con:
-        con.execute(f"copy (select * from {reader}({files!r})) to {sql_text(out)} (format parquet)")
-        (rows,) = con.execute(f"select count(*) from read_parquet({sql_text(out)})").fetchone()
-    seconds = time.perf_counter() - t0
-    Path(out).unlink()
+    seconds = rows = 0
+    for stream in ("clicks", "conversions"):
+        mine = [f for f in files if Path(f).name.startswith(stream)]
+        if not mine:
+            continue
+        reader = "read_json" if mine[0].endswith(".jsonl") else "read_parquet"
+        t0 = time.perf_counter()
+        with duckdb.connect() as con:
+            con.execute(
+                f"copy (select * from {reader}({mine!r})) to {sql_text(out)} (format parquet)"
+            )
+            (n,) = con.execute(f"select count(*) from read_parquet({sql_text(out)})").fetchone()
+        seconds += time.perf_counter() - t0
+        rows += n
+        Path(out).unlink()
     return {"seconds": seconds, "rows": rows}
 
 
-def step_timeline(instance, run_id: str) -> list[dict]:
-    """Each step of a run: start and end (epoch seconds) and the asset groups it
-    materialises, from the run's events and the code location's asset graph."""
+def step_timeline(instance, run_id: str) -> dict:
+    """When the run started (its first event), and each of its steps: start and end
+    (epoch seconds) and the asset groups it materialises, from the run's events and the
+    code location's asset graph."""
     from orchestration.definitions import defs
 
     graph = defs.resolve_asset_graph()
@@ -431,9 +441,15 @@ def step_timeline(instance, run_id: str) -> list[dict]:
                 assets_def.group_names_by_key.values()
             )
     steps: dict[str, dict] = {}
+    run_start = None
+    before_first_step = 0  # events Dagster writes before any step runs
     for entry in instance.all_logs(run_id):
         event = entry.dagster_event
-        if event is None or event.step_key is None:
+        if event is None:
+            continue
+        run_start = run_start or entry.timestamp
+        before_first_step += not steps and event.event_type_value != "STEP_START"
+        if event.step_key is None:
             continue
         node = event.step_key.split(".")[0].split("[")[0]
         step = steps.setdefault(
@@ -447,11 +463,16 @@ def step_timeline(instance, run_id: str) -> list[dict]:
             step["status"] = kind
         elif kind == "ASSET_MATERIALIZATION" and graph.has(event.asset_key):
             step["groups"].add(graph.get(event.asset_key).group_name)
-    return [
+    timeline = [
         {**s, "groups": sorted(s["groups"])}
         for s in sorted(steps.values(), key=lambda s: s.get("start", 0))
         if "start" in s and "end" in s
     ]
+    return {
+        "run_start": run_start,
+        "events_before_first_step": before_first_step,
+        "steps": timeline,
+    }
 
 
 def phase_pipeline(data_dir: Path, first: str, last: str) -> dict[str, object]:
@@ -482,7 +503,7 @@ def phase_pipeline(data_dir: Path, first: str, last: str) -> dict[str, object]:
         "phase_started": started,
         "success": result.success,
         "run_id": result.run_id,
-        "steps": step_timeline(instance, result.run_id),
+        **step_timeline(instance, result.run_id),
     }
 
 
@@ -494,20 +515,26 @@ def phase_run_steps(data_dir: Path, run_id: str) -> dict[str, object]:
 
     prepare_dagster_home(settings_for(data_dir))
     with DagsterInstance.get() as instance:
-        return {"steps": step_timeline(instance, run_id)}
+        return step_timeline(instance, run_id)
 
 
 def phase_baseline(data_dir: Path, out_db: Path, as_of: str) -> dict[str, object]:
     import duckdb
+    import yaml
 
     settings = settings_for(data_dir)
     script = (BENCH / "baseline_marts.sql").read_text()
+    # The rules from where the pipeline takes them: the window from the settings (passed
+    # to dbt as a var), the clock skew from the dbt project's vars.
+    dbt_vars = yaml.safe_load((ROOT / "dbt_project" / "dbt_project.yml").read_text())["vars"]
     out_db.unlink(missing_ok=True)
     t0 = time.perf_counter()
     with duckdb.connect(str(out_db)) as con:
         con.execute("set variable raw_dir = ?", [str(settings.raw_dir)])
         con.execute("set variable as_of = ?", [as_of])
         con.execute("set variable reporting_timezone = ?", [settings.reporting_timezone])
+        con.execute("set variable window_days = ?", [settings.attribution_window_days])
+        con.execute("set variable clock_skew_minutes = ?", [int(dbt_vars["clock_skew_minutes"])])
         con.execute(script)
         con.execute("checkpoint")
     return {"seconds": time.perf_counter() - t0}
@@ -720,27 +747,33 @@ def share_wall(nodes: list[dict], lo: float, hi: float) -> dict[str, float]:
 
 DBT_KINDS = {"model": "dbt models", "test": "dbt tests", "unit_test": "dbt unit tests"}
 PHASES_SHOWN = [
-    ("start-up: Python, imports, Dagster run (until the first step)", "startup_dagster"),
+    ("start-up: Python, imports, run creation (until the run's first event)", "startup_python"),
+    ("start-up: Dagster, from the run's first event to its first step", "startup_dagster"),
     ("start-up: dbt start and parse (until its first node)", "startup_dbt"),
     ("raw load (steps of group raw)", "raw load"),
     ("dbt models", "dbt models"),
     ("dbt tests", "dbt tests"),
     ("dbt unit tests", "dbt unit tests"),
     ("dbt other nodes (seeds, snapshots, hooks)", "dbt other nodes"),
-    ("dbt idle between nodes, after the last one", "dbt idle"),
+    # dbt blocks between nodes while the parent consumes its event stream (dagster-dbt).
+    ("dbt idle: between nodes (waiting on Dagster's event stream), after the last", "dbt idle"),
     ("publish (steps of group publish)", "publish"),
     ("other steps", "other steps"),
     ("Dagster between and after steps", "between steps"),
 ]
 
 
-def breakdown(started: float, wall: float, steps: list[dict], invocations: list[dict]) -> dict:
+def breakdown(
+    started: float, wall: float, run_start: float | None, steps: list[dict], invocations: list[dict]
+) -> dict:
     """A run's wall time (a process from `started`, `wall` seconds) in phases that add
     up to it: each step goes to its asset groups' phase; a step that ran dbt is split
     into dbt's start-up, its nodes by kind, and the rest."""
     out = {key: 0.0 for _, key in PHASES_SHOWN}
     first = min((s["start"] for s in steps), default=started + wall)
-    out["startup_dagster"] = first - started
+    run_start = min(run_start or first, first)
+    out["startup_python"] = run_start - started
+    out["startup_dagster"] = first - run_start
     in_steps = 0.0
     for step in steps:
         in_steps += step["end"] - step["start"]
@@ -761,7 +794,7 @@ def breakdown(started: float, wall: float, steps: list[dict], invocations: list[
         else:
             out["other steps"] += step["end"] - step["start"]
     out["between steps"] = started + wall - first - in_steps
-    out["fixed start-up"] = out["startup_dagster"] + out["startup_dbt"]
+    out["fixed start-up"] = out["startup_python"] + out["startup_dagster"] + out["startup_dbt"]
     out["total"] = wall
     out["full_parse"] = any(inv["full_parse"] for inv in invocations)
     return out
@@ -838,12 +871,6 @@ def convtrack_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "convtrack.cli"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def attributed_tracking_ids(snapshot: Path, n: int) -> list[str]:
     """`n` random tracking ids with an attributed conversion, from the snapshot."""
     import duckdb
@@ -895,36 +922,19 @@ def direct_lookups(snapshot: Path, ids: list[str]) -> dict:
 
 def api_lookups(data_dir: Path, ids: list[str], log: Path) -> dict:
     """GET /api/conversions/attribution/{id} for each id, one after another on one
-    keep-alive connection, from a real `convtrack serve` on 127.0.0.1; the server is
-    stopped by its pid at the end, whatever happens."""
+    keep-alive connection, from a real `convtrack serve` on 127.0.0.1 (the demo's and the
+    tests' helper starts it); the server is stopped by its pid at the end, always."""
     import httpx
+
+    from convtrack.collector_process import free_port, spawn_collector, stop_collector_process
 
     port = free_port()
     token = secrets.token_urlsafe(24)
     env = {**os.environ, "CONVTRACK_DATA_DIR": str(data_dir), "CONVTRACK_READ_TOKEN": token}
-    with open(log, "ab") as out:
-        server = subprocess.Popen(
-            [*convtrack_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+    server = spawn_collector(env, port, log)
     try:
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
-            deadline = time.monotonic() + 60
-            while True:
-                if server.poll() is not None:
-                    raise SystemExit(f"convtrack serve exited ({server.returncode}); see {log}")
-                try:
-                    if client.get("/healthz", timeout=5).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"convtrack serve not healthy after 60 s; see {log}")
-                time.sleep(0.2)
-
             failures: list[str] = []
 
             def lookup(tracking_id: str) -> float:
@@ -938,12 +948,7 @@ def api_lookups(data_dir: Path, ids: list[str], log: Path) -> dict:
             first = lookup(ids[0])  # the server opens the snapshot
             times = [lookup(t) for t in ids]
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_collector_process(server)
     return {**percentiles(times), "first_ms": first * 1e3, "failures": failures, "port": port}
 
 
@@ -988,7 +993,9 @@ def job_phases(run: dict, data_dir: Path) -> dict:
     artifacts = dbt_artifacts_dir(settings_for(data_dir))
     end = run["started"] + run["wall_seconds"]
     invocations = dbt_invocations(artifacts, run["started"], end)
-    phases = breakdown(run["started"], run["wall_seconds"], run["steps"], invocations)
+    phases = breakdown(
+        run["started"], run["wall_seconds"], run.get("run_start"), run["steps"], invocations
+    )
     return {"phases": phases, "slowest": slowest_nodes(invocations)}
 
 
@@ -1013,7 +1020,7 @@ def tiny_history(work: Path, days: int) -> dict:
     if cli["returncode"] != 0 or not found:
         raise SystemExit(f"convtrack pipeline run failed on the tiny history: {cli['stdout']}")
     steps = run_phase("run_steps", {"data_dir": str(data_dir), "run_id": found.group(1)})
-    cli["steps"] = steps["steps"]
+    cli.update(steps)
     base = run_phase(
         "baseline",
         {"data_dir": str(data_dir), "out_db": str(work / "baseline.duckdb"), "as_of": as_of},
@@ -1340,6 +1347,7 @@ def report(opts, f: dict) -> None:
             ("new day", f["new_day_phases"]["phases"]),
         ]
         cols.append(("tiny (CLI)", f["tiny"]["phases"]))
+        runs = [f["full"], f["new_day"], f["tiny"]["cli"]]
         print("\nwhere the time goes (wall seconds; the parts add up to the total):")
         phase_rows = [
             ("fixed start-up", *(f"{p['fixed start-up']:.2f}" for _, p in cols)),
@@ -1352,6 +1360,10 @@ def report(opts, f: dict) -> None:
             ),
             ("total (process wall)", *(f"{p['total']:.2f}" for _, p in cols)),
             ("dbt re-parsed the whole project", *(str(p["full_parse"]) for _, p in cols)),
+            (
+                "Dagster events before the first step",
+                *(str(r.get("events_before_first_step")) for r in runs),
+            ),
         ]
         print_table(("phase", *(name for name, _ in cols)), phase_rows)
         full = f["full"]
