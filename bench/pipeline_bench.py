@@ -1168,9 +1168,9 @@ def main() -> None:
     if sizes:
         print(f"\ngrowth: the full pipeline at {', '.join(f'{s:,}' for s in sizes)} clicks")
         figures["growth"] = growth(opts, sizes, main_build)
-    report(opts, figures)
     if opts.json:
         opts.json.write_text(json.dumps(figures, indent=1, default=str))
+    report(opts, figures)
     if not opts.keep:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -1252,6 +1252,11 @@ def measure_everything(opts, work: Path, figures: dict) -> dict:
     return build
 
 
+def streams(imp: dict) -> dict[str, dict]:
+    """The per-stream results of an import phase (the rest is how it was measured)."""
+    return {k: v for k, v in imp.items() if isinstance(v, dict) and "accepted" in v}
+
+
 def report(opts, f: dict) -> None:
     rows = []
     if "full" in f:
@@ -1260,8 +1265,8 @@ def report(opts, f: dict) -> None:
         ratio = full["wall_seconds"] / base["wall_seconds"]
         share = inc["wall_seconds"] / full["wall_seconds"]
         imp = f["import_parquet"]
-        p_rows = sum(s["accepted"] + s["rejected"] for s in imp.values())
-        p_secs = sum(s["seconds"] for s in imp.values())
+        p_rows = sum(s["accepted"] + s["rejected"] for s in streams(imp).values())
+        p_secs = sum(s["seconds"] for s in streams(imp).values())
         j = f["import_json"]["clicks"]
         j_rows = j["accepted"] + j["rejected"]
         pb, jb = f["import_parquet_baseline"], f["import_json_baseline"]
@@ -1388,9 +1393,7 @@ def report(opts, f: dict) -> None:
                 print(f"  {node['seconds']:7.2f}  {node['status']:<7} {node['unique_id']}")
 
         imp = f["import_parquet"]
-        for stream, s in (
-            (k, v) for k, v in imp.items() if isinstance(v, dict) and "accepted" in v
-        ):
+        for stream, s in streams(imp).items():
             print(
                 f"import {stream} (Parquet): {s['accepted']:,} accepted, {s['rejected']:,} "
                 f"rejected in {s['seconds']:.1f} s = {rate(s['accepted'] + s['rejected'], s['seconds'])}"
