@@ -443,12 +443,14 @@ def step_timeline(instance, run_id: str) -> dict:
     steps: dict[str, dict] = {}
     run_start = None
     before_first_step = 0  # events Dagster writes before any step runs
+    stepped = False
     for entry in instance.all_logs(run_id):
         event = entry.dagster_event
         if event is None:
             continue
         run_start = run_start or entry.timestamp
-        before_first_step += not steps and event.event_type_value != "STEP_START"
+        stepped = stepped or event.event_type_value == "STEP_START"
+        before_first_step += not stepped
         if event.step_key is None:
             continue
         node = event.step_key.split(".")[0].split("[")[0]
@@ -654,6 +656,9 @@ def measure(cmd: list[str], *, env: dict | None = None, log: Path | None = None)
         "returncode": proc.returncode,
         "started": started,
         "wall_seconds": time.perf_counter() - t0,
+        # Dagster's and dbt's timestamps are wall-clock time: phases are cut on that
+        # clock. It differs from the monotonic wall when the clock jumps (a paused VM).
+        "epoch_seconds": time.time() - started,
         "peak_tree_rss": peak,
         "cpu_seconds": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
         "load_before": load,
@@ -991,10 +996,10 @@ def job_phases(run: dict, data_dir: Path) -> dict:
     from orchestration.dbt_env import dbt_artifacts_dir
 
     artifacts = dbt_artifacts_dir(settings_for(data_dir))
-    end = run["started"] + run["wall_seconds"]
+    end = run["started"] + run["epoch_seconds"]
     invocations = dbt_invocations(artifacts, run["started"], end)
     phases = breakdown(
-        run["started"], run["wall_seconds"], run.get("run_start"), run["steps"], invocations
+        run["started"], run["epoch_seconds"], run.get("run_start"), run["steps"], invocations
     )
     return {"phases": phases, "slowest": slowest_nodes(invocations)}
 
@@ -1363,7 +1368,7 @@ def report(opts, f: dict) -> None:
                 )
                 for label, key in PHASES_SHOWN
             ),
-            ("total (process wall)", *(f"{p['total']:.2f}" for _, p in cols)),
+            ("total (process wall, wall clock)", *(f"{p['total']:.2f}" for _, p in cols)),
             ("dbt re-parsed the whole project", *(str(p["full_parse"]) for _, p in cols)),
             (
                 "Dagster events before the first step",
@@ -1371,6 +1376,14 @@ def report(opts, f: dict) -> None:
             ),
         ]
         print_table(("phase", *(name for name, _ in cols)), phase_rows)
+        for (name, _), run in zip(cols, runs, strict=True):
+            jump = run["epoch_seconds"] - run["wall_seconds"]
+            if abs(jump) > 1:
+                print(
+                    f"WARNING {name}: the wall clock moved {jump:+.1f} s more than the "
+                    "monotonic clock (machine paused?): the phases include it, the "
+                    f"table's {run['wall_seconds']:.1f} s does not"
+                )
         full = f["full"]
         print(
             f"full build: Python start + imports {full['imports_seconds']:.1f} s; "
