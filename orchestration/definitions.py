@@ -9,14 +9,14 @@ from dagster import (
     define_asset_job,
     in_process_executor,
 )
-from dagster_dbt import DbtCliResource
 
 from orchestration.assets.ingest import raw_assets
 from orchestration.assets.publish import MART_ASSET_KEYS, published_snapshot
 from orchestration.assets.transform import convtrack_dbt_models
+from orchestration.build_range import RESOURCE_KEY, BuildRange
 from orchestration.maintenance import compaction, prune
 from orchestration.project import dbt_executable, dbt_project
-from orchestration.resources import ConvtrackSettings, WarehouseWriterLock
+from orchestration.resources import ConvtrackSettings, DbtCli, WarehouseWriterLock
 from orchestration.schedules import daily_compaction, daily_prune, hourly_build
 from orchestration.sensors import cleanup_requests, new_raw_partitions
 
@@ -52,11 +52,13 @@ defs = Definitions(
     schedules=[hourly_build, daily_prune, daily_compaction],
     sensors=[new_raw_partitions, cleanup_requests],
     resources={
-        "dbt": DbtCliResource(
+        "dbt": DbtCli(
             project_dir=dbt_project,
             dbt_executable=dbt_executable(),
         ),
         "convtrack": convtrack,
         "warehouse_lock": WarehouseWriterLock(convtrack=convtrack),
+        # Set per run (build_run_config); unset, a run builds every raw day up to today.
+        RESOURCE_KEY: BuildRange(),
     },
 )

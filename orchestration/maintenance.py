@@ -17,6 +17,7 @@ from dagster_dbt import DbtCliResource
 from convtrack.core import raw_schema
 from convtrack.core.compaction import COMPACTED_PREFIX, compact_partition, is_closed, live_files
 from orchestration.assets.publish import publish_snapshot
+from orchestration.build_range import dbt_run_env
 from orchestration.dbt_env import point_dbt_at
 from orchestration.project import dbt_project
 from orchestration.resources import ConvtrackSettings, WarehouseWriterLock
@@ -55,12 +56,8 @@ def prune_warehouse(
     """Delete row-level data past RETENTION_DAYS from the warehouse (dbt macro)."""
     settings = convtrack.load()
     as_of = _as_of(config)
-    point_dbt_at(settings)
+    point_dbt_at(settings, dbt_run_env(settings))
     args = {"as_of": as_of.isoformat(), "retention_days": settings.retention_days}
-    dbt_vars = {
-        "attribution_window_days": settings.attribution_window_days,
-        "reporting_timezone": settings.reporting_timezone,
-    }
     asked = f" (cleanup request {config.request_id})" if config.request_id else ""
     context.log.info(
         f"pruning the warehouse as of {as_of}, keeping {settings.retention_days} days{asked}"
@@ -71,8 +68,6 @@ def prune_warehouse(
             "prune_row_level_data",
             "--args",
             json.dumps(args),
-            "--vars",
-            json.dumps(dbt_vars),
         ],
         manifest=dbt_project.manifest_path,
     ).wait()
@@ -101,7 +96,7 @@ def republish(
 ) -> None:
     """Publish the pruned marts so readers stop seeing pruned rows."""
     settings = convtrack.load()
-    counts = publish_snapshot(settings.warehouse_path, settings.published_path)
+    counts = publish_snapshot(settings)
     context.log.info(f"republished {len(counts)} tables after the prune as of {as_of}")
 
 

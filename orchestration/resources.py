@@ -10,7 +10,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 from dagster import ConfigurableResource, InitResourceContext
+from dagster_dbt import DbtCliResource
 
 from convtrack.core.settings import Settings
 
@@ -24,6 +26,18 @@ class ConvtrackSettings(ConfigurableResource):
         if self.data_dir is not None:
             return Settings(data_dir=self.data_dir)
         return Settings()
+
+
+def connect_duckdb(settings: Settings, path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection of the pipeline (the warehouse file, or in memory), held to the
+    settings' memory limit; it spills to the warehouse directory beyond it."""
+    return duckdb.connect(
+        str(path) if path else ":memory:",
+        config={
+            "memory_limit": settings.duckdb_memory_limit,
+            "temp_directory": str(settings.warehouse_dir / ".tmp"),
+        },
+    )
 
 
 def writer_lock_path(settings: Settings) -> Path:
@@ -75,3 +89,16 @@ def acquire(fd: int, wait_seconds: float, on_wait) -> None:
                     f"another run held the warehouse lock for {wait_seconds:.0f} s"
                 ) from None
             time.sleep(0.5)
+
+
+class DbtCli(DbtCliResource):
+    """dagster-dbt's dbt CLI resource, without the dbt adapter it builds in this process.
+
+    Before every invocation dagster-dbt loads dbt-core, the profile and the adapter here,
+    in the run's process, to be able to fetch row counts and column metadata, which
+    convtrack never asks for: seconds of every run (tens on a loaded machine), before
+    the dbt subprocess, which does the work, even starts.
+    """
+
+    def _initialize_dbt_core_adapter(self, args):
+        return None

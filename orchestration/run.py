@@ -59,10 +59,6 @@ def _instance(settings: Settings, instance):
     return DagsterInstance.get()
 
 
-def _loggers(log_level: str) -> dict:
-    return {"loggers": {"console": {"config": {"log_level": log_level}}}}
-
-
 def run_pipeline(
     settings: Settings,
     as_of: dt.date,
@@ -82,14 +78,13 @@ def run_pipeline(
     first = raw.first_day
     if first is None:
         return None
+    from orchestration.build_range import build_run_config
     from orchestration.definitions import defs
-    from orchestration.partitions import range_tags
 
     result = defs.resolve_job_def("pipeline").execute_in_process(
         instance=_instance(settings, instance),
-        tags=range_tags(first, as_of),
         resources=_resources(settings),
-        run_config=_loggers(log_level),
+        run_config=build_run_config(first, as_of, log_level=log_level),
         raise_on_error=False,
     )
     return PipelineRun(result.run_id, first, as_of, result.success, tuple(raw.set_aside))

@@ -9,8 +9,8 @@ from dagster import (
     schedule,
 )
 
+from orchestration.build_range import build_run_config
 from orchestration.maintenance import compaction, prune, prune_run_config
-from orchestration.partitions import range_tags
 
 
 @schedule(
@@ -21,7 +21,7 @@ from orchestration.partitions import range_tags
 )
 def hourly_build(context: ScheduleEvaluationContext) -> RunRequest:
     today = context.scheduled_execution_time.astimezone(dt.UTC).date()
-    return RunRequest(tags=range_tags(today - dt.timedelta(days=1), today))
+    return RunRequest(run_config=build_run_config(today - dt.timedelta(days=1), today))
 
 
 @schedule(

@@ -13,8 +13,8 @@ from dagster import (
 )
 
 from convtrack.core.raw_partitions import SetAside, scan_raw_partitions
+from orchestration.build_range import build_run_config
 from orchestration.maintenance import prune, prune_run_config
-from orchestration.partitions import range_tags
 from orchestration.resources import ConvtrackSettings
 
 
@@ -60,7 +60,9 @@ def new_raw_partitions(context: SensorEvaluationContext, convtrack: ConvtrackSet
             return SensorResult(skip_reason=SkipReason("no new raw files"), cursor=str(newest))
         return SkipReason("no new raw files")
     return SensorResult(
-        run_requests=[RunRequest(run_key=f"raw-{newest}", tags=range_tags(min(days), today))],
+        run_requests=[
+            RunRequest(run_key=f"raw-{newest}", run_config=build_run_config(min(days), today))
+        ],
         cursor=str(newest),
     )
 

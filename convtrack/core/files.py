@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 
 
 def fsync_dir(path: Path) -> None:
+    """fsync a directory (its entries) or a file (its contents), by path."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

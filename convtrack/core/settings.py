@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import re
 import zoneinfo
 from functools import cache
 from pathlib import Path
@@ -36,6 +37,10 @@ ENV_PREFIX = "CONVTRACK_"
 def env_var(field_name: str) -> str:
     """The environment variable that sets a `Settings` field."""
     return f"{ENV_PREFIX}{field_name.upper()}"
+
+
+# DuckDB's memory sizes: a number and a unit (decimal or binary).
+_MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B)", re.IGNORECASE)
 
 
 class Settings(BaseSettings):
@@ -75,6 +80,19 @@ class Settings(BaseSettings):
     # size or age.
     log_segment_max_bytes: int = Field(default=DEFAULT_MAX_SEGMENT_BYTES, ge=1)
     log_segment_max_age_s: float = Field(default=DEFAULT_MAX_SEGMENT_AGE_S, gt=0)
+    # What each DuckDB of the pipeline (dbt's, the raw load's, the publish's) may hold in
+    # memory before it spills to data/warehouse: DuckDB's own default is 80 % of RAM.
+    duckdb_memory_limit: str = "3GB"
+
+    @field_validator("duckdb_memory_limit")
+    @classmethod
+    def _memory_size(cls, v: str, info: ValidationInfo) -> str:
+        if not _MEMORY_SIZE.fullmatch(v.strip()):
+            raise ValueError(
+                f"{env_var(info.field_name)}: {v!r} is not a memory size such as 3GB, "
+                "512MB or 1.5GiB"
+            )
+        return v.strip()
 
     @field_validator("currency")
     @classmethod

@@ -1,7 +1,8 @@
 {#- The calendar date, in var('reporting_timezone'), of a UTC timestamp without zone
     (docs/rules.md#time: stored in UTC, reported in the reporting zone). -#}
 {% macro to_reporting_date(ts) -%}
-    {{ return(adapter.dispatch('to_reporting_date', 'convtrack')(ts, var('reporting_timezone'))) }}
+    {%- set zone = run_var('reporting_timezone') -%}
+    {{ return(adapter.dispatch('to_reporting_date', 'convtrack')(ts, zone)) }}
 {%- endmacro %}
 
 {% macro default__to_reporting_date(ts, tz) -%}

@@ -10,8 +10,11 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Materiali
 from convtrack.core import raw_schema
 from convtrack.core.compaction import live_files
 from convtrack.core.raw_partitions import scan_raw_partitions
-from orchestration.partitions import daily_partitions, single_run, window_days
-from orchestration.resources import ConvtrackSettings, WarehouseWriterLock
+from orchestration.build_range import BuildRange
+from orchestration.resources import ConvtrackSettings, WarehouseWriterLock, connect_duckdb
+
+# Raw days a run loaded whose dbt build has not succeeded yet (`pending_build_since`).
+PENDING_BUILD = "raw._pending_build"
 
 
 def duckdb_type(t: pa.DataType) -> str:
@@ -57,6 +60,8 @@ def load_stream(
                 "from read_parquet(?, hive_partitioning = true, union_by_name = true)",
                 [files],
             )
+        con.execute(f"create table if not exists {PENDING_BUILD} (first_day date)")
+        con.execute(f"insert into {PENDING_BUILD} values (?)", [first])
         con.execute("commit")
     except Exception:
         con.execute("rollback")
@@ -64,12 +69,31 @@ def load_stream(
     return len(files)
 
 
+def pending_build_since(con: duckdb.DuckDBPyConnection) -> dt.date | None:
+    """The first raw day loaded by a run whose dbt build has not succeeded since.
+
+    A run that loads old days and then fails in dbt leaves them loaded but not built; the
+    next run may cover only today. It starts its incremental build from here instead,
+    so no loaded day is ever skipped."""
+    if not con.execute(
+        "select 1 from duckdb_tables() where schema_name = 'raw' and table_name = ?",
+        [PENDING_BUILD.split(".")[1]],
+    ).fetchone():
+        return None
+    (first,) = con.execute(f"select min(first_day) from {PENDING_BUILD}").fetchone()
+    return first
+
+
+def clear_pending_build(con: duckdb.DuckDBPyConnection, through: dt.date) -> None:
+    """A build from `through` or earlier succeeded: what was pending is built."""
+    if pending_build_since(con) is not None:
+        con.execute(f"delete from {PENDING_BUILD} where first_day >= ?", [through])
+
+
 def build_load_asset(stream: str) -> AssetsDefinition:
     @asset(
         key=AssetKey(["raw", stream]),
         group_name="raw",
-        partitions_def=daily_partitions,
-        backfill_policy=single_run,
         description=f"Raw `{stream}` events of the run's days, loaded from data/raw into DuckDB.",
         kinds={"parquet", "duckdb"},
     )
@@ -77,14 +101,15 @@ def build_load_asset(stream: str) -> AssetsDefinition:
         context: AssetExecutionContext,
         convtrack: ConvtrackSettings,
         warehouse_lock: WarehouseWriterLock,
+        build_range: BuildRange,
     ) -> MaterializeResult:
         settings = convtrack.load()
-        first, last = window_days(context.partition_time_window)
+        first, last = build_range.days(settings)
         set_aside = scan_raw_partitions(settings.raw_dir, last, [stream]).set_aside
         for entry in set_aside:
             context.log.warning(f"raw.{stream}: set aside, not loaded: {entry}")
         settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
-        with duckdb.connect(str(settings.warehouse_path)) as con:
+        with connect_duckdb(settings, settings.warehouse_path) as con:
             n_files = load_stream(con, settings.raw_dir, stream, first, last)
             (rows,) = con.execute(
                 f"select count(*) from raw.{stream} where dt between ? and ?", [first, last]

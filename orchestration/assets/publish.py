@@ -1,14 +1,16 @@
 """Publish: an atomic, read-only snapshot of the marts for analysts, the read API and reports."""
 
+import json
 import os
-from pathlib import Path
+from functools import cache
 
-import duckdb
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
+from convtrack.core.files import fsync_dir
+from convtrack.core.settings import Settings
 from orchestration.assets.transform import convtrack_dbt_models
-from orchestration.partitions import daily_partitions, single_run
-from orchestration.resources import ConvtrackSettings, WarehouseWriterLock
+from orchestration.project import dbt_project
+from orchestration.resources import ConvtrackSettings, WarehouseWriterLock, connect_duckdb
 
 # Analysts' tools lag the engine: the duckdb CLI on PyPI (1.5) reads this storage
 # version, not DuckDB 2.0's own (docs/schemas.md#warehouse).
@@ -18,24 +20,31 @@ MARTS_SCHEMA = "marts"
 MART_ASSET_KEYS = [key for key in convtrack_dbt_models.keys if key.path[0] == MARTS_SCHEMA]
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+@cache
+def publish_order() -> dict[str, list[str]]:
+    """Per mart, the columns the snapshot keeps its rows sorted by: a model's
+    `meta: {publish_order: [...]}`. DuckDB keeps each column's min and max per block of
+    rows, so a reader looking rows up by those columns skips every other block: on a
+    10M-row table, one block instead of all."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    return {
+        node["name"]: list(node["config"]["meta"]["publish_order"])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"].get("meta", {}).get("publish_order")
+    }
 
 
-def publish_snapshot(warehouse_path: Path, published_path: Path) -> dict[str, int]:
+def publish_snapshot(settings: Settings) -> dict[str, int]:
     """Copy every table of the `marts` schema into a new file and swap it in atomically.
 
     Readers holding the old snapshot keep reading it; new readers see the new one; nobody
     ever sees a half-written file, because the rename is the only visible step.
     """
+    warehouse_path, published_path = settings.warehouse_path, settings.published_path
     tmp = published_path.with_name(f".{published_path.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     counts: dict[str, int] = {}
-    with duckdb.connect() as con:
+    with connect_duckdb(settings) as con:
         # Paths as parameters: a quote in a data directory's name is no SQL.
         con.execute("attach ? as wh (read_only)", [str(warehouse_path)])
         con.execute(f"attach ? as snap (storage_version '{SNAPSHOT_STORAGE_VERSION}')", [str(tmp)])
@@ -50,15 +59,17 @@ def publish_snapshot(warehouse_path: Path, published_path: Path) -> dict[str, in
         if not tables:
             raise RuntimeError(f"no tables in schema {MARTS_SCHEMA!r} of {warehouse_path}")
         for table in tables:
+            order = publish_order().get(table)
             con.execute(
                 f'create table snap.main."{table}" as select * from wh.{MARTS_SCHEMA}."{table}"'
+                + (f" order by {', '.join(order)}" if order else "")
             )
             (counts[table],) = con.execute(f'select count(*) from snap.main."{table}"').fetchone()
         con.execute("detach snap")
         con.execute("detach wh")
-    _fsync(tmp)
+    fsync_dir(tmp)  # the file's contents
     os.replace(tmp, published_path)
-    _fsync(published_path.parent)
+    fsync_dir(published_path.parent)
     return counts
 
 
@@ -66,8 +77,6 @@ def publish_snapshot(warehouse_path: Path, published_path: Path) -> dict[str, in
     key=AssetKey("published_snapshot"),
     group_name="publish",
     deps=MART_ASSET_KEYS,
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
     kinds={"duckdb"},
 )
 def published_snapshot(
@@ -77,6 +86,6 @@ def published_snapshot(
 ) -> MaterializeResult:
     """data/warehouse/published.duckdb: the marts, replaced atomically after each run."""
     settings = convtrack.load()
-    counts = publish_snapshot(settings.warehouse_path, settings.published_path)
+    counts = publish_snapshot(settings)
     context.log.info(f"published {len(counts)} tables to {settings.published_path}")
     return MaterializeResult(metadata={"path": str(settings.published_path), **counts})

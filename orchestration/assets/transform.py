@@ -1,16 +1,9 @@
 """The dbt models as Dagster assets: staging, intermediate and marts, built by `dbt build`."""
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from dagster import (
-    AssetCheckResult,
-    AssetExecutionContext,
-    AssetKey,
-    AssetMaterialization,
-    Output,
-)
+from dagster import AssetExecutionContext, AssetKey, Failure
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -18,10 +11,11 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration.dbt_env import point_dbt_at
-from orchestration.partitions import daily_partitions, dbt_build_vars, single_run, window_days
+from orchestration.assets.ingest import clear_pending_build, pending_build_since
+from orchestration.build_range import BuildRange, dbt_run_env
+from orchestration.dbt_env import keep_partial_parse, point_dbt_at
 from orchestration.project import dbt_project
-from orchestration.resources import ConvtrackSettings, WarehouseWriterLock
+from orchestration.resources import ConvtrackSettings, WarehouseWriterLock, connect_duckdb
 
 
 class ConvtrackTranslator(DagsterDbtTranslator):
@@ -37,44 +31,56 @@ class ConvtrackTranslator(DagsterDbtTranslator):
         return fqn[1] if len(fqn) > 2 else "dbt"
 
 
+def failed_nodes(run_results: Mapping[str, Any]) -> list[str]:
+    """One line per dbt node that failed or errored: its name and dbt's message."""
+    return [
+        f"{r['unique_id']}: {r['status']}: {(r.get('message') or '').strip()}"
+        for r in run_results.get("results", [])
+        if r.get("status") in ("fail", "error")
+    ]
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
-    # dbt tests become asset checks, the raw sources' tests included.
+    # dbt's data tests run inside `dbt build` and fail it; they are not Dagster asset
+    # checks: each check costs two events in the run storage (planned, evaluated), 180
+    # per run, which was most of a small run's time (docs/operations.md#running-the-pipeline).
     dagster_dbt_translator=ConvtrackTranslator(
-        settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
+        settings=DagsterDbtTranslatorSettings(enable_asset_checks=False)
     ),
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
 )
 def convtrack_dbt_models(
     context: AssetExecutionContext,
     dbt: DbtCliResource,
     convtrack: ConvtrackSettings,
     warehouse_lock: WarehouseWriterLock,
+    build_range: BuildRange,
 ):
-    """`dbt build` of every model and test, as of the last day of the run's range."""
+    """`dbt build` of every model and data test, as of the last day of the run's range.
+
+    The dbt unit tests check the models' code, not the data: `make test` runs them, a
+    pipeline run does not."""
     settings = convtrack.load()
-    first_day, last_day = window_days(context.partition_time_window)
-    build_vars = dbt_build_vars(
-        first_day=first_day,
-        last_day=last_day,
-        run_id=context.run.run_id,
-        attribution_window_days=settings.attribution_window_days,
-        reporting_timezone=settings.reporting_timezone,
+    first_day, last_day = build_range.days(settings)
+    with connect_duckdb(settings, settings.warehouse_path) as con:
+        pending = pending_build_since(con)
+    start = min(first_day, pending or first_day)
+    if start < first_day:
+        context.log.info(f"an earlier run's build from {start} did not finish: building from it")
+    env = dbt_run_env(settings, start_date=start, as_of=last_day, run_id=context.run.run_id)
+    point_dbt_at(settings, env)
+    invocation = dbt.cli(
+        ["build", "--exclude-resource-type", "unit_test"], context=context, raise_on_error=False
     )
-    point_dbt_at(settings)
-    invocation = dbt.cli(["build", "--vars", json.dumps(build_vars)], context=context)
-    total = len(context.selected_asset_keys)
-    done = 0
-    for event in invocation.stream():
-        # Progress a person can follow: one line per model built, one per failed check.
-        if isinstance(event, Output | AssetMaterialization):
-            done += 1
-            name = (
-                event.output_name if isinstance(event, Output) else event.asset_key.to_user_string()
-            )
-            context.log.info(f"dbt: built {name} ({done}/{total})")
-        elif isinstance(event, AssetCheckResult) and not event.passed:
-            context.log.warning(f"dbt test failed: {event.check_name} on {event.asset_key}")
-        yield event
+    yield from invocation.stream()
+    keep_partial_parse(settings, invocation.target_path)
+    if not invocation.is_successful():
+        failed = failed_nodes(invocation.get_artifact("run_results.json"))
+        raise Failure(
+            description=f"dbt build failed ({len(failed)} failed): " + "; ".join(failed[:5]),
+            metadata={"failed": "\n".join(failed), "dbt_log": str(invocation.target_path)},
+        )
+    # Only after a build without error: nothing is pending.
+    with connect_duckdb(settings, settings.warehouse_path) as con:
+        clear_pending_build(con, start)

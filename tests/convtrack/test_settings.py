@@ -274,3 +274,14 @@ def test_every_problem_is_one_line_naming_its_variable() -> None:
         assert "\n" not in problem
         assert "errors.pydantic.dev" not in problem
         assert "Value error" not in problem
+
+
+@pytest.mark.parametrize("value", ["3GB", "512MB", "1.5GiB", " 2 gb "])
+def test_duckdb_memory_limit_takes_duckdb_sizes(value: str) -> None:
+    assert Settings(duckdb_memory_limit=value).duckdb_memory_limit == value.strip()
+
+
+@pytest.mark.parametrize("value", ["", "3", "lots", "3GB; drop table x", "-1GB"])
+def test_what_is_no_memory_size_is_refused(value: str) -> None:
+    with pytest.raises(ValidationError, match="CONVTRACK_DUCKDB_MEMORY_LIMIT"):
+        Settings(duckdb_memory_limit=value)

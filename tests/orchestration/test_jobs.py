@@ -223,3 +223,81 @@ def test_a_second_writer_waits_for_the_first(tmp_path):
     os.close(holder)  # the first run ends
     with lock.yield_for_execution(build_init_resource_context()) as held:
         assert held is lock
+
+
+def _run_range(settings: Settings, first: dt.date, last: dt.date, instance, **resources):
+    """The pipeline job over [first, last], as the schedule and sensor start it."""
+    from orchestration.build_range import build_run_config
+    from orchestration.definitions import defs
+    from orchestration.run import _resources
+
+    return defs.resolve_job_def("pipeline").execute_in_process(
+        instance=instance,
+        resources={**_resources(settings), **resources},
+        run_config=build_run_config(first, last),
+        raise_on_error=False,
+    )
+
+
+def test_a_run_whose_build_failed_is_made_up_by_the_next_one(settings, tmp_path, monkeypatch):
+    from orchestration.project import dbt_project
+    from orchestration.resources import DbtCli
+
+    instance = DagsterInstance.ephemeral()
+    assert run_pipeline(settings, AS_OF, instance=instance).success
+    # A late click on an old day arrives; its run loads it, then dbt fails (broken here).
+    late_day = OLD_DAY + dt.timedelta(days=1)
+    late = dict(
+        event_id=str(uuid.uuid4()),
+        tracking_id=str(uuid.uuid4()),
+        campaign_link_id=LINK,
+        clicked_at=dt.datetime.combine(late_day, dt.time(9)),
+        received_at=dt.datetime.combine(AS_OF, dt.time(9)),
+        ip_address="203.0.113.0",
+        user_agent="Mozilla/5.0",
+        referrer=None,
+        source="import",
+    )
+    _write(settings.raw_dir, "clicks", [late], late_day, "w-late.parquet")
+    broken = DbtCli(project_dir=dbt_project, dbt_executable="/bin/false")
+    assert not _run_range(settings, late_day, AS_OF, instance, dbt=broken).success
+    # The next run covers today only, as the hourly schedule does - and builds from the
+    # late day, which the failed run loaded and never built.
+    assert _run_range(settings, AS_OF, AS_OF, instance).success
+    with duckdb.connect(str(settings.published_path), read_only=True) as con:
+        assert con.execute(
+            "select count(*) from fct_clicks where event_id = ?", [late["event_id"]]
+        ).fetchone() == (1,)
+    # Everything equals one build of the same files from scratch.
+    other = Settings(data_dir=tmp_path / "again")
+    monkeypatch.setenv("CONVTRACK_DATA_DIR", str(other.data_dir))
+    other.data_dir.mkdir()
+    os.symlink(settings.raw_dir, other.raw_dir)
+    assert run_pipeline(other, AS_OF, instance=DagsterInstance.ephemeral()).success
+    assert mart_digest(other.published_path) == mart_digest(settings.published_path)
+
+
+def test_a_failing_dbt_test_fails_the_run_and_names_the_test(settings):
+    instance = DagsterInstance.ephemeral()
+    bad = dict(
+        event_id=str(uuid.uuid4()),
+        tracking_id=None,  # the collector never writes this; a hand-made file might
+        campaign_link_id=LINK,
+        clicked_at=dt.datetime.combine(NEW_DAY, dt.time(9)),
+        received_at=dt.datetime.combine(NEW_DAY, dt.time(9)),
+        ip_address=None,
+        user_agent="Mozilla/5.0",
+        referrer=None,
+        source="import",
+    )
+    _write(settings.raw_dir, "clicks", [bad], NEW_DAY, "w-bad.parquet")
+    run = run_pipeline(settings, AS_OF, instance=instance)
+    assert not run.success
+    failures = [
+        e.dagster_event.step_failure_data.error.message
+        for e in instance.all_logs(run.run_id)
+        if e.dagster_event and e.dagster_event.event_type_value == "STEP_FAILURE"
+    ]
+    assert len(failures) == 1
+    assert "source_not_null_collector_clicks_tracking_id" in failures[0]
+    assert not settings.published_path.exists()  # nothing published from a failed build

@@ -52,8 +52,17 @@ def test_a_run_builds_its_days_and_sets_stray_partitions_aside(settings):
     for stray in strays:
         assert any(stray.name in w for w in warnings), stray
     materialized = instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
-    keys = {e.dagster_event.partition for e in materialized}
-    assert min(keys) == str(OLD_DAY) and max(keys) == str(AS_OF)
+    loads = [
+        e.asset_materialization.metadata
+        for e in materialized
+        if e.asset_materialization.asset_key.path[0] == "raw"
+    ]
+    assert len(loads) == 3  # one per stream, whatever the number of days
+    for metadata in loads:
+        assert (metadata["first_day"].value, metadata["last_day"].value) == (
+            str(OLD_DAY),
+            str(AS_OF),
+        )
 
 
 def test_the_command_line_reports_strays_even_with_nothing_to_build(settings):

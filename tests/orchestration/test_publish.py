@@ -7,9 +7,16 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from convtrack.core.settings import Settings
 from orchestration.assets.publish import publish_snapshot
 
 DUCKDB_CLI = Path(sys.executable).with_name("duckdb")
+
+
+def _data_dir(path: Path) -> tuple[Settings, Path, Path]:
+    settings = Settings(data_dir=path)
+    settings.warehouse_dir.mkdir(parents=True)
+    return settings, settings.warehouse_path, settings.published_path
 
 
 def _warehouse(path: Path, revenue: str) -> None:
@@ -25,9 +32,9 @@ def _warehouse(path: Path, revenue: str) -> None:
 
 
 def test_snapshot_holds_the_marts_only_and_the_old_duckdb_cli_reads_it(tmp_path):
-    wh, pub = tmp_path / "warehouse.duckdb", tmp_path / "published.duckdb"
+    settings, wh, pub = _data_dir(tmp_path)
     _warehouse(wh, "12.34")
-    assert publish_snapshot(wh, pub) == {"mart_revenue_by_type": 1}
+    assert publish_snapshot(settings) == {"mart_revenue_by_type": 1}
     with duckdb.connect(str(pub), read_only=True) as con:
         assert con.execute("select revenue from mart_revenue_by_type").fetchall() == [
             (Decimal("12.34"),)
@@ -53,13 +60,13 @@ def test_snapshot_holds_the_marts_only_and_the_old_duckdb_cli_reads_it(tmp_path)
 
 
 def test_republishing_swaps_the_file_while_an_open_reader_keeps_its_view(tmp_path):
-    wh, pub = tmp_path / "warehouse.duckdb", tmp_path / "published.duckdb"
+    settings, wh, pub = _data_dir(tmp_path)
     _warehouse(wh, "1.00")
-    publish_snapshot(wh, pub)
+    publish_snapshot(settings)
     reader = duckdb.connect(str(pub), read_only=True)
     shutil.move(wh, tmp_path / "old.duckdb")
     _warehouse(wh, "2.00")
-    publish_snapshot(wh, pub)
+    publish_snapshot(settings)
     assert reader.execute("select revenue from mart_revenue_by_type").fetchone() == (
         Decimal("1.00"),
     )
@@ -69,13 +76,32 @@ def test_republishing_swaps_the_file_while_an_open_reader_keeps_its_view(tmp_pat
         assert fresh.execute("select revenue from mart_revenue_by_type").fetchone() == (
             Decimal("2.00"),
         )
-    assert not list(tmp_path.glob(".published*tmp"))
+    assert not list(settings.warehouse_dir.glob(".published*tmp"))
 
 
 def test_a_data_directory_with_a_quote_in_its_name_publishes(tmp_path):
     # The paths reach DuckDB as parameters, not spliced into SQL.
     where = tmp_path / "creator's data"
-    where.mkdir()
-    wh, pub = where / "warehouse.duckdb", where / "published.duckdb"
+    settings, wh, _ = _data_dir(where)
     _warehouse(wh, "1.00")
-    assert publish_snapshot(wh, pub) == {"mart_revenue_by_type": 1}
+    assert publish_snapshot(settings) == {"mart_revenue_by_type": 1}
+
+
+def test_the_snapshot_keeps_lookup_tables_in_their_lookup_order(tmp_path):
+    # mart_attribution's dbt meta says publish_order: [tracking_id] (the read API's key).
+    settings, wh, pub = _data_dir(tmp_path)
+    _warehouse(wh, "1.00")
+    with duckdb.connect(str(wh)) as con:
+        con.execute(
+            "create table marts.mart_attribution as select md5(i::varchar) as tracking_id, i "
+            "from range(300000) as t(i)"
+        )
+    publish_snapshot(settings)
+    with duckdb.connect(str(pub), read_only=True) as con:
+        stored = [r[0] for r in con.execute("select tracking_id from mart_attribution").fetchall()]
+        (blocks,) = con.execute(
+            "select count(distinct row_group_id) from pragma_storage_info('mart_attribution')"
+        ).fetchone()
+    assert len(stored) == 300000
+    assert stored == sorted(stored)
+    assert blocks > 1  # so the order is what lets a lookup skip blocks

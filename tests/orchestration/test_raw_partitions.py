@@ -18,6 +18,7 @@ from orchestration.assets import ingest
 from orchestration.resources import ConvtrackSettings
 from orchestration.retention import prune_raw_partitions
 from orchestration.sensors import new_raw_partitions
+from tests.orchestration.run_requests import requested_range
 
 DAY = dt.date(2026, 3, 1)
 STRAY_DAYS = ("dt=1999-01-01", "dt=2019-12-31", "dt=9999-12-31")
@@ -132,8 +133,10 @@ def test_the_raw_sensor_builds_from_the_first_schedulable_day_and_reports_strays
     result = new_raw_partitions(context, convtrack=convtrack)
     assert isinstance(result, SensorResult)
     [run] = result.run_requests
-    assert run.tags["dagster/asset_partition_range_start"] == str(today - dt.timedelta(days=3))
-    assert run.tags["dagster/asset_partition_range_end"] == str(today)
+    assert requested_range(run) == {
+        "first_day": str(today - dt.timedelta(days=3)),
+        "last_day": str(today),
+    }
     # Strays are reported once: the next evaluation has nothing to say or to run.
     again = new_raw_partitions(build_sensor_context(cursor=result.cursor), convtrack=convtrack)
     assert not isinstance(again, SensorResult)

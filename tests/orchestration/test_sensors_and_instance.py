@@ -20,6 +20,7 @@ from orchestration.resources import ConvtrackSettings
 from orchestration.run import DAGSTER_YAML
 from orchestration.schedules import daily_prune
 from orchestration.sensors import cleanup_requests, new_raw_partitions
+from tests.orchestration.run_requests import requested_range
 
 
 def _touch_partition(raw_dir, day: dt.date, name: str) -> None:
@@ -39,8 +40,10 @@ def test_new_raw_files_start_one_build_from_their_earliest_day(tmp_path):
     result = new_raw_partitions(build_sensor_context(cursor=None), convtrack=convtrack)
     assert isinstance(result, SensorResult)
     [run] = result.run_requests
-    assert run.tags["dagster/asset_partition_range_start"] == late_day.isoformat()
-    assert run.tags["dagster/asset_partition_range_end"] == today.isoformat()
+    assert requested_range(run) == {
+        "first_day": late_day.isoformat(),
+        "last_day": today.isoformat(),
+    }
 
     # Nothing new since: no run. A file landing later: a run from its day only.
     again = new_raw_partitions(build_sensor_context(cursor=result.cursor), convtrack=convtrack)
@@ -54,7 +57,7 @@ def test_new_raw_files_start_one_build_from_their_earliest_day(tmp_path):
     )
     third = new_raw_partitions(build_sensor_context(cursor=result.cursor), convtrack=convtrack)
     assert isinstance(third, SensorResult)
-    assert third.run_requests[0].tags["dagster/asset_partition_range_start"] == str(yesterday)
+    assert requested_range(third.run_requests[0])["first_day"] == str(yesterday)
 
 
 def test_the_instance_retries_failed_runs_and_queues_warehouse_writers(tmp_path, monkeypatch):

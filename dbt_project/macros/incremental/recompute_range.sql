@@ -6,29 +6,33 @@
     (re)loaded. A conversion of that day may belong to a click up to W days and 23:59
     earlier, and a click of that day re-judges conversions after it, so every run
     recomputes from start_date - (W + 1) days, 00:00 UTC, to the end of time. Without a
-    start_date (a hand-run `dbt build`) the range is everything still in the warehouse. -#}
+    start_date (a hand-run `dbt build`) the range is everything still in the warehouse.
+
+    Models that depend on the raw rows alone (staging, fct_clicks, the earliest click per
+    tracking id) need no lookback: they rebuild the reloaded days, from start_date on
+    (`lookback=false`), and the rows those days' events replace. -#}
 
 {% macro lookback_days() -%}
-    {{ return((var('attribution_window_days') | int) + 1) }}
+    {{ return((run_var('attribution_window_days') | int) + 1) }}
 {%- endmacro %}
 
 {#- First day (ISO text) of the recompute range, or none for "everything". A YAML var may
     arrive as a date object or as text; both print as YYYY-MM-DD. -#}
-{% macro recompute_from_date() -%}
-    {%- set start_date = var('start_date', none) -%}
+{% macro recompute_from_date(lookback=true) -%}
+    {%- set start_date = run_var('start_date') -%}
     {%- if start_date is none or (start_date | string | trim) == '' -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set first_day = modules.datetime.date.fromisoformat(start_date | string | trim)
-        - modules.datetime.timedelta(days=lookback_days()) -%}
+        - modules.datetime.timedelta(days=lookback_days() if lookback else 0) -%}
     {{ return(first_day.isoformat()) }}
 {%- endmacro %}
 
 {#- A predicate on `column`: true for rows inside the recompute range. `kind` is the
     column's type: 'timestamp' (UTC event times) or 'date' (reporting days, compared with
     the same calendar day, which starts at most a day away from 00:00 UTC). -#}
-{% macro in_recompute_range(column, kind='timestamp') -%}
-    {%- set first_day = recompute_from_date() -%}
+{% macro in_recompute_range(column, kind='timestamp', lookback=true) -%}
+    {%- set first_day = recompute_from_date(lookback) -%}
     {%- if first_day is none -%}
         true
     {%- elif kind == 'date' -%}
@@ -43,8 +47,8 @@
     vanished on recompute - a conversion that moved from fct_conversions to the ledger
     (or back), a day whose rows all went away - so the range goes first, then the key
     delete catches a row whose deduplicated copy moved out of the range. -#}
-{% macro delete_recompute_range(column, kind='timestamp') -%}
+{% macro delete_recompute_range(column, kind='timestamp', lookback=true) -%}
     {%- if is_incremental() -%}
-        delete from {{ this }} where {{ in_recompute_range(column, kind) }}
+        delete from {{ this }} where {{ in_recompute_range(column, kind, lookback) }}
     {%- endif -%}
 {%- endmacro %}

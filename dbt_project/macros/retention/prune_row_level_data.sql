@@ -27,7 +27,7 @@
     one transaction. Running it twice changes nothing: every record is of rows still
     there, and skips what an earlier prune recorded. -#}
 {% macro prune_row_level_data(as_of, retention_days=none) %}
-    {%- set window_days = var('attribution_window_days') | int -%}
+    {%- set window_days = run_var('attribution_window_days') | int -%}
     {%- set beyond_days = var('retention_beyond_window_days') | int -%}
     {%- set minimum_days = window_days + beyond_days -%}
     {%- if retention_days is none or (retention_days | string | trim) == '' -%}

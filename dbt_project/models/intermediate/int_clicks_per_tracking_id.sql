@@ -2,12 +2,24 @@
 -- imported history may repeat one, and then the earliest click is the one that counts.
 -- A tracking id retention pruned stays pruned, even if a copy of its click is loaded
 -- again: its conversions are click_pruned and the daily history is not counted twice.
+-- Incremental: a run re-ranks only the tracking ids that have a click on a reloaded day
+-- (from var('start_date') on), over all their clicks; the pre-hook first removes those
+-- and every kept click of a reloaded day, whose tracking id may have lost it.
+
+{{ config(
+    materialized='incremental',
+    unique_key='tracking_id',
+    pre_hook="{{ delete_rebuilt_tracking_ids() }}",
+) }}
 
 with
 
 clicks as (
 
     select * from {{ ref('stg_collector__clicks') }}
+    {% if is_incremental() -%}
+        where tracking_id in ({{ reloaded_tracking_ids() }})
+    {%- endif %}
 
 ),
 

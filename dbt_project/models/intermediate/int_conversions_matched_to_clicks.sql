@@ -1,7 +1,7 @@
 -- Every conversion with the click it claims (same tracking_id) and its verdict:
 -- 'attributed' or the reason it is not.
 
-{%- set window_days = var('attribution_window_days') | int %}
+{%- set window_days = run_var('attribution_window_days') | int %}
 {%- set skew_us = (var('clock_skew_minutes') | int) * 60 * 1000000 %}
 {%- set day_us = 86400 * 1000000 %}
 

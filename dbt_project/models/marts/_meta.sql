@@ -55,8 +55,8 @@ retention as (
 final as (
 
     select
-        cast('{{ var("as_of") }}' as date) as as_of,
-        cast('{{ var("run_id") }}' as {{ dbt.type_string() }}) as run_id,
+        cast('{{ run_var("as_of") }}' as date) as as_of,
+        cast('{{ run_var("run_id") }}' as {{ dbt.type_string() }}) as run_id,
         -- run_started_at is UTC, like every timestamp here.
         cast(
             '{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }}

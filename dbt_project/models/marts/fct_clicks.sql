@@ -1,11 +1,12 @@
 -- Click events at row level (with IP and user agent, so subject to retention).
--- Incremental: recomputes clicks from var('start_date') minus the lookback
--- (macros/incremental/recompute_range.sql); a click retention pruned never comes back.
+-- Incremental: rebuilds the clicks of the days a run reloaded, from var('start_date') on
+-- (macros/incremental/recompute_range.sql, no lookback: a click depends on nothing
+-- else); a click retention pruned never comes back.
 
 {{ config(
     materialized='incremental',
     unique_key='event_id',
-    pre_hook="{{ delete_recompute_range('clicked_at') }}",
+    pre_hook="{{ delete_recompute_range('clicked_at', lookback=false) }}",
 ) }}
 
 with
@@ -14,7 +15,7 @@ clicks as (
 
     select * from {{ ref('stg_collector__clicks') }}
     {% if is_incremental() -%}
-        where {{ in_recompute_range('clicked_at') }}
+        where {{ in_recompute_range('clicked_at', lookback=false) }}
     {%- endif %}
 
 ),

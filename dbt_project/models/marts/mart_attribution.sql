@@ -1,20 +1,40 @@
 -- One row per tracking_id: its click, what it converted into, and whether its window is
 -- still open at the end of the as_of day (the read API's attribution lookup).
 
-{%- set window_days = var('attribution_window_days') | int %}
-{%- set as_of_ts = "cast('" ~ var('as_of') ~ "' as " ~ dbt.type_timestamp() ~ ")" %}
+{%- set window_days = run_var('attribution_window_days') | int %}
+{%- set as_of_ts = "cast('" ~ run_var('as_of') ~ "' as " ~ dbt.type_timestamp() ~ ")" %}
+
+{#- Incremental: the tracking ids a run can change are rebuilt - a click of a reloaded
+    day, a conversion in the recompute range (attributed or not: one may have left
+    fct_conversions), and every click whose window may be open as of now (clicked in the
+    recompute range: an older one's window closed before start_date, so before as_of). -#}
+
+-- depends_on: {{ ref('stg_collector__clicks') }}
+-- depends_on: {{ ref('int_conversions_matched_to_clicks') }}
+
+{{ config(
+    materialized='incremental',
+    unique_key='tracking_id',
+    pre_hook="{{ delete_rebuilt_attribution() }}",
+) }}
 
 with
 
 clicks as (
 
     select * from {{ ref('int_clicks_per_tracking_id') }}
+    {% if is_incremental() -%}
+        where tracking_id in ({{ rebuilt_attribution_ids() }})
+    {%- endif %}
 
 ),
 
 conversions as (
 
     select * from {{ ref('fct_conversions') }}
+    {% if is_incremental() -%}
+        where tracking_id in (select clicks.tracking_id from clicks)
+    {%- endif %}
 
 ),
 

@@ -1,20 +1,51 @@
 -- One row per conversion event: the tracker retries with the same event_id, the first
 -- received wins (macros/staging/first_received.sql).
+-- Incremental by raw day (`dt`, the UTC day of the event time): each run re-reads the
+-- days it reloaded, from var('start_date') on, and competes them with the copies earlier
+-- days already kept of the same event ids - so the first received copy wins across the
+-- whole history, exactly as a full rebuild would pick it, at the cost of the new days.
+
+{%- set tie_breakers = [
+    'converted_at', 'tracking_id', 'campaign_link_id', 'source', 'event_type',
+    'revenue_amount', 'currency', 'order_id', 'event_data',
+] %}
+{%- set raw_columns = ['event_id', 'received_at', 'dt'] + tie_breakers %}
+
+{{ config(
+    materialized='incremental',
+    unique_key='event_id',
+    pre_hook="{{ delete_recompute_range('dt', kind='date', lookback=false) }}",
+) }}
 
 with
 
+reloaded as (
+
+    select {{ raw_columns | join(', ') }}
+    from {{ source('collector', 'conversions') }}
+    {% if is_incremental() -%}
+        where {{ in_recompute_range('dt', kind='date', lookback=false) }}
+    {%- endif %}
+
+),
+
 source as (
 
-    select * from {{ source('collector', 'conversions') }}
+    select * from reloaded
+    {% if is_incremental() -%}
+        -- The copy an earlier day kept of an event that came again: the pre-hook left
+        -- only days before the reloaded ones here.
+        union all
+        select {{ raw_columns | join(', ') }}
+        from {{ this }}
+        where event_id in (select reloaded.event_id from reloaded)
+    {%- endif %}
 
 ),
 
 first_received as (
 
-    {{ first_received('source', [
-        'converted_at', 'tracking_id', 'campaign_link_id', 'source', 'event_type',
-        'revenue_amount', 'currency', 'order_id', 'event_data',
-    ]) }}
+    {{ first_received('source', tie_breakers) }}
 
 ),
 
@@ -32,7 +63,8 @@ final as (
         cast(converted_at as {{ dbt.type_timestamp() }}) as converted_at,
         cast(received_at as {{ dbt.type_timestamp() }}) as received_at,
         -- `source` is a keyword to sqlfluff, but it is the raw stream's column name.
-        cast(source as {{ dbt.type_string() }}) as source  -- noqa: RF04
+        cast(source as {{ dbt.type_string() }}) as source,  -- noqa: RF04
+        cast(dt as date) as dt
     from first_received
 
 )

@@ -1,0 +1,80 @@
+import datetime as dt
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from dagster import DagsterInvalidConfigError, validate_run_config
+
+from convtrack.core import raw_schema
+from convtrack.core.settings import Settings
+from orchestration.build_range import BuildRange, build_run_config, dbt_run_env
+from orchestration.definitions import defs
+
+
+def _day_with_clicks(raw_dir, day: dt.date) -> None:
+    d = raw_schema.partition_dir(raw_dir, "clicks", day)
+    d.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist([], schema=raw_schema.CLICKS), d / "w-1.parquet")
+
+
+def test_an_unset_range_runs_from_the_first_raw_day_to_today(tmp_path):
+    settings = Settings(data_dir=tmp_path)
+    today = dt.datetime.now(dt.UTC).date()
+    assert BuildRange().days(settings) == (today, today)  # no raw data yet
+    first = today - dt.timedelta(days=40)
+    _day_with_clicks(settings.raw_dir, first)
+    _day_with_clicks(settings.raw_dir, today - dt.timedelta(days=3))
+    assert BuildRange().days(settings) == (first, today)
+    assert BuildRange(last_day="2026-03-31").days(settings) == (
+        dt.date(2026, 3, 31),
+        dt.date(2026, 3, 31),
+    )
+
+
+def test_the_pipeline_job_accepts_the_range_its_starters_build():
+    config = build_run_config(dt.date(2026, 3, 1), dt.date(2026, 3, 31), log_level="WARNING")
+    resolved = validate_run_config(defs.resolve_job_def("pipeline"), config.to_config_dict())
+    assert resolved["resources"]["build_range"]["config"] == {
+        "first_day": "2026-03-01",
+        "last_day": "2026-03-31",
+    }
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "message"),
+    [
+        ("2026-02-30", "2026-03-31", "'2026-02-30' is not a date"),
+        ("2026-04-01", "2026-03-31", "first_day 2026-04-01 is after last_day 2026-03-31"),
+    ],
+)
+def test_a_range_that_is_no_range_is_refused_with_its_reason(first, last, message):
+    with pytest.raises(ValueError, match=message):
+        BuildRange(first_day=first, last_day=last)
+    run_config = {"resources": {"build_range": {"config": {"first_day": first, "last_day": 3}}}}
+    with pytest.raises(DagsterInvalidConfigError):
+        validate_run_config(defs.resolve_job_def("pipeline"), run_config)
+
+
+def test_dbt_hears_the_run_through_the_environment_and_the_settings_always(tmp_path):
+    settings = Settings(
+        data_dir=tmp_path,
+        attribution_window_days=14,
+        reporting_timezone="Europe/Berlin",
+        duckdb_memory_limit="1.5GiB",
+    )
+    assert dbt_run_env(
+        settings, start_date=dt.date(2026, 3, 1), as_of=dt.date(2026, 3, 31), run_id="r1"
+    ) == {
+        "CONVTRACK_DBT_START_DATE": "2026-03-01",
+        "CONVTRACK_DBT_AS_OF": "2026-03-31",
+        "CONVTRACK_DBT_RUN_ID": "r1",
+        "CONVTRACK_DBT_ATTRIBUTION_WINDOW_DAYS": "14",
+        "CONVTRACK_DBT_REPORTING_TIMEZONE": "Europe/Berlin",
+        "CONVTRACK_DBT_DUCKDB_MEMORY_LIMIT": "1.5GiB",
+    }
+    # A prune tells only the settings: no range, no as-of build.
+    assert set(dbt_run_env(settings)) == {
+        "CONVTRACK_DBT_ATTRIBUTION_WINDOW_DAYS",
+        "CONVTRACK_DBT_REPORTING_TIMEZONE",
+        "CONVTRACK_DBT_DUCKDB_MEMORY_LIMIT",
+    }
