@@ -483,9 +483,9 @@ def phase_pipeline(data_dir: Path, first: str, last: str) -> dict[str, object]:
     from dagster import DagsterInstance
 
     settings = settings_for(data_dir)
+    from orchestration.build_range import build_run_config
     from orchestration.definitions import defs
-    from orchestration.partitions import range_tags
-    from orchestration.run import _loggers, _resources
+    from orchestration.run import _resources
 
     imports_s = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -494,9 +494,10 @@ def phase_pipeline(data_dir: Path, first: str, last: str) -> dict[str, object]:
     instance = DagsterInstance.ephemeral()
     result = defs.resolve_job_def("pipeline").execute_in_process(
         instance=instance,
-        tags=range_tags(dt.date.fromisoformat(first), dt.date.fromisoformat(last)),
         resources=_resources(settings),
-        run_config=_loggers("WARNING"),
+        run_config=build_run_config(
+            dt.date.fromisoformat(first), dt.date.fromisoformat(last), log_level="WARNING"
+        ),
         raise_on_error=False,
     )
     return {
