@@ -1,13 +1,15 @@
 -- Baseline for bench/pipeline_bench.py: ONE hand-written DuckDB script that computes the
 -- marts (docs/schemas.md#warehouse) from the raw Parquet files, the same rules as the dbt
 -- models (docs/rules.md#attribution), with nothing around it: no raw load, no incremental
--- ranges, no tests, no publish. The bench sets three variables before running it:
---   raw_dir (data/raw), as_of (YYYY-MM-DD), reporting_timezone.
--- Retention is out of scope here: the bench never prunes, so the `retention` tables the
--- models read are empty and leave every result unchanged.
+-- ranges, no tests, no publish. The bench sets five variables before running it, from
+-- the same places the pipeline takes them: raw_dir (data/raw), as_of (YYYY-MM-DD),
+-- reporting_timezone and window_days (the settings), clock_skew_minutes (the dbt var).
+-- Retention is skipped: the bench never prunes, so the `retention` tables the models
+-- read (pruned tracking ids, conversion and order ids, converting clicks, daily metrics,
+-- the prune log) are empty and leave every result unchanged; `retained_since` is null.
+-- Raw files are read as they lie: the bench never compacts, so no file is merged twice.
 
-set variable window_days = 30;
-set variable skew_us = 300000000::bigint;  -- 5 minutes
+set variable skew_us = getvariable('clock_skew_minutes') * 60 * 1000000::bigint;
 set variable day_us = 86400000000::bigint;  -- 1 day
 
 create schema if not exists marts;
@@ -162,62 +164,6 @@ select
 from first_clicks as k
 left join per_tracking_id as p on k.tracking_id = p.tracking_id;
 
-create or replace table marts.mart_conversion_funnel as
-with
-clicks as (
-    select
-        campaign_link_id,
-        count(*) filter (where not is_bot) as clicks,
-        count(*) filter (where is_bot) as bot_clicks
-    from stg_clicks
-    group by campaign_link_id
-),
-conversions as (
-    select
-        campaign_link_id,
-        count(distinct tracking_id) filter (where not click_is_bot) as converting_clicks,
-        count(*) as conversions,
-        count(*) filter (where event_type = 'newsletter_signup') as newsletter_signups,
-        count(*) filter (where event_type = 'course_enrollment') as course_enrollments,
-        count(*) filter (where event_type = 'purchase') as purchases,
-        sum(coalesce(revenue_amount, 0)) as revenue
-    from matched
-    where attribution_status = 'attributed'
-    group by campaign_link_id
-),
-counted as (
-    select
-        l.campaign_link_id, l.short_code, l.campaign_name, l.youtube_video_id, l.placement,
-        coalesce(k.clicks, 0) as clicks,
-        coalesce(k.bot_clicks, 0) as bot_clicks,
-        coalesce(c.converting_clicks, 0) as converting_clicks,
-        coalesce(c.conversions, 0) as conversions,
-        coalesce(c.newsletter_signups, 0) as newsletter_signups,
-        coalesce(c.course_enrollments, 0) as course_enrollments,
-        coalesce(c.purchases, 0) as purchases,
-        cast(coalesce(c.revenue, 0) as decimal(18, 2)) as revenue
-    from marts.dim_campaign_links as l
-    left join clicks as k on l.campaign_link_id = k.campaign_link_id
-    left join conversions as c on l.campaign_link_id = c.campaign_link_id
-)
-select
-    *,
-    converting_clicks / nullif(clicks, 0) as click_to_conversion_rate,
-    newsletter_signups / nullif(clicks, 0) as newsletter_signup_rate,
-    course_enrollments / nullif(clicks, 0) as course_enrollment_rate,
-    purchases / nullif(clicks, 0) as purchase_rate
-from counted;
-
-create or replace table marts.mart_revenue_by_type as
-select
-    campaign_link_id,
-    event_type,
-    count(*) as conversions,
-    cast(sum(coalesce(revenue_amount, 0)) as decimal(18, 2)) as revenue,
-    cast(sum(coalesce(revenue_amount, 0)) / count(*) as decimal(18, 2)) as avg_revenue
-from marts.fct_conversions
-group by campaign_link_id, event_type;
-
 create or replace table marts.agg_daily_link_metrics as
 select
     cast(timezone(getvariable('reporting_timezone'), timezone('UTC', clicked_at)) as date)
@@ -241,6 +187,63 @@ select
     cast(sum(coalesce(revenue_amount, 0)) as decimal(18, 2))
 from marts.fct_conversions
 group by 1, 2, 3;
+
+-- Funnel and revenue by type sum the daily history, as the models do; only converting
+-- clicks (distinct, which days cannot add up) come from the row-level verdicts.
+create or replace table marts.mart_conversion_funnel as
+with
+totals as (
+    select
+        campaign_link_id,
+        sum(clicks) as clicks,
+        sum(bot_clicks) as bot_clicks,
+        sum(conversions) as conversions,
+        sum(conversions) filter (where event_type = 'newsletter_signup') as newsletter_signups,
+        sum(conversions) filter (where event_type = 'course_enrollment') as course_enrollments,
+        sum(conversions) filter (where event_type = 'purchase') as purchases,
+        sum(revenue) as revenue
+    from marts.agg_daily_link_metrics
+    group by campaign_link_id
+),
+converting as (
+    select campaign_link_id, count(distinct tracking_id) as converting_clicks
+    from matched
+    where attribution_status = 'attributed' and not click_is_bot
+    group by campaign_link_id
+),
+counted as (
+    select
+        l.campaign_link_id, l.short_code, l.campaign_name, l.youtube_video_id, l.placement,
+        cast(coalesce(t.clicks, 0) as bigint) as clicks,
+        cast(coalesce(t.bot_clicks, 0) as bigint) as bot_clicks,
+        coalesce(c.converting_clicks, 0) as converting_clicks,
+        cast(coalesce(t.conversions, 0) as bigint) as conversions,
+        cast(coalesce(t.newsletter_signups, 0) as bigint) as newsletter_signups,
+        cast(coalesce(t.course_enrollments, 0) as bigint) as course_enrollments,
+        cast(coalesce(t.purchases, 0) as bigint) as purchases,
+        cast(coalesce(t.revenue, 0) as decimal(18, 2)) as revenue
+    from marts.dim_campaign_links as l
+    left join totals as t on l.campaign_link_id = t.campaign_link_id
+    left join converting as c on l.campaign_link_id = c.campaign_link_id
+)
+select
+    *,
+    converting_clicks / nullif(clicks, 0) as click_to_conversion_rate,
+    newsletter_signups / nullif(clicks, 0) as newsletter_signup_rate,
+    course_enrollments / nullif(clicks, 0) as course_enrollment_rate,
+    purchases / nullif(clicks, 0) as purchase_rate
+from counted;
+
+create or replace table marts.mart_revenue_by_type as
+select
+    campaign_link_id,
+    event_type,
+    cast(sum(conversions) as bigint) as conversions,
+    cast(sum(revenue) as decimal(18, 2)) as revenue,
+    cast(sum(revenue) / nullif(sum(conversions), 0) as decimal(18, 2)) as avg_revenue
+from marts.agg_daily_link_metrics
+where event_type != 'click'
+group by campaign_link_id, event_type;
 
 create or replace table marts._meta as
 select

@@ -1,28 +1,53 @@
-"""Pipeline benchmark: 10M clicks + 1M conversions over 90 days, then one more day.
+"""Pipeline benchmark: every figure of issue 10's table, each beside a baseline measured
+in the same run and its target.
 
-Not a test. Generates the history (numpy + pyarrow, fixed seed) as Parquet import files
-outside any data directory, imports them with `import_file` into a fresh data dir, runs
-the whole Dagster job (`run_pipeline`), then the hand-written DuckDB script
-`bench/baseline_marts.sql` on the same raw files, checks that both give the same marts,
-and finally imports a 91st day and runs the job for that day alone.
+Not a test. Generates the history (numpy + pyarrow, fixed seed; default 10M clicks + 1M
+conversions over 90 days) as Parquet import files outside any data directory, then:
 
-Each phase runs in its own Python process, so its peak memory is its own: the bench
-samples the RSS of the phase process and all its descendants (dbt is a subprocess) from
-/proc every 50 ms and reports the peak of the sum, next to getrusage's max RSS.
+1. imports them with `import_file` into a fresh data dir (Parquet rows/s), and a sample
+   of the clicks written as JSON lines into a scratch data dir (JSON lines rows/s); the
+   baseline of each is DuckDB copying the same file to Parquet;
+2. runs the whole Dagster job over the history and, as the baseline, the hand-written
+   DuckDB script `bench/baseline_marts.sql` on the same raw files; compares every mart
+   of the published snapshot with the script's, row for row;
+3. imports a 91st day and runs the job for that day alone;
+4. looks up 200 attributed tracking ids through the read API of a real `convtrack serve`
+   on the published snapshot; the baseline is the same query run directly in DuckDB;
+5. runs `convtrack pipeline run --as-of DAY` as a user does (a subprocess, a persistent
+   Dagster instance in a fresh data dir) on a tiny history of ~100 events over 90 days;
+   the baseline is the script on the same tiny data;
+6. with `--scale N1,N2,...`: the full pipeline at each number of clicks (conversions at
+   10 %), time and memory per million clicks, and a PNG of both (bench/pipeline_scale.png).
+
+Every job run is split into phases: fixed start-up (Python imports and Dagster run
+creation, until the first step starts, plus dbt's start-up and parse, until its first
+node runs), raw load, dbt models / tests / unit tests, publish. Steps are grouped by the
+asset groups of what they materialise (`raw`, `publish`, and dbt's groups), dbt nodes by
+the kind in their `unique_id`, so renamed steps or a different partitioning still add up.
+
+Each measured command runs in its own process, so its peak memory is its own: the bench
+samples the RSS of the process and all its descendants (dbt is a subprocess) from /proc
+every 50 ms and reports the peak of the sum.
 
     .venv/bin/python bench/pipeline_bench.py [--clicks 10000000] [--conversions 1000000]
         [--days 90] [--links 50] [--work /tmp/convtrack-pipeline-bench] [--keep]
+        [--json FILE] [--scale 1000000,10000000,30000000] [--scale-only]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import os
 import platform
+import re
 import resource
+import secrets
 import shutil
+import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -33,18 +58,34 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
-# numpy is not a project dependency: `make bench-pipeline` installs it here, beside the
-# venv, and only the generate phase puts it on sys.path.
+# numpy and matplotlib are no project dependencies: `make bench-pipeline` installs them
+# here, beside the venv, and only the generate and plot phases put them on sys.path.
 BENCH_LIB = ROOT / ".venv" / "bench-lib"
+SCALE_PNG = BENCH / "pipeline_scale.png"
 
 SEED = 20261125
 FIRST_DAY = dt.date(2026, 8, 1)
 DAY_US = 86_400_000_000
 
+# Issue 10's targets.
 TARGET_PIPELINE_S = 60.0
 TARGET_PEAK_GB = 4.0
 TARGET_RATIO_TO_BASELINE = 2.0
 TARGET_NEW_DAY_SHARE = 0.15
+TARGET_TINY_S = 15.0
+TARGET_PARQUET_ROWS_S = 1_000_000
+TARGET_JSON_ROWS_S = 300_000
+TARGET_LOOKUP_P99_MS = 20.0
+# "No worse than linear": time and memory per million clicks may not grow from one size
+# to the next by more than this (run-to-run noise on a shared 2-core machine).
+SCALE_TOLERANCE = 1.10
+
+# The tiny history: about 100 events over the same 90 days.
+TINY_CLICKS = 80
+TINY_CONVERSIONS = 20
+# Clicks written as JSON lines for the JSON import figure (at most the history's).
+JSON_SAMPLE_ROWS = 1_000_000
+LOOKUPS = 200
 
 HUMAN_AGENTS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -313,6 +354,26 @@ def settings_for(data_dir: Path):
     return Settings(data_dir=data_dir)
 
 
+def sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def phase_json_sample(files: list[str], out: str, rows: int) -> dict[str, object]:
+    """The first `rows` clicks of `files` as JSON lines, times as the API takes them."""
+    import duckdb
+
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect() as con:
+        con.execute(
+            "copy (select event_id, tracking_id, campaign_link_id, "
+            "strftime(clicked_at, '%Y-%m-%dT%H:%M:%S.%fZ') as clicked_at, ip_address, "
+            f"user_agent, referrer from read_parquet({files!r}) limit {int(rows)}) "
+            f"to {sql_text(out)} (format json)"
+        )
+        (n,) = con.execute(f"select count(*) from read_json({sql_text(out)})").fetchone()
+    return {"path": out, "rows": n, "bytes": Path(out).stat().st_size}
+
+
 def phase_import(data_dir: Path, files: list[str], links: str | None) -> dict[str, object]:
     import pyarrow.parquet as pq
 
@@ -324,9 +385,12 @@ def phase_import(data_dir: Path, files: list[str], links: str | None) -> dict[st
         ParquetRawEventStore(settings.raw_dir).write_table("campaign_links", pq.read_table(links))
     out: dict[str, dict] = {}
     for stream in ("clicks", "conversions"):  # clicks first, as an operator would
+        mine = [f for f in files if Path(f).name.startswith(stream)]
+        if not mine:
+            continue
         t0 = time.perf_counter()
         accepted = rejected = 0
-        for f in (f for f in files if Path(f).name.startswith(stream)):
+        for f in mine:
             result = import_file(Path(f), stream, settings=settings)
             accepted += result.accepted
             rejected += result.rejected
@@ -338,14 +402,90 @@ def phase_import(data_dir: Path, files: list[str], links: str | None) -> dict[st
     return out
 
 
+def phase_copy_baseline(files: list[str], out: str) -> dict[str, object]:
+    """The import's baseline: DuckDB reading the same files, stream by stream, and writing
+    them as Parquet."""
+    import duckdb
+
+    seconds = rows = 0
+    for stream in ("clicks", "conversions"):
+        mine = [f for f in files if Path(f).name.startswith(stream)]
+        if not mine:
+            continue
+        reader = "read_json" if mine[0].endswith(".jsonl") else "read_parquet"
+        t0 = time.perf_counter()
+        with duckdb.connect() as con:
+            con.execute(
+                f"copy (select * from {reader}({mine!r})) to {sql_text(out)} (format parquet)"
+            )
+            (n,) = con.execute(f"select count(*) from read_parquet({sql_text(out)})").fetchone()
+        seconds += time.perf_counter() - t0
+        rows += n
+        Path(out).unlink()
+    return {"seconds": seconds, "rows": rows}
+
+
+def step_timeline(instance, run_id: str) -> dict:
+    """When the run started (its first event), and each of its steps: start and end
+    (epoch seconds) and the asset groups it materialises, from the run's events and the
+    code location's asset graph."""
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    # A step of an op-backed asset is keyed by its node name; graph-backed ones add
+    # ".op" and mapped ones "[key]" (both stripped). Materialisations name the rest.
+    groups_of_node: dict[str, set[str]] = {}
+    for assets_def in graph.assets_defs:
+        if assets_def.is_executable:
+            groups_of_node.setdefault(assets_def.node_def.name, set()).update(
+                assets_def.group_names_by_key.values()
+            )
+    steps: dict[str, dict] = {}
+    run_start = None
+    before_first_step = 0  # events Dagster writes before any step runs
+    stepped = False
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None:
+            continue
+        run_start = run_start or entry.timestamp
+        stepped = stepped or event.event_type_value == "STEP_START"
+        before_first_step += not stepped
+        if event.step_key is None:
+            continue
+        node = event.step_key.split(".")[0].split("[")[0]
+        step = steps.setdefault(
+            event.step_key, {"step": event.step_key, "groups": set(groups_of_node.get(node, ()))}
+        )
+        kind = event.event_type_value
+        if kind == "STEP_START":
+            step["start"] = entry.timestamp
+        elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):
+            step["end"] = entry.timestamp
+            step["status"] = kind
+        elif kind == "ASSET_MATERIALIZATION" and graph.has(event.asset_key):
+            step["groups"].add(graph.get(event.asset_key).group_name)
+    timeline = [
+        {**s, "groups": sorted(s["groups"])}
+        for s in sorted(steps.values(), key=lambda s: s.get("start", 0))
+        if "start" in s and "end" in s
+    ]
+    return {
+        "run_start": run_start,
+        "events_before_first_step": before_first_step,
+        "steps": timeline,
+    }
+
+
 def phase_pipeline(data_dir: Path, first: str, last: str) -> dict[str, object]:
+    started = time.time()  # the process began a few ms earlier: the bench measures it
+    t0 = time.perf_counter()
     from dagster import DagsterInstance
 
     settings = settings_for(data_dir)
-    t0 = time.perf_counter()
+    from orchestration.build_range import build_run_config
     from orchestration.definitions import defs
-    from orchestration.partitions import range_tags
-    from orchestration.run import _loggers, _resources
+    from orchestration.run import _resources
 
     imports_s = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -354,45 +494,324 @@ def phase_pipeline(data_dir: Path, first: str, last: str) -> dict[str, object]:
     instance = DagsterInstance.ephemeral()
     result = defs.resolve_job_def("pipeline").execute_in_process(
         instance=instance,
-        tags=range_tags(dt.date.fromisoformat(first), dt.date.fromisoformat(last)),
         resources=_resources(settings),
-        run_config=_loggers("WARNING"),
+        run_config=build_run_config(
+            dt.date.fromisoformat(first), dt.date.fromisoformat(last), log_level="WARNING"
+        ),
         raise_on_error=False,
     )
-    seconds = time.perf_counter() - t0
-    steps = {}
-    for entry in instance.all_logs(result.run_id):
-        event = entry.dagster_event
-        if event and event.event_type_value in ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE"):
-            steps.setdefault(event.step_key, {})[event.event_type_value] = entry.timestamp
-    step_seconds = {
-        k: round(v["STEP_SUCCESS"] - v["STEP_START"], 2)
-        for k, v in steps.items()
-        if "STEP_SUCCESS" in v and "STEP_START" in v
-    }
     return {
-        "seconds": seconds,
+        "job_seconds": time.perf_counter() - t0,
         "imports_seconds": imports_s,
+        "phase_started": started,
         "success": result.success,
         "run_id": result.run_id,
-        "steps": step_seconds,
+        **step_timeline(instance, result.run_id),
     }
+
+
+def phase_run_steps(data_dir: Path, run_id: str) -> dict[str, object]:
+    """The steps of a run that `convtrack pipeline run` made in the data dir's instance."""
+    from dagster import DagsterInstance
+
+    from orchestration.run import prepare_dagster_home
+
+    prepare_dagster_home(settings_for(data_dir))
+    with DagsterInstance.get() as instance:
+        return step_timeline(instance, run_id)
 
 
 def phase_baseline(data_dir: Path, out_db: Path, as_of: str) -> dict[str, object]:
     import duckdb
+    import yaml
 
     settings = settings_for(data_dir)
     script = (BENCH / "baseline_marts.sql").read_text()
+    # The rules from where the pipeline takes them: the window from the settings (passed
+    # to dbt as a var), the clock skew from the dbt project's vars.
+    dbt_vars = yaml.safe_load((ROOT / "dbt_project" / "dbt_project.yml").read_text())["vars"]
     out_db.unlink(missing_ok=True)
     t0 = time.perf_counter()
     with duckdb.connect(str(out_db)) as con:
         con.execute("set variable raw_dir = ?", [str(settings.raw_dir)])
         con.execute("set variable as_of = ?", [as_of])
         con.execute("set variable reporting_timezone = ?", [settings.reporting_timezone])
+        con.execute("set variable window_days = ?", [settings.attribution_window_days])
+        con.execute("set variable clock_skew_minutes = ?", [int(dbt_vars["clock_skew_minutes"])])
         con.execute(script)
         con.execute("checkpoint")
     return {"seconds": time.perf_counter() - t0}
+
+
+def phase_plot(points: list[dict], out: str) -> dict[str, object]:
+    """Time and peak memory of the full pipeline against clicks, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    clicks = [p["clicks"] / 1e6 for p in points]
+    fig, time_ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    time_ax.plot(clicks, [p["seconds"] for p in points], "o-", color="tab:blue", label="time")
+    time_ax.set_xlabel("clicks (millions; conversions 10 %)")
+    time_ax.set_ylabel("full pipeline, s", color="tab:blue")
+    time_ax.set_xlim(left=0)
+    time_ax.set_ylim(bottom=0)
+    mem_ax = time_ax.twinx()
+    mem_ax.plot(clicks, [p["peak_gb"] for p in points], "s--", color="tab:red", label="peak memory")
+    mem_ax.set_ylabel("peak memory, process tree, GB", color="tab:red")
+    mem_ax.set_ylim(bottom=0)
+    # Linear from the smallest size, for the eye: a curve above it grows worse than linear.
+    base = points[0]
+    xs = [0, clicks[-1]]
+    time_ax.plot(xs, [0, base["seconds"] / clicks[0] * clicks[-1]], ":", color="tab:blue")
+    mem_ax.plot(xs, [0, base["peak_gb"] / clicks[0] * clicks[-1]], ":", color="tab:red")
+    time_ax.set_title("convtrack full pipeline vs clicks (dotted: linear from the smallest)")
+    fig.tight_layout()
+    fig.savefig(out)
+    return {"path": out}
+
+
+def with_bench_lib(function):
+    def run(*args):
+        sys.path.insert(0, str(BENCH_LIB))
+        return function(*args)
+
+    return run
+
+
+PHASES = {
+    "generate": lambda a: with_bench_lib(generate)(
+        Path(a["work"]), a["clicks"], a["conversions"], a["days"], a["links"]
+    ),
+    "json_sample": lambda a: phase_json_sample(a["files"], a["out"], a["rows"]),
+    "import": lambda a: phase_import(Path(a["data_dir"]), a["files"], a.get("links")),
+    "copy_baseline": lambda a: phase_copy_baseline(a["files"], a["out"]),
+    "pipeline": lambda a: phase_pipeline(Path(a["data_dir"]), a["first"], a["last"]),
+    "run_steps": lambda a: phase_run_steps(Path(a["data_dir"]), a["run_id"]),
+    "baseline": lambda a: phase_baseline(Path(a["data_dir"]), Path(a["out_db"]), a["as_of"]),
+    "plot": lambda a: with_bench_lib(phase_plot)(a["points"], a["out"]),
+}
+
+
+# ---------------------------------------------------------------- measuring a process
+
+
+def _tree_rss(root: int) -> int:
+    """Resident bytes of `root` and every descendant (shared pages counted per process)."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{entry.name}/statm") as f:
+                resident = int(f.read().split()[1])
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+        rss[int(entry.name)] = resident * page
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def measure(cmd: list[str], *, env: dict | None = None, log: Path | None = None) -> dict:
+    """Run `cmd` to its end: its stdout, exit code, wall time, CPU time and the peak
+    summed RSS of its process tree. stderr goes to `log` (or is inherited)."""
+    load = os.getloadavg()
+    started = time.time()
+    t0 = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(log, "ab") if log else open(os.devnull, "wb") as err:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=err if log else None,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
+        peak = 0
+        done = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak
+            while not done.is_set():
+                peak = max(peak, _tree_rss(proc.pid))
+                done.wait(0.05)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        out, _ = proc.communicate()
+        done.set()
+        sampler.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "stdout": out.decode(errors="replace"),
+        "returncode": proc.returncode,
+        "started": started,
+        "wall_seconds": time.perf_counter() - t0,
+        # Dagster's and dbt's timestamps are wall-clock time: phases are cut on that
+        # clock. It differs from the monotonic wall when the clock jumps (a paused VM).
+        "epoch_seconds": time.time() - started,
+        "peak_tree_rss": peak,
+        "cpu_seconds": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+        "load_before": load,
+        "load_after": os.getloadavg(),
+    }
+
+
+def run_phase(name: str, args: dict) -> dict:
+    """Run one phase in a child process; its result, wall time and peak memory."""
+    m = measure([sys.executable, __file__, "--phase", name, json.dumps(args)])
+    if m["returncode"] != 0:
+        raise SystemExit(f"phase {name} failed with exit code {m['returncode']}")
+    result = json.loads(m.pop("stdout").strip().splitlines()[-1])
+    return {**result, **m}
+
+
+# ---------------------------------------------------------------- where a run's time goes
+
+
+def _epoch(stamp: str) -> float:
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def _dbt_log(path: Path) -> dict | None:
+    """When a dbt invocation's log starts, when its first node could run (the
+    ConcurrencyLine), when it ends, and whether dbt had to re-parse the whole project."""
+    start = nodes_at = end = None
+    full_parse = False
+    for line in path.read_text().splitlines():
+        try:
+            info = json.loads(line)["info"]
+            ts = _epoch(info["ts"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        start = ts if start is None else start
+        if info.get("name") == "UnableToPartialParse":
+            full_parse = True
+        if info.get("name") == "ConcurrencyLine" and nodes_at is None:
+            nodes_at = ts
+        end = ts
+    if start is None:
+        return None
+    return {"log_start": start, "nodes_at": nodes_at or end, "end": end, "full_parse": full_parse}
+
+
+def dbt_invocations(artifacts: Path, since: float, until: float) -> list[dict]:
+    """Each dbt invocation whose log starts within [since, until], with its nodes from
+    `run_results.json`: kind (the `unique_id` prefix: model, test, unit_test, ...),
+    start and end (epoch seconds), status and execution time."""
+    found = []
+    for folder in sorted(artifacts.iterdir()) if artifacts.is_dir() else []:
+        log = folder / "dbt.log"
+        if not log.is_file() or not since <= log.stat().st_mtime:
+            continue
+        stamps = _dbt_log(log)
+        if stamps is None or not since <= stamps["log_start"] <= until:
+            continue
+        nodes = []
+        results = folder / "run_results.json"
+        for r in json.loads(results.read_text())["results"] if results.is_file() else []:
+            timing = [t for t in r.get("timing", []) if t.get("started_at")]
+            node = {
+                "unique_id": r["unique_id"],
+                "kind": r["unique_id"].split(".")[0],
+                "status": r["status"],
+                "seconds": float(r["execution_time"]),
+            }
+            if timing:
+                node["start"] = min(_epoch(t["started_at"]) for t in timing)
+                node["end"] = max(_epoch(t["completed_at"]) for t in timing)
+            nodes.append(node)
+        found.append({"folder": folder.name, **stamps, "nodes": nodes})
+    return sorted(found, key=lambda inv: inv["log_start"])
+
+
+def share_wall(nodes: list[dict], lo: float, hi: float) -> dict[str, float]:
+    """Wall time [lo, hi] split among the kinds of the nodes running at each moment
+    (two nodes at once each get half), and "idle" when none runs: the parts add up to
+    hi - lo, unlike node times summed over dbt's threads."""
+    spans = [(n["kind"], max(n["start"], lo), min(n["end"], hi)) for n in nodes if "start" in n]
+    points = sorted({lo, hi, *(s for _, s, _ in spans), *(e for _, _, e in spans)})
+    shares: dict[str, float] = {}
+    for a, b in itertools.pairwise(points):
+        if not lo <= a < b <= hi:
+            continue
+        running = [kind for kind, s, e in spans if s < b and e > a] or ["idle"]
+        for kind in running:
+            shares[kind] = shares.get(kind, 0.0) + (b - a) / len(running)
+    return shares
+
+
+DBT_KINDS = {"model": "dbt models", "test": "dbt tests", "unit_test": "dbt unit tests"}
+PHASES_SHOWN = [
+    ("start-up: Python, imports, run creation (until the run's first event)", "startup_python"),
+    ("start-up: Dagster, from the run's first event to its first step", "startup_dagster"),
+    ("start-up: dbt start and parse (until its first node)", "startup_dbt"),
+    ("raw load (steps of group raw)", "raw load"),
+    ("dbt models", "dbt models"),
+    ("dbt tests", "dbt tests"),
+    ("dbt unit tests", "dbt unit tests"),
+    ("dbt other nodes (seeds, snapshots, hooks)", "dbt other nodes"),
+    # dbt blocks between nodes while the parent consumes its event stream (dagster-dbt).
+    ("dbt idle: between nodes (waiting on Dagster's event stream), after the last", "dbt idle"),
+    ("publish (steps of group publish)", "publish"),
+    ("other steps", "other steps"),
+    ("Dagster between and after steps", "between steps"),
+]
+
+
+def breakdown(
+    started: float, wall: float, run_start: float | None, steps: list[dict], invocations: list[dict]
+) -> dict:
+    """A run's wall time (a process from `started`, `wall` seconds) in phases that add
+    up to it: each step goes to its asset groups' phase; a step that ran dbt is split
+    into dbt's start-up, its nodes by kind, and the rest."""
+    out = {key: 0.0 for _, key in PHASES_SHOWN}
+    first = min((s["start"] for s in steps), default=started + wall)
+    run_start = min(run_start or first, first)
+    out["startup_python"] = run_start - started
+    out["startup_dagster"] = first - run_start
+    in_steps = 0.0
+    for step in steps:
+        in_steps += step["end"] - step["start"]
+        mine = [inv for inv in invocations if step["start"] <= inv["log_start"] <= step["end"]]
+        if mine:
+            at = step["start"]
+            for inv in mine:
+                out["startup_dbt"] += inv["nodes_at"] - at
+                for kind, secs in share_wall(inv["nodes"], inv["nodes_at"], inv["end"]).items():
+                    key = "dbt idle" if kind == "idle" else DBT_KINDS.get(kind, "dbt other nodes")
+                    out[key] += secs
+                at = inv["end"]
+            out["dbt idle"] += step["end"] - at
+        elif set(step["groups"]) == {"raw"}:
+            out["raw load"] += step["end"] - step["start"]
+        elif set(step["groups"]) == {"publish"}:
+            out["publish"] += step["end"] - step["start"]
+        else:
+            out["other steps"] += step["end"] - step["start"]
+    out["between steps"] = started + wall - first - in_steps
+    out["fixed start-up"] = out["startup_python"] + out["startup_dagster"] + out["startup_dbt"]
+    out["total"] = wall
+    out["full_parse"] = any(inv["full_parse"] for inv in invocations)
+    return out
+
+
+def slowest_nodes(invocations: list[dict], n: int = 8) -> list[dict]:
+    nodes = [node for inv in invocations for node in inv["nodes"]]
+    return sorted(nodes, key=lambda node: -node["seconds"])[:n]
+
+
+# ---------------------------------------------------------------- marts, row for row
 
 
 def mart_tables() -> list[str]:
@@ -410,8 +829,8 @@ def compare_marts(published: Path, baseline: Path) -> dict[str, object]:
 
     diffs = {}
     with duckdb.connect() as con:
-        con.execute(f"attach '{published}' as p (read_only)")
-        con.execute(f"attach '{baseline}' as b (read_only)")
+        con.execute("attach ? as p (read_only)", [str(published)])
+        con.execute("attach ? as b (read_only)", [str(baseline)])
         in_baseline = {
             r[0]
             for r in con.execute(
@@ -443,82 +862,214 @@ def compare_marts(published: Path, baseline: Path) -> dict[str, object]:
     return diffs
 
 
-PHASES = {
-    "import": lambda a: phase_import(Path(a["data_dir"]), a["files"], a.get("links")),
-    "pipeline": lambda a: phase_pipeline(Path(a["data_dir"]), a["first"], a["last"]),
-    "baseline": lambda a: phase_baseline(Path(a["data_dir"]), Path(a["out_db"]), a["as_of"]),
-    "generate": lambda a: (
-        sys.path.insert(0, str(BENCH_LIB))
-        or generate(Path(a["work"]), a["clicks"], a["conversions"], a["days"], a["links"])
-    ),
-}
+def marts_line(diffs: dict) -> str:
+    bad = {t: d for t, d in diffs.items() if d["only_pipeline"] or d["only_baseline"]}
+    counts = ", ".join(f"{t} {d['rows']:,}" for t, d in diffs.items())
+    return ("identical" if not bad else f"DIFFER in {bad}") + f" ({counts})"
 
 
-# ---------------------------------------------------------------- measuring a phase
+# ---------------------------------------------------------------- the read API
 
 
-def _tree_rss(root: int) -> int:
-    """Resident bytes of `root` and every descendant (shared pages counted per process)."""
-    page = os.sysconf("SC_PAGE_SIZE")
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
+def convtrack_command() -> list[str]:
+    """The `convtrack` command of this venv, as a user runs it."""
+    script = Path(sys.executable).with_name("convtrack")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "convtrack.cli"]
+
+
+def attributed_tracking_ids(snapshot: Path, n: int) -> list[str]:
+    """`n` random tracking ids with an attributed conversion, from the snapshot."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        con.execute("attach ? as s (read_only)", [str(snapshot)])
+        rows = con.execute(
+            "select tracking_id from (select distinct tracking_id from s.main.fct_conversions)"
+            f" using sample reservoir({int(n)} rows) repeatable ({SEED % 10_000})"
+        ).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    ordered = sorted(seconds)
+    rank99 = max(0, -(-99 * len(ordered) // 100) - 1)  # nearest rank
+    return {
+        "n": len(ordered),
+        "p50_ms": statistics.median(ordered) * 1e3,
+        "p99_ms": ordered[rank99] * 1e3,
+        "max_ms": ordered[-1] * 1e3,
+    }
+
+
+def direct_lookups(snapshot: Path, ids: list[str]) -> dict:
+    """The baseline: the read API's own queries for the route (attribution, then as_of)
+    on a cursor of the same SnapshotReader, in this process, no HTTP."""
+    from collector.read import queries
+    from collector.read.snapshot import SnapshotReader
+
+    reader = SnapshotReader(snapshot)
+
+    def lookup(tracking_id: str) -> float:
+        t0 = time.perf_counter()
+        cur = reader.cursor()
         try:
-            with open(f"/proc/{entry.name}/stat") as f:
-                stat = f.read()
-            with open(f"/proc/{entry.name}/statm") as f:
-                resident = int(f.read().split()[1])
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-        rss[int(entry.name)] = resident * page
-    total, stack = 0, [root]
-    while stack:
-        pid = stack.pop()
-        total += rss.get(pid, 0)
-        stack.extend(children.get(pid, []))
-    return total
+            queries.attribution(cur, tracking_id)
+            queries.as_of(cur)
+        finally:
+            cur.close()
+        return time.perf_counter() - t0
+
+    try:
+        first = lookup(ids[0])  # opens the snapshot
+        return {**percentiles([lookup(t) for t in ids]), "first_ms": first * 1e3}
+    finally:
+        reader.close()
 
 
-def run_phase(name: str, args: dict) -> dict:
-    """Run one phase in a child process; its result, wall time and peak memory."""
-    load = os.getloadavg()
-    t0 = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--phase", name, json.dumps(args)],
-        stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+def api_lookups(data_dir: Path, ids: list[str], log: Path) -> dict:
+    """GET /api/conversions/attribution/{id} for each id, one after another on one
+    keep-alive connection, from a real `convtrack serve` on 127.0.0.1 (the demo's and the
+    tests' helper starts it); the server is stopped by its pid at the end, always."""
+    import httpx
+
+    from convtrack.collector_process import free_port, spawn_collector, stop_collector_process
+
+    port = free_port()
+    token = secrets.token_urlsafe(24)
+    env = {**os.environ, "CONVTRACK_DATA_DIR": str(data_dir), "CONVTRACK_READ_TOKEN": token}
+    server = spawn_collector(env, port, log)
+    try:
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
+            failures: list[str] = []
+
+            def lookup(tracking_id: str) -> float:
+                t0 = time.perf_counter()
+                resp = client.get(f"/api/conversions/attribution/{tracking_id}", timeout=30)
+                seconds = time.perf_counter() - t0
+                if resp.status_code != 200 or not resp.json().get("conversions"):
+                    failures.append(f"{tracking_id}: {resp.status_code} {resp.text[:200]}")
+                return seconds
+
+            first = lookup(ids[0])  # the server opens the snapshot
+            times = [lookup(t) for t in ids]
+    finally:
+        stop_collector_process(server)
+    return {**percentiles(times), "first_ms": first * 1e3, "failures": failures, "port": port}
+
+
+# ---------------------------------------------------------------- runs
+
+
+def gen_args(work: Path, clicks: int, conversions: int, days: int, links: int) -> dict:
+    return {
+        "work": str(work),
+        "clicks": clicks,
+        "conversions": conversions,
+        "days": days,
+        "links": links,
+    }
+
+
+def full_build(work: Path, clicks: int, conversions: int, days: int, links: int) -> dict:
+    """Generate, import and run the whole job over the history in `work`."""
+    shutil.rmtree(work, ignore_errors=True)
+    data_dir = work / "data"
+    gen = run_phase("generate", gen_args(work, clicks, conversions, days, links))
+    imp = run_phase(
+        "import",
+        {"data_dir": str(data_dir), "files": gen["files"]["history"], "links": gen["links"]},
     )
-    peak = 0
-    done = threading.Event()
+    from orchestration.run import first_raw_day
 
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, _tree_rss(proc.pid))
-            done.wait(0.05)
+    # As run_pipeline: from the first raw day of any stream (the links were recorded
+    # before the first click) to the last day of the history.
+    first = first_raw_day(settings_for(data_dir), FIRST_DAY + dt.timedelta(days=days)).isoformat()
+    full = run_phase(
+        "pipeline", {"data_dir": str(data_dir), "first": first, "last": gen["last_history_day"]}
+    )
+    if not full["success"]:
+        raise SystemExit(f"the full pipeline run failed ({work})")
+    return {"work": work, "data_dir": data_dir, "gen": gen, "import": imp, "full": full}
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, _ = proc.communicate()
-    done.set()
-    sampler.join()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise SystemExit(f"phase {name} failed with exit code {proc.returncode}")
-    result = json.loads(out.decode().strip().splitlines()[-1])
-    result["wall_seconds"] = time.perf_counter() - t0
-    result["peak_tree_rss"] = peak
-    # ru_maxrss of RUSAGE_CHILDREN: the largest single descendant waited for (KB).
-    result["max_child_rss"] = max(after.ru_maxrss, before.ru_maxrss) * 1024
-    result["cpu_seconds"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    result["load_before"] = load
-    result["load_after"] = os.getloadavg()
-    return result
+
+def job_phases(run: dict, data_dir: Path) -> dict:
+    from orchestration.dbt_env import dbt_artifacts_dir
+
+    artifacts = dbt_artifacts_dir(settings_for(data_dir))
+    end = run["started"] + run["epoch_seconds"]
+    invocations = dbt_invocations(artifacts, run["started"], end)
+    phases = breakdown(
+        run["started"], run["epoch_seconds"], run.get("run_start"), run["steps"], invocations
+    )
+    return {"phases": phases, "slowest": slowest_nodes(invocations)}
+
+
+def tiny_history(work: Path, days: int) -> dict:
+    """~100 events over `days` days, imported, then `convtrack pipeline run --as-of DAY`
+    as a user runs it: a subprocess, CONVTRACK_DATA_DIR set, a fresh data dir whose
+    persistent Dagster instance the CLI makes; and the script on the same data."""
+    shutil.rmtree(work, ignore_errors=True)
+    data_dir = work / "data"
+    gen = run_phase("generate", gen_args(work, TINY_CLICKS, TINY_CONVERSIONS, days, 5))
+    run_phase(
+        "import",
+        {"data_dir": str(data_dir), "files": gen["files"]["history"], "links": gen["links"]},
+    )
+    as_of = gen["last_history_day"]
+    cli = measure(
+        [*convtrack_command(), "pipeline", "run", "--as-of", as_of],
+        env={"CONVTRACK_DATA_DIR": str(data_dir)},
+        log=work / "pipeline-run.log",
+    )
+    found = re.search(r"pipeline run (\S+) built", cli["stdout"])
+    if cli["returncode"] != 0 or not found:
+        raise SystemExit(f"convtrack pipeline run failed on the tiny history: {cli['stdout']}")
+    steps = run_phase("run_steps", {"data_dir": str(data_dir), "run_id": found.group(1)})
+    cli.update(steps)
+    base = run_phase(
+        "baseline",
+        {"data_dir": str(data_dir), "out_db": str(work / "baseline.duckdb"), "as_of": as_of},
+    )
+    return {
+        "events": gen["history_clicks"] + gen["history_conversions"],
+        "cli": cli,
+        "phases": job_phases(cli, data_dir)["phases"],
+        "baseline": base,
+        "diffs": compare_marts(
+            data_dir / "warehouse" / "published.duckdb", work / "baseline.duckdb"
+        ),
+    }
+
+
+def growth(opts, sizes: list[int], reuse: dict | None) -> dict:
+    """The full pipeline at each number of clicks (conversions at 10 %); the PNG."""
+    points = []
+    for clicks in sizes:
+        conversions = clicks // 10
+        if reuse and (clicks, conversions) == (opts.clicks, opts.conversions):
+            build = reuse
+        else:
+            work = opts.work.resolve() / f"scale-{clicks}"
+            build = full_build(work, clicks, conversions, opts.days, opts.links)
+            if not opts.keep:
+                shutil.rmtree(work, ignore_errors=True)
+        full = build["full"]
+        points.append(
+            {
+                "clicks": build["gen"]["history_clicks"],
+                "conversions": build["gen"]["history_conversions"],
+                "seconds": full["wall_seconds"],
+                "peak_gb": full["peak_tree_rss"] / 2**30,
+            }
+        )
+        print(
+            f"  scale {clicks:,} clicks: {full['wall_seconds']:.1f} s, "
+            f"peak {gb(full['peak_tree_rss'])}",
+            flush=True,
+        )
+    png = run_phase("plot", {"points": points, "out": str(SCALE_PNG)})
+    return {"points": points, "png": png["path"]}
 
 
 # ---------------------------------------------------------------- report
@@ -539,56 +1090,47 @@ def machine() -> str:
     )
 
 
-def dbt_timings(artifacts: Path, run_id: str) -> list[tuple[str, str, float]]:
-    """(unique_id, status, seconds) of the dbt invocation of a run, slowest first."""
-    targets = sorted(
-        artifacts.glob(f"*{run_id[:7]}*/run_results.json"),
-        key=lambda p: p.stat().st_mtime,
-    )
-    if not targets:
-        return []
-    results = json.loads(targets[-1].read_text())["results"]
-    rows = [(r["unique_id"], r["status"], float(r["execution_time"])) for r in results]
-    return sorted(rows, key=lambda r: -r[2])
-
-
-def dbt_phases(artifacts: Path, run_id: str) -> dict[str, float]:
-    """From the run's dbt.log: start-up and parse (until the first node can run), nodes,
-    and whether dbt had to re-parse the whole project."""
-    logs = sorted(
-        artifacts.glob(f"*{run_id[:7]}*/dbt.log"),
-        key=lambda p: p.stat().st_mtime,
-    )
-    if not logs:
-        return {}
-    stamps: dict[str, float] = {}
-    full_parse = False
-    last = 0.0
-    for line in logs[-1].read_text().splitlines():
-        try:
-            info = json.loads(line)["info"]
-        except (ValueError, KeyError):
-            continue
-        ts = dt.datetime.fromisoformat(info["ts"].replace("Z", "+00:00")).timestamp()
-        stamps.setdefault("start", ts)
-        if info["name"] == "UnableToPartialParse":
-            full_parse = True
-        if info["name"] == "ConcurrencyLine":
-            stamps["nodes"] = ts
-        last = ts
-    return {
-        "startup_and_parse_s": round(stamps.get("nodes", last) - stamps["start"], 2),
-        "nodes_s": round(last - stamps.get("nodes", last), 2),
-        "full_reparse": full_parse,
-    }
-
-
 def gb(n: float) -> str:
     return f"{n / 2**30:.2f} GB"
 
 
-def verdict(ok: bool) -> str:
-    return "met" if ok else "MISSED"
+def verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else "met" if ok else "MISSED"
+
+
+def rate(rows: int, seconds: float) -> str:
+    return f"{rows / seconds:,.0f} rows/s"
+
+
+def print_table(header: tuple, rows: list[tuple]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def linear_growth(points: list[dict]) -> tuple[list[tuple], bool]:
+    """Per size: time and memory per million clicks; met when neither grows from one
+    size to the next by more than SCALE_TOLERANCE."""
+    rows, ok = [], True
+    previous = None
+    for p in points:
+        per = (p["seconds"] / (p["clicks"] / 1e6), p["peak_gb"] / (p["clicks"] / 1e6))
+        if previous:
+            ok &= (
+                per[0] <= previous[0] * SCALE_TOLERANCE and per[1] <= previous[1] * SCALE_TOLERANCE
+            )
+        previous = per
+        rows.append(
+            (
+                f"{p['clicks']:,}",
+                f"{p['conversions']:,}",
+                f"{p['seconds']:.1f} s",
+                f"{p['peak_gb']:.2f} GB",
+                f"{per[0]:.2f} s",
+                f"{per[1]:.3f} GB",
+            )
+        )
+    return rows, ok
 
 
 def main() -> None:
@@ -600,6 +1142,11 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/convtrack-pipeline-bench"))
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--scale",
+        help="comma-separated numbers of clicks: the full pipeline at each (growth, PNG)",
+    )
+    parser.add_argument("--scale-only", action="store_true", help="only the growth curve")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("phase_args", nargs="?", help=argparse.SUPPRESS)
     opts = parser.parse_args()
@@ -607,154 +1154,286 @@ def main() -> None:
         result = PHASES[opts.phase](json.loads(opts.phase_args))
         print(json.dumps(result, default=str))
         return
+    sizes = [int(s.replace("_", "")) for s in opts.scale.split(",")] if opts.scale else []
+    if opts.scale_only and not sizes:
+        parser.error("--scale-only needs --scale")
 
+    # A SIGTERM ends the bench through `finally` blocks (the read API's server is stopped).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = opts.work.resolve()
     shutil.rmtree(work, ignore_errors=True)
-    data_dir = work / "data"
     print(f"machine: {machine()}")
-    print(f"work dir: {work}; load average at start: {os.getloadavg()}")
+    print(f"work dir: {work}; load average at start: {os.getloadavg()}", flush=True)
+    figures: dict[str, object] = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+    }
+    main_build = None
+    if not opts.scale_only:
+        main_build = measure_everything(opts, work, figures)
+    if sizes:
+        print(f"\ngrowth: the full pipeline at {', '.join(f'{s:,}' for s in sizes)} clicks")
+        figures["growth"] = growth(opts, sizes, main_build)
+    if opts.json:
+        opts.json.write_text(json.dumps(figures, indent=1, default=str))
+    report(opts, figures)
+    if not opts.keep:
+        shutil.rmtree(work, ignore_errors=True)
 
-    gen = run_phase(
-        "generate",
-        {
-            "work": str(work),
-            "clicks": opts.clicks,
-            "conversions": opts.conversions,
-            "days": opts.days,
-            "links": opts.links,
-        },
-    )
+
+def measure_everything(opts, work: Path, figures: dict) -> dict:
+    """Every figure but growth; prints progress; fills `figures`."""
+    build = full_build(work / "history", opts.clicks, opts.conversions, opts.days, opts.links)
+    gen, imp, full, data_dir = build["gen"], build["import"], build["full"], build["data_dir"]
     print(
         f"generated {gen['history_clicks']:,} clicks and {gen['history_conversions']:,} "
         f"conversions over {opts.days} days (+ {gen['new_day_clicks']:,} / "
         f"{gen['new_day_conversions']:,} on day {opts.days + 1}) in {gen['wall_seconds']:.1f} s"
     )
-
-    imp = run_phase(
-        "import",
-        {"data_dir": str(data_dir), "files": gen["files"]["history"], "links": gen["links"]},
+    print(f"full pipeline: {full['wall_seconds']:.1f} s", flush=True)
+    history_files = gen["files"]["history"]
+    imp_base = run_phase(
+        "copy_baseline", {"files": history_files, "out": str(work / "copy.parquet")}
     )
-    for stream in ("clicks", "conversions"):
-        s = imp[stream]
-        print(
-            f"import {stream}: {s['accepted']:,} accepted, {s['rejected']:,} rejected in "
-            f"{s['seconds']:.1f} s = {(s['accepted'] + s['rejected']) / s['seconds']:,.0f} rows/s"
-        )
-    print(f"  import peak RSS {gb(imp['peak_tree_rss'])}, load {imp['load_before']}")
 
-    # As run_pipeline: from the first raw day of any stream (the links were recorded
-    # before the first click) to the last day of the history.
-    from orchestration.run import first_raw_day
+    sample = run_phase(
+        "json_sample",
+        {
+            "files": [f for f in history_files if Path(f).name.startswith("clicks")],
+            "out": str(work / "json" / "clicks-sample.jsonl"),
+            "rows": JSON_SAMPLE_ROWS,
+        },
+    )
+    json_imp = run_phase(
+        "import",
+        {"data_dir": str(work / "json" / "data"), "files": [sample["path"]], "links": gen["links"]},
+    )
+    json_base = run_phase(
+        "copy_baseline", {"files": [sample["path"]], "out": str(work / "json" / "copy.parquet")}
+    )
+    shutil.rmtree(work / "json", ignore_errors=True)
+    print(f"imports measured ({sample['rows']:,} clicks as JSON lines)", flush=True)
 
-    first = first_raw_day(settings_for(data_dir)).isoformat()
     last = gen["last_history_day"]
-    full = run_phase("pipeline", {"data_dir": str(data_dir), "first": first, "last": last})
-    if not full["success"]:
-        raise SystemExit("the full pipeline run failed")
     base = run_phase(
         "baseline",
         {"data_dir": str(data_dir), "out_db": str(work / "baseline.duckdb"), "as_of": last},
     )
     diffs = compare_marts(data_dir / "warehouse" / "published.duckdb", work / "baseline.duckdb")
-    from orchestration.dbt_env import dbt_artifacts_dir
-
-    artifacts = dbt_artifacts_dir(settings_for(data_dir))
-    full_dbt = dbt_timings(artifacts, full["run_id"])
-    full["dbt_log"] = dbt_phases(artifacts, full["run_id"])
+    print(f"baseline script: {base['wall_seconds']:.1f} s; marts {marts_line(diffs)}", flush=True)
 
     imp_new = run_phase("import", {"data_dir": str(data_dir), "files": gen["files"]["new_day"]})
     new_day = gen["new_day"]
     inc = run_phase("pipeline", {"data_dir": str(data_dir), "first": new_day, "last": new_day})
     if not inc["success"]:
         raise SystemExit("the new-day pipeline run failed")
-    inc_dbt = dbt_timings(artifacts, inc["run_id"])
-    inc["dbt_log"] = dbt_phases(artifacts, inc["run_id"])
+    print(f"new day: {inc['wall_seconds']:.1f} s", flush=True)
 
-    ratio = full["seconds"] / base["seconds"]
-    share = inc["seconds"] / full["seconds"]
-    rows = [
-        (
-            "full pipeline (run_pipeline job)",
-            f"{full['seconds']:.1f} s",
-            f"≤ {TARGET_PIPELINE_S:.0f} s",
-            f"{full['seconds'] / TARGET_PIPELINE_S:.2f}x target",
-            verdict(full["seconds"] <= TARGET_PIPELINE_S),
-        ),
-        (
-            "full pipeline peak RSS (process tree)",
-            gb(full["peak_tree_rss"]),
-            f"≤ {TARGET_PEAK_GB:.0f} GB",
-            f"{full['peak_tree_rss'] / 2**30 / TARGET_PEAK_GB:.2f}x target",
-            verdict(full["peak_tree_rss"] <= TARGET_PEAK_GB * 2**30),
-        ),
-        (
-            "pipeline / hand-written DuckDB script",
-            f"{full['seconds']:.1f} s / {base['seconds']:.1f} s",
-            f"≤ {TARGET_RATIO_TO_BASELINE:.0f}x",
-            f"{ratio:.2f}x",
-            verdict(ratio <= TARGET_RATIO_TO_BASELINE),
-        ),
-        (
-            "one new day / full build",
-            f"{inc['seconds']:.1f} s / {full['seconds']:.1f} s",
-            f"≤ {TARGET_NEW_DAY_SHARE:.0%}",
-            f"{share:.1%}",
-            verdict(share <= TARGET_NEW_DAY_SHARE),
-        ),
-    ]
+    snapshot = data_dir / "warehouse" / "published.duckdb"
+    ids = attributed_tracking_ids(snapshot, LOOKUPS)
+    direct = direct_lookups(snapshot, ids)
+    api = api_lookups(data_dir, ids, work / "serve.log")
+    print(f"lookups: read API p99 {api['p99_ms']:.1f} ms", flush=True)
+
+    tiny = tiny_history(work / "tiny", opts.days)
+    print(f"tiny history: {tiny['cli']['wall_seconds']:.1f} s", flush=True)
+
+    figures.update(
+        generate=gen,
+        import_parquet=imp,
+        import_parquet_baseline=imp_base,
+        json_sample=sample,
+        import_json=json_imp,
+        import_json_baseline=json_base,
+        full=full,
+        full_phases=job_phases(full, data_dir),
+        baseline=base,
+        diffs=diffs,
+        new_day_import=imp_new,
+        new_day=inc,
+        new_day_phases=job_phases(inc, data_dir),
+        lookups={"ids": len(ids), "api": api, "direct": direct},
+        tiny=tiny,
+    )
+    return build
+
+
+def streams(imp: dict) -> dict[str, dict]:
+    """The per-stream results of an import phase (the rest is how it was measured)."""
+    return {k: v for k, v in imp.items() if isinstance(v, dict) and "accepted" in v}
+
+
+def report(opts, f: dict) -> None:
+    rows = []
+    if "full" in f:
+        full, base, inc, gen = f["full"], f["baseline"], f["new_day"], f["generate"]
+        tiny, api, direct = f["tiny"], f["lookups"]["api"], f["lookups"]["direct"]
+        ratio = full["wall_seconds"] / base["wall_seconds"]
+        share = inc["wall_seconds"] / full["wall_seconds"]
+        imp = f["import_parquet"]
+        p_rows = sum(s["accepted"] + s["rejected"] for s in streams(imp).values())
+        p_secs = sum(s["seconds"] for s in streams(imp).values())
+        j = f["import_json"]["clicks"]
+        j_rows = j["accepted"] + j["rejected"]
+        pb, jb = f["import_parquet_baseline"], f["import_json_baseline"]
+        tb = tiny["baseline"]
+        rows = [
+            (
+                f"full pipeline, {gen['history_clicks']:,} clicks + "
+                f"{gen['history_conversions']:,} conversions / {opts.days} d",
+                f"{full['wall_seconds']:.1f} s (job {full['job_seconds']:.1f} s)",
+                f"script {base['wall_seconds']:.1f} s",
+                f"≤ {TARGET_PIPELINE_S:.0f} s",
+                verdict(full["wall_seconds"] <= TARGET_PIPELINE_S),
+            ),
+            (
+                "  / bench/baseline_marts.sql (same run)",
+                f"{ratio:.2f}x",
+                f"{full['wall_seconds']:.1f} / {base['wall_seconds']:.1f} s",
+                f"≤ {TARGET_RATIO_TO_BASELINE:.0f}x",
+                verdict(ratio <= TARGET_RATIO_TO_BASELINE),
+            ),
+            ("  / a minimal attribution script", "—", "none in the bench", "", verdict(None)),
+            (
+                "  peak memory, whole process tree",
+                gb(full["peak_tree_rss"]),
+                f"script {gb(base['peak_tree_rss'])}",
+                f"≤ {TARGET_PEAK_GB:.0f} GB",
+                verdict(full["peak_tree_rss"] <= TARGET_PEAK_GB * 2**30),
+            ),
+            (
+                f"one new day ({gen['new_day_clicks']:,} clicks, "
+                f"{gen['new_day_conversions']:,} conv.)",
+                f"{inc['wall_seconds']:.1f} s = {share:.1%}",
+                f"full build {full['wall_seconds']:.1f} s",
+                f"≤ {TARGET_NEW_DAY_SHARE:.0%}",
+                verdict(share <= TARGET_NEW_DAY_SHARE),
+            ),
+            (
+                f"tiny history ({tiny['events']} events / {opts.days} d), `convtrack pipeline run`",
+                f"{tiny['cli']['wall_seconds']:.1f} s, peak {gb(tiny['cli']['peak_tree_rss'])}",
+                f"script {tb['wall_seconds']:.1f} s ({tb['seconds']:.2f} s in DuckDB)",
+                f"≤ {TARGET_TINY_S:.0f} s",
+                verdict(tiny["cli"]["wall_seconds"] <= TARGET_TINY_S),
+            ),
+            (
+                f"import from Parquet ({p_rows:,} rows)",
+                f"{rate(p_rows, p_secs)}, peak {gb(imp['peak_tree_rss'])}",
+                f"DuckDB copy {rate(pb['rows'], pb['seconds'])}",
+                f"≥ {TARGET_PARQUET_ROWS_S / 1e6:.0f}M rows/s",
+                verdict(p_rows / p_secs >= TARGET_PARQUET_ROWS_S),
+            ),
+            (
+                f"import from JSON lines ({j_rows:,} clicks)",
+                f"{rate(j_rows, j['seconds'])}, peak {gb(f['import_json']['peak_tree_rss'])}",
+                f"DuckDB copy {rate(jb['rows'], jb['seconds'])}",
+                f"≥ {TARGET_JSON_ROWS_S / 1e3:.0f}K rows/s",
+                verdict(j_rows / j["seconds"] >= TARGET_JSON_ROWS_S),
+            ),
+            (
+                f"attribution lookup, read API ({api['n']} attributed ids)",
+                f"p50 {api['p50_ms']:.1f} ms, p99 {api['p99_ms']:.1f} ms",
+                f"DuckDB direct p50 {direct['p50_ms']:.1f}, p99 {direct['p99_ms']:.1f} ms",
+                f"p99 ≤ {TARGET_LOOKUP_P99_MS:.0f} ms",
+                verdict(api["p99_ms"] <= TARGET_LOOKUP_P99_MS and not api["failures"]),
+            ),
+        ]
+    growth_rows, growth_ok = linear_growth(f["growth"]["points"]) if "growth" in f else ([], None)
+    if growth_rows:
+        rows.append(
+            (
+                "growth: time and memory per million clicks",
+                " → ".join(r[4] for r in growth_rows),
+                " → ".join(r[5] for r in growth_rows),
+                f"per-M growth ≤ {SCALE_TOLERANCE - 1:.0%}",
+                verdict(growth_ok),
+            )
+        )
     print()
-    for row in rows:
-        print(f"{row[0]:<40} {row[1]:>22}  target {row[2]:<8} {row[3]:>14}  {row[4]}")
-    print(
-        f"\nbaseline peak RSS {gb(base['peak_tree_rss'])}; pipeline imports (dagster, dbt "
-        f"manifest) {full['imports_seconds']:.1f} s, not counted; "
-        f"full run CPU {full['cpu_seconds']:.0f} s, baseline CPU {base['cpu_seconds']:.0f} s"
-    )
-    print(
-        f"load average: full run {full['load_before']} -> {full['load_after']}, "
-        f"baseline {base['load_before']}, new day {inc['load_before']}"
-    )
-    print(
-        f"new-day import: {imp_new['clicks']['accepted']:,} clicks in "
-        f"{imp_new['clicks']['seconds']:.1f} s, {imp_new['conversions']['accepted']:,} "
-        f"conversions in {imp_new['conversions']['seconds']:.1f} s"
-    )
-    bad = {t: d for t, d in diffs.items() if d["only_pipeline"] or d["only_baseline"]}
-    print(
-        "marts, pipeline vs baseline: "
-        + ("identical" if not bad else f"DIFFER in {bad}")
-        + " ("
-        + ", ".join(f"{t} {d['rows']:,}" for t, d in diffs.items())
-        + ")"
-    )
-    for label, run, timings in (("full", full, full_dbt), ("new day", inc, inc_dbt)):
-        print(f"\n{label} run, Dagster steps (s): {run['steps']}")
-        print(f"  dbt.log: {run['dbt_log']}")
-        models = sum(t for u, _, t in timings if u.startswith("model."))
-        tests = sum(t for u, _, t in timings if u.startswith("test."))
-        print(f"  dbt node time: models {models:.1f} s, tests {tests:.1f} s (sum over 2 threads)")
-        for uid, status, secs in timings[:12]:
-            print(f"  {secs:7.2f} s  {status:<7} {uid}")
+    print_table(("what", "measured", "baseline (same run)", "target", ""), rows)
 
-    figures = {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "generate": gen,
-        "import": imp,
-        "full": full,
-        "baseline": base,
-        "new_day_import": imp_new,
-        "new_day": inc,
-        "ratio": ratio,
-        "new_day_share": share,
-        "diffs": diffs,
-        "full_dbt": full_dbt,
-        "new_day_dbt": inc_dbt,
-    }
-    if opts.json:
-        opts.json.write_text(json.dumps(figures, indent=1, default=str))
-    if not opts.keep:
-        shutil.rmtree(work, ignore_errors=True)
+    if "full" in f:
+        cols = [
+            ("full build", f["full_phases"]["phases"]),
+            ("new day", f["new_day_phases"]["phases"]),
+        ]
+        cols.append(("tiny (CLI)", f["tiny"]["phases"]))
+        runs = [f["full"], f["new_day"], f["tiny"]["cli"]]
+        print("\nwhere the time goes (wall seconds; the parts add up to the total):")
+        phase_rows = [
+            ("fixed start-up", *(f"{p['fixed start-up']:.2f}" for _, p in cols)),
+            *(
+                (
+                    f"  {label}" if key.startswith("startup") else label,
+                    *(f"{p[key]:.2f}" for _, p in cols),
+                )
+                for label, key in PHASES_SHOWN
+            ),
+            ("total (process wall, wall clock)", *(f"{p['total']:.2f}" for _, p in cols)),
+            ("dbt re-parsed the whole project", *(str(p["full_parse"]) for _, p in cols)),
+            (
+                "Dagster events before the first step",
+                *(str(r.get("events_before_first_step")) for r in runs),
+            ),
+        ]
+        print_table(("phase", *(name for name, _ in cols)), phase_rows)
+        for (name, _), run in zip(cols, runs, strict=True):
+            jump = run["epoch_seconds"] - run["wall_seconds"]
+            if abs(jump) > 1:
+                print(
+                    f"WARNING {name}: the wall clock moved {jump:+.1f} s more than the "
+                    "monotonic clock (machine paused?): the phases include it, the "
+                    f"table's {run['wall_seconds']:.1f} s does not"
+                )
+        full = f["full"]
+        print(
+            f"full build: Python start + imports {full['imports_seconds']:.1f} s; "
+            f"CPU {full['cpu_seconds']:.0f} s (script {f['baseline']['cpu_seconds']:.0f} s); "
+            f"load {full['load_before']} -> {full['load_after']}"
+        )
+        for label, run in (
+            ("full build", full),
+            ("new day", f["new_day"]),
+            ("tiny", f["tiny"]["cli"]),
+        ):
+            steps = ", ".join(
+                f"{s['step']} [{'+'.join(s['groups'])}] {s['end'] - s['start']:.1f}"
+                for s in run["steps"]
+            )
+            print(f"{label} steps (s): {steps}")
+        for label, key in (("full build", "full_phases"), ("new day", "new_day_phases")):
+            print(f"slowest dbt nodes, {label} (execution time, s):")
+            for node in f[key]["slowest"]:
+                print(f"  {node['seconds']:7.2f}  {node['status']:<7} {node['unique_id']}")
+
+        imp = f["import_parquet"]
+        for stream, s in streams(imp).items():
+            print(
+                f"import {stream} (Parquet): {s['accepted']:,} accepted, {s['rejected']:,} "
+                f"rejected in {s['seconds']:.1f} s = {rate(s['accepted'] + s['rejected'], s['seconds'])}"
+            )
+        api, direct = f["lookups"]["api"], f["lookups"]["direct"]
+        print(
+            f"lookups: first request {api['first_ms']:.0f} ms (opens the snapshot; direct "
+            f"{direct['first_ms']:.0f} ms), max {api['max_ms']:.1f} ms; "
+            f"failures {len(api['failures'])}{': ' + api['failures'][0] if api['failures'] else ''}"
+        )
+        print(f"\nmarts, pipeline vs script: {marts_line(f['diffs'])}")
+        print(f"tiny marts, pipeline vs script: {marts_line(f['tiny']['diffs'])}")
+
+    if growth_rows:
+        print("\ngrowth (conversions at 10 % of clicks); PNG:", f["growth"]["png"])
+        print_table(
+            (
+                "clicks",
+                "conversions",
+                "time",
+                "peak memory",
+                "time / M clicks",
+                "memory / M clicks",
+            ),
+            growth_rows,
+        )
 
 
 if __name__ == "__main__":
