@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, Failure
+from dagster import AssetExecutionContext, AssetKey, AssetMaterialization, Failure, Output
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -73,7 +73,12 @@ def convtrack_dbt_models(
         invocation = dbt.cli(
             ["build", "--exclude-resource-type", "unit_test"], context=context, raise_on_error=False
         )
-    yield from invocation.stream()
+    for event in invocation.stream():
+        # dagster-dbt reports each test as an observation of the assets it read (or a
+        # check result for a source's test): one stored event each, per run. A failing
+        # test fails the build instead, named in the Failure below.
+        if isinstance(event, Output | AssetMaterialization):
+            yield event
     keep_partial_parse(settings, invocation.target_path)
     if not invocation.is_successful():
         failed = failed_nodes(invocation.get_artifact("run_results.json"))
