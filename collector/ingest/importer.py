@@ -46,12 +46,7 @@ from collector.validation.rules import (
     MAX_REFERRER_CHARS,
     MAX_USER_AGENT_CHARS,
 )
-from collector.validation.vectorised import (
-    PROBLEM_LIST,
-    click_rules,
-    conversion_rules,
-    problem_list,
-)
+from collector.validation.vectorised import Check, click_checks, conversion_checks
 from convtrack.core.raw_schema import EVENT_TIME, SCHEMAS
 from convtrack.core.settings import Settings
 
@@ -477,17 +472,17 @@ def import_frame(
     unreadable = pl.col(f"_bad_{time_name}") | (
         ~pl.col("_time_missing") & pl.col("_time_us").is_null()
     )
-    time_rules = [
-        _rule("missing_field", time_name, pl.col("_time_missing") & ~pl.col(f"_bad_{time_name}")),
-        _rule("invalid_timestamp", time_name, unreadable),
-        _rule(
+    time_checks = [
+        Check("missing_field", time_name, pl.col("_time_missing") & ~pl.col(f"_bad_{time_name}")),
+        Check("invalid_timestamp", time_name, unreadable),
+        Check(
             "event_time_out_of_range",
             time_name,
             ~unreadable & pl.col("_time_us").is_not_null() & pl.col("_time").is_null(),
         ),
     ]
     if stream == "conversions":
-        rules, _warnings = conversion_rules(
+        field_checks, _warnings = conversion_checks(
             link_ids=link_ids,
             currency=settings.currency,
             window_days=settings.attribution_window_days,
@@ -495,40 +490,36 @@ def import_frame(
             now=now,
         )
     else:
-        rules = click_rules(link_ids=link_ids)
+        field_checks = click_checks(link_ids=link_ids)
     # A row that is not an object has no fields to speak of: one problem is enough.
-    not_object = problem_list([_rule("invalid_body", None, pl.col("_row_error").is_not_null())])
+    has_fields = pl.col("_row_error").is_null()
+    checks = [
+        Check("invalid_body", None, ~has_fields),
+        *(Check(c.code, c.field, has_fields & c.fired()) for c in [*time_checks, *field_checks]),
+    ]
+    flags = [f"_check_{i}" for i in range(len(checks))]
     frame = frame.with_columns(
-        pl.when(pl.col("_row_error").is_not_null())
-        .then(not_object)
-        .otherwise(pl.concat_list([problem_list(time_rules), rules]))
-        .alias("_problems")
-    ).with_columns((pl.col("_problems").list.len() == 0).alias("_ok"))
+        c.fired().alias(flag) for c, flag in zip(checks, flags, strict=True)
+    ).with_columns(~pl.any_horizontal(flags).alias("_ok"))
 
     good = frame.filter(pl.col("_ok"))
     table = _raw_rows(good, stream, settings=settings, now=now)
     store.write_table(stream, table.to_arrow())
 
     bad = frame.filter(~pl.col("_ok"))
-    counts = _problem_counts(bad)
+    counts = _problem_counts(bad, checks, flags)
     limit = counts.total() if max_problems is None else max(max_problems, 0)
     return ImportResult(
         stream=stream,
         accepted=good.height,
         rejected=bad.height,
-        problems=_row_problems(bad, settings, times, limit),
+        problems=_row_problems(bad, checks, flags, settings, times, limit),
         problem_counts=counts,
         accepted_ids=(
             list(zip(good["_row"].to_list(), table["event_id"].to_list(), strict=True))
             if keep_ids
             else []
         ),
-    )
-
-
-def _rule(code: str, field: str | None, condition: pl.Expr) -> pl.Expr:
-    return pl.when(condition.fill_null(False)).then(
-        pl.struct(code=pl.lit(code), field=pl.lit(field, dtype=pl.String))
     )
 
 
@@ -568,35 +559,39 @@ def _truncated_ips(ips: pl.Series, store_full_ip: bool) -> pl.Series:
     return ips.replace_strict(mapping, default=None, return_dtype=pl.String).alias("ip_address")
 
 
-def _problem_counts(bad: pl.DataFrame) -> Counter[str]:
-    codes = bad.select(pl.col("_problems").cast(PROBLEM_LIST).explode().struct.field("code"))
-    return Counter(dict(codes.to_series().drop_nulls().value_counts().iter_rows()))
+def _problem_counts(bad: pl.DataFrame, checks: list[Check], flags: list[str]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for check, n in zip(checks, bad.select(pl.col(flags).sum()).row(0), strict=True):
+        if n:
+            counts[check.code] += n
+    return counts
 
 
 def _row_problems(
-    bad: pl.DataFrame, settings: Settings, times: EventTimeRange, limit: int
+    bad: pl.DataFrame,
+    checks: list[Check],
+    flags: list[str],
+    settings: Settings,
+    times: EventTimeRange,
+    limit: int,
 ) -> list[RowProblem]:
     """The first `limit` problems of the refused rows, in row order, with their messages."""
     if bad.is_empty() or limit <= 0:
         return []
-    # Every refused row has at least one problem: `limit` rows are enough.
-    exploded = (
-        bad.head(limit)
-        .select("_row", "_row_error", pl.col("_problems").cast(PROBLEM_LIST))
-        .explode("_problems")
-        .head(limit)
-    )
     values = {
         "currency": settings.currency,
         "window": settings.attribution_window_days,
         **times.describe(),
     }
-    out = []
-    for row, row_error, item in exploded.iter_rows():
-        code, field = item["code"], item["field"]
-        if code == "invalid_body":
-            message = ROW_ERRORS[row_error]
-        else:
-            message = MESSAGES[code].format(field=field, **values)
-        out.append(RowProblem(row, code, field, message))
-    return out
+    out: list[RowProblem] = []
+    # Every refused row has at least one problem: `limit` rows are enough.
+    for row, row_error, *fired in bad.head(limit).select("_row", "_row_error", *flags).iter_rows():
+        for check, hit in zip(checks, fired, strict=True):
+            if not hit:
+                continue
+            if check.code == "invalid_body":
+                message = ROW_ERRORS[row_error]
+            else:
+                message = MESSAGES[check.code].format(field=check.field, **values)
+            out.append(RowProblem(row, check.code, check.field, message))
+    return out[:limit]
