@@ -32,7 +32,7 @@ from collector.ingest.event_ids import deterministic_ids, identity_key
 from collector.ingest.times import EventTimeRange, epoch_micros
 from collector.jsontext import compact_json, parse_json
 from collector.links import read_links
-from collector.privacy import truncate_ip
+from collector.privacy import truncate_ips
 from collector.storage import ParquetRawEventStore, RawEventStore
 from collector.validation.columns import (
     CLICK_FIELDS,
@@ -535,7 +535,7 @@ def _raw_rows(good: pl.DataFrame, stream: str, *, settings: Settings, now: dt.da
         )
     else:
         base = base.with_columns(
-            _truncated_ips(base["ip_address"], settings.store_full_ip),
+            truncate_ips(base["ip_address"], store_full_ip=settings.store_full_ip),
             # Cut like the redirect cuts its headers (rules.clip), by characters.
             pl.col("user_agent").str.slice(0, MAX_USER_AGENT_CHARS),
             pl.col("referrer").str.slice(0, MAX_REFERRER_CHARS),
@@ -551,12 +551,6 @@ def _raw_rows(good: pl.DataFrame, stream: str, *, settings: Settings, now: dt.da
         pl.lit("import").alias("source"),
     )
     return base.select(SCHEMAS[stream].names)
-
-
-def _truncated_ips(ips: pl.Series, store_full_ip: bool) -> pl.Series:
-    # Few distinct addresses per import: map each once.
-    mapping = {ip: truncate_ip(ip, store_full_ip=store_full_ip) for ip in ips.drop_nulls().unique()}
-    return ips.replace_strict(mapping, default=None, return_dtype=pl.String).alias("ip_address")
 
 
 def _problem_counts(bad: pl.DataFrame, checks: list[Check], flags: list[str]) -> Counter[str]:
