@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from collector.clock import utc_now
 from collector.ingest.event_ids import deterministic_ids, identity_key
 from collector.ingest.times import EventTimeRange, epoch_micros
-from collector.jsontext import compact_json, parse_json
+from collector.jsontext import compact_json, parse_json, parse_json_object
 from collector.links import read_links
 from collector.privacy import truncate_ips
 from collector.storage import ParquetRawEventStore, RawEventStore
@@ -308,7 +308,7 @@ def _json_line_chunks(
             continue
         else:
             try:
-                row = parse_json(line)
+                row = parse_json_object(line)
             except (ValueError, RecursionError):
                 row = None  # reported as a row that is not a JSON object
         numbers.append(number)
