@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -28,30 +30,67 @@ def parse_json(raw: bytes | str) -> Any:
 _NUMBER = rb"(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)"
 
 
-def parse_json_object(raw: bytes) -> Any:
-    """What `parse_json(raw)` gives (or raises), several times faster for a flat object.
+# The types orjson may give where `parse_json` gives another value: a float (for any
+# non-integer, and any integer past 64 bits), and containers that may hold one.
+_UNSURE = frozenset({float, dict, list})
 
-    orjson reads the text first. It reads every non-integer, and every integer past 64
-    bits, as a float: such a value directly in the object is read again from its own
-    text (found only where that is certain: no escapes in `raw`, the key once); anywhere
-    else, and whenever orjson refuses the text (BOM, lone surrogates, ...), `parse_json`
-    reads the whole of it.
+
+def parse_json_lines(lines: Sequence[bytes]) -> list[Any]:
+    """`parse_json` of each line, or None where it raises; several times faster.
+
+    orjson reads the lines first. An object of orjson's is kept where it holds no value
+    orjson may read otherwise (`_UNSURE`); where one of its values is a float, that one
+    is read again from its own text (when it can only be that text: no escapes in the
+    line, the key once). Anything else, and any line orjson refuses (a BOM, a lone
+    surrogate, ...), `parse_json` reads.
     """
+    loads = orjson.loads
     try:
-        value = orjson.loads(raw)
+        values = [loads(line) for line in lines]
     except orjson.JSONDecodeError:
+        values = [_orjson_or_none(line) for line in lines]
+    objects = [type(v) is dict for v in values]
+    if all(objects):
+        types = set(map(type, itertools.chain.from_iterable(map(dict.values, values))))
+        if types.isdisjoint(_UNSURE):
+            return values
+    return [
+        value
+        if is_object and _UNSURE.isdisjoint(map(type, value.values()))
+        else _exact(line, value if is_object else None)
+        for line, value, is_object in zip(lines, values, objects, strict=True)
+    ]
+
+
+def _orjson_or_none(line: bytes) -> Any:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _exact(raw: bytes, value: dict | None) -> Any:
+    """`parse_json(raw)` (None where it raises), given orjson's object when it read one."""
+    if value is not None and _repair(raw, value):
+        return value
+    try:
         return parse_json(raw)
-    if not isinstance(value, dict):
-        return parse_json(raw)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _repair(raw: bytes, value: dict) -> bool:
+    """Put the exact value in place of each float directly in `value`; False when that
+    cannot be done with certainty (a float nested deeper, an escape in `raw`, ...)."""
     for key, item in value.items():
         if type(item) is float:
             number = _number_text(raw, key)
             if number is None or not (b"." in number or b"e" in number or b"E" in number):
-                return parse_json(raw)
+                return False
             value[key] = Decimal(number.decode())
         elif isinstance(item, dict | list) and _holds_float(item):
-            return parse_json(raw)
-    return value
+            return False
+    return True
 
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_]+")

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from collector.clock import utc_now
 from collector.ingest.event_ids import deterministic_ids, identity_key
 from collector.ingest.times import EventTimeRange, epoch_micros
-from collector.jsontext import compact_json, parse_json, parse_json_object
+from collector.jsontext import compact_json, parse_json, parse_json_lines
 from collector.links import read_links
 from collector.privacy import truncate_ips
 from collector.storage import ParquetRawEventStore, RawEventStore
@@ -294,7 +294,7 @@ def _json_line_chunks(
 ) -> Iterator[tuple[list[int], list[Any], list[str | None]]]:
     """(line numbers, parsed rows, row errors) of up to `batch_rows` non-blank lines."""
     numbers: list[int] = []
-    rows: list[Any] = []
+    lines: list[bytes] = []
     errors: list[str | None] = []
     for number in itertools.count(1):
         line = f.readline(MAX_LINE_BYTES + 1)
@@ -303,22 +303,18 @@ def _json_line_chunks(
         error = None
         if len(line) > MAX_LINE_BYTES:
             _skip_rest_of_line(f, line)
-            row, error = None, "too_long"
+            line, error = b"", "too_long"
         elif not line.strip():
             continue
-        else:
-            try:
-                row = parse_json_object(line)
-            except (ValueError, RecursionError):
-                row = None  # reported as a row that is not a JSON object
         numbers.append(number)
-        rows.append(row)
+        lines.append(line)
         errors.append(error)
-        if len(rows) >= batch_rows:
-            yield numbers, rows, errors
-            numbers, rows, errors = [], [], []
-    if rows:
-        yield numbers, rows, errors
+        if len(lines) >= batch_rows:
+            # A line that is not JSON is reported as a row that is not a JSON object.
+            yield numbers, parse_json_lines(lines), errors
+            numbers, lines, errors = [], [], []
+    if lines:
+        yield numbers, parse_json_lines(lines), errors
 
 
 def _skip_rest_of_line(f: BinaryIO, start: bytes) -> None:

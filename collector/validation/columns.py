@@ -8,6 +8,7 @@ decisions the scalar validator makes per value, and leaves all the rules to Pola
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -100,18 +101,21 @@ def rows_to_frame(rows: Iterable[dict], fields: dict[str, Callable[[Any], Any]])
     rows = [row if isinstance(row, dict) else {} for row in rows]
     columns: dict[str, pl.Series] = {}
     for name, to_text in fields.items():
-        values = [row.get(name) for row in rows]
+        values = list(map(dict.get, rows, itertools.repeat(name)))
         texts, bad = _plain_texts(name, values) or _texts(name, values, to_text)
         columns[name] = texts
         columns[f"_bad_{name}"] = pl.Series(f"_bad_{name}", bad, dtype=pl.Boolean)
     return pl.DataFrame(columns, height=len(rows))
 
 
+_PLAIN = frozenset({str, type(None)})
+
+
 def _plain_texts(name: str, values: list[Any]) -> tuple[pl.Series, list[bool]] | None:
     """A column of strings and nulls only, as every field reads it: the strings as they
     are, none bad. None when the column holds anything else, or a lone surrogate (which
     Polars refuses), for `_texts` to judge value by value."""
-    if not {type(v) for v in values} <= {str, type(None)}:
+    if not set(map(type, values)) <= _PLAIN:
         return None
     try:
         texts = pl.Series(name, values, dtype=pl.String)
