@@ -28,18 +28,13 @@ import sys
 import time
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-# numpy is not a project dependency: `make bench-import` installs it beside the venv.
-BENCH_LIB = ROOT / ".venv" / "bench-lib"
+# numpy goes beside the venv (BENCH_LIB), as for the pipeline bench; ROOT is on sys.path.
+from pipeline_bench import BENCH_LIB, DAY_US, FIRST_DAY
 
 SEED = 20261127
-FIRST_DAY = dt.date(2026, 8, 1)
 DAYS = 90
-DAY_US = 86_400_000_000
 N_LINKS = 50
 
 TARGET_ROWS_PER_S = {"parquet": 1_000_000, "jsonl": 300_000}
