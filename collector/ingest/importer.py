@@ -455,9 +455,9 @@ def import_frame(
     times = EventTimeRange.as_of(now)
     time_name = EVENT_TIME[stream]
     frame = ensure_fields(frame, FIELDS[stream])
-    micros = epoch_micros(time_name, frame.schema[time_name])
     frame = frame.with_columns(
-        micros.alias("_time_us"), pl.col(time_name).is_null().alias("_time_missing")
+        epoch_micros(frame, time_name).alias("_time_us"),
+        pl.col(time_name).is_null().alias("_time_missing"),
     ).with_columns(
         # Only a time inside the range becomes a datetime (see times.py).
         pl.when(times.contains(pl.col("_time_us")))
