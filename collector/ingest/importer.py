@@ -402,7 +402,11 @@ def _text_column(df: pl.DataFrame, name: str) -> tuple[pl.Expr, pl.Expr]:
     col = pl.col(name)
     if isinstance(dtype, _TEXT_TYPES):
         if name == "event_data" and not isinstance(dtype, pl.Null):
-            text = col.cast(pl.String).map_elements(_event_data_text, pl.String, skip_nulls=True)
+            # Re-encoded once per distinct value: exports repeat a few shapes of metadata.
+            values = df[name].cast(pl.String)
+            distinct = values.drop_nulls().unique()
+            texts = distinct.map_elements(_event_data_text, pl.String, skip_nulls=False)
+            text = pl.lit(values.replace_strict(distinct, texts, default=None))
             return text, col.is_not_null() & text.is_null()
         return col.cast(pl.String), pl.lit(False)
     if name == "revenue_amount" and dtype.is_float():
@@ -494,9 +498,14 @@ def import_frame(
         *(Check(c.code, c.field, has_fields & c.fired()) for c in [*time_checks, *field_checks]),
     ]
     flags = [f"_check_{i}" for i in range(len(checks))]
-    frame = frame.with_columns(
-        c.fired().alias(flag) for c, flag in zip(checks, flags, strict=True)
-    ).with_columns(~pl.any_horizontal(flags).alias("_ok"))
+    # Lazily: the rules share sub-expressions (a UUIDv7's time, an amount's digits) that
+    # a lazy query computes once per batch, an eager one once per rule.
+    frame = (
+        frame.lazy()
+        .with_columns(c.fired().alias(flag) for c, flag in zip(checks, flags, strict=True))
+        .with_columns(~pl.any_horizontal(flags).alias("_ok"))
+        .collect()
+    )
 
     good = frame.filter(pl.col("_ok"))
     table = _raw_rows(good, stream, settings=settings, now=now)
