@@ -530,32 +530,33 @@ def import_frame(
 
 def _raw_rows(good: pl.DataFrame, stream: str, *, settings: Settings, now: dt.datetime):
     """Accepted rows in the raw schema, with their event ids."""
-    lower = [pl.col(c).str.to_lowercase() for c in ("event_id", "tracking_id", "campaign_link_id")]
     time_name = EVENT_TIME[stream]
-    base = good.with_columns(*lower, pl.col("_time").alias(time_name))
+    columns = {name: pl.col(name) for name in SCHEMAS[stream].names}
+    columns |= {
+        c: pl.col(c).str.to_lowercase() for c in ("event_id", "tracking_id", "campaign_link_id")
+    }
+    columns |= {
+        time_name: pl.col("_time"),
+        "received_at": pl.lit(now, dtype=pl.Datetime("us")),
+        "source": pl.lit("import"),
+    }
     if stream == "conversions":
-        base = base.with_columns(
-            pl.col("revenue_amount").cast(pl.Decimal(10, 2)),
-            pl.col("currency").str.to_uppercase().fill_null(settings.currency),
-        )
+        columns["revenue_amount"] = pl.col("revenue_amount").cast(pl.Decimal(10, 2))
+        columns["currency"] = pl.col("currency").str.to_uppercase().fill_null(settings.currency)
     else:
-        base = base.with_columns(
-            truncate_ips(base["ip_address"], store_full_ip=settings.store_full_ip),
-            # Cut like the redirect cuts its headers (rules.clip), by characters.
-            pl.col("user_agent").str.slice(0, MAX_USER_AGENT_CHARS),
-            pl.col("referrer").str.slice(0, MAX_REFERRER_CHARS),
+        columns["ip_address"] = truncate_ips(
+            good["ip_address"], store_full_ip=settings.store_full_ip
         )
-    key = base.select(identity_key(stream).alias("key"))["key"]
+        # Cut like the redirect cuts its headers (rules.clip), by characters.
+        columns["user_agent"] = pl.col("user_agent").str.slice(0, MAX_USER_AGENT_CHARS)
+        columns["referrer"] = pl.col("referrer").str.slice(0, MAX_REFERRER_CHARS)
+    base = good.lazy().select(expr.alias(name) for name, expr in columns.items()).collect()
     missing = base["event_id"].is_null()
     if missing.any():
-        generated = deterministic_ids(key.filter(missing))
-        ids = base["event_id"].scatter(missing.arg_true(), generated)
+        keys = base.filter(missing).select(identity_key(stream)).to_series()
+        ids = base["event_id"].scatter(missing.arg_true(), deterministic_ids(keys))
         base = base.with_columns(ids.alias("event_id"))
-    base = base.with_columns(
-        pl.lit(now, dtype=pl.Datetime("us")).alias("received_at"),
-        pl.lit("import").alias("source"),
-    )
-    return base.select(SCHEMAS[stream].names)
+    return base
 
 
 def _problem_counts(bad: pl.DataFrame, checks: list[Check], flags: list[str]) -> Counter[str]:
