@@ -294,34 +294,57 @@ def _json_line_chunks(
 ) -> Iterator[tuple[list[int], list[Any], list[str | None]]]:
     """(line numbers, parsed rows, row errors) of up to `batch_rows` non-blank lines."""
     numbers: list[int] = []
-    lines: list[bytes] = []
-    errors: list[str | None] = []
-    for number in itertools.count(1):
-        line = f.readline(MAX_LINE_BYTES + 1)
-        if not line:
-            break
-        error = None
-        if len(line) > MAX_LINE_BYTES:
-            _skip_rest_of_line(f, line)
-            line, error = b"", "too_long"
-        elif not line.strip():
-            continue
-        numbers.append(number)
-        lines.append(line)
-        errors.append(error)
-        if len(lines) >= batch_rows:
-            # A line that is not JSON is reported as a row that is not a JSON object.
-            yield numbers, parse_json_lines(lines), errors
-            numbers, lines, errors = [], [], []
+    lines: list[bytes | None] = []
+    for first, block in _line_blocks(f):
+        kept = [(n, line) for n, line in enumerate(block, first) if line is None or line.strip()]
+        numbers += [n for n, _ in kept]
+        lines += [line for _, line in kept]
+        while len(lines) >= batch_rows:
+            yield _parsed_lines(numbers[:batch_rows], lines[:batch_rows])
+            del numbers[:batch_rows], lines[:batch_rows]
     if lines:
-        yield numbers, parse_json_lines(lines), errors
+        yield _parsed_lines(numbers, lines)
 
 
-def _skip_rest_of_line(f: BinaryIO, start: bytes) -> None:
-    """Read on to the end of the line `start` began, holding one piece at a time."""
-    chunk = start
-    while chunk and not chunk.endswith(b"\n"):
-        chunk = f.readline(MAX_LINE_BYTES)
+def _parsed_lines(
+    numbers: list[int], lines: list[bytes | None]
+) -> tuple[list[int], list[Any], list[str | None]]:
+    # A line that is not JSON is reported as a row that is not a JSON object.
+    rows = parse_json_lines([b"" if line is None else line for line in lines])
+    errors = [None if line is not None else "too_long" for line in lines]
+    return numbers, rows, errors
+
+
+# Bytes read at a time from a JSON lines file: far more than a line, far less than a file.
+READ_BYTES = 1024 * 1024
+
+
+def _line_blocks(f: BinaryIO) -> Iterator[tuple[int, list[bytes | None]]]:
+    """The file's lines, a block at a time, each block with the number of its first line.
+
+    A line is given without its newline, or as None when it is too long: MAX_LINE_BYTES
+    or more with its newline (more, for a last line without one). A too-long line is
+    never held whole: it is dropped once it is known to be too long, and skipped to its end.
+    """
+    number = 1
+    rest = b""  # the start of a line whose end is not read yet
+    skipping = False  # inside a too-long line, already given as None
+    while block := f.read(READ_BYTES):
+        if skipping:
+            end = block.find(b"\n")
+            if end < 0:
+                continue
+            block, skipping = block[end + 1 :], False
+        parts = (rest + block).split(b"\n")
+        rest = parts.pop()
+        lines: list[bytes | None] = [None if len(p) >= MAX_LINE_BYTES else p for p in parts]
+        if len(rest) > MAX_LINE_BYTES:
+            lines.append(None)
+            rest, skipping = b"", True
+        yield number, lines
+        number += len(lines)
+    if rest:
+        yield number, [None if len(rest) > MAX_LINE_BYTES else rest]
 
 
 # ---- Parquet ---------------------------------------------------------------------------
