@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
@@ -83,12 +84,13 @@ def _repair(raw: bytes, value: dict) -> bool:
     """Put the exact value in place of each float directly in `value`; False when that
     cannot be done with certainty (a float nested deeper, an escape in `raw`, ...)."""
     for key, item in value.items():
-        if type(item) is float:
+        kind = type(item)
+        if kind is float:
             number = _number_text(raw, key)
             if number is None or not (b"." in number or b"e" in number or b"E" in number):
                 return False
             value[key] = Decimal(number.decode())
-        elif isinstance(item, dict | list) and _holds_float(item):
+        elif (kind is dict or kind is list) and _holds_float(item):
             return False
     return True
 
@@ -96,11 +98,16 @@ def _repair(raw: bytes, value: dict) -> bool:
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_]+")
 
 
+@functools.lru_cache(maxsize=256)
+def _number_after(key: str) -> re.Pattern[bytes]:
+    return re.compile(rb'"%s"\s*:\s*' % key.encode() + _NUMBER)
+
+
 def _number_text(raw: bytes, key: str) -> bytes | None:
     """The text of the number after `"key":` in `raw`, if that can only be the one."""
     if b"\\" in raw or not _PLAIN_KEY.fullmatch(key):
         return None
-    found = re.findall(rb'"%s"\s*:\s*' % re.escape(key.encode()) + _NUMBER, raw)
+    found = _number_after(key).findall(raw)
     return found[0] if len(found) == 1 else None
 
 
