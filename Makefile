@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: setup demo test lint format clean dagster-dev chromium bench bench-pipeline docs
+.PHONY: setup demo test lint format clean dagster-dev chromium bench bench-pipeline bench-import docs
 
 setup: $(STAMP)
 
@@ -54,6 +54,11 @@ BENCH_PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check \
 
 bench-pipeline: setup $(BENCH_LIB)/numpy $(BENCH_LIB)/matplotlib
 	$(BIN)/python bench/pipeline_bench.py $(ARGS)
+
+# File import (bench/import_bench.py): 2M clicks + 500K conversions from Parquet and from
+# JSON lines, each beside DuckDB writing the same rows unvalidated (ARGS="--clicks 200000").
+bench-import: setup $(BENCH_LIB)/numpy
+	$(BIN)/python bench/import_bench.py $(ARGS)
 
 $(BENCH_LIB)/numpy: $(STAMP)
 	$(BENCH_PIP) numpy

@@ -1,11 +1,17 @@
 """Deterministic event ids for imported rows that bring none.
 
 The same row imported twice gets the same id, so staging's dedup on event_id makes a
-second import of a file add nothing.
+second import of a file add nothing. An id is the UUIDv5 (RFC 9562: SHA-1 of the
+namespace's 16 bytes and the name's UTF-8) of the row's identity key, hashed in DuckDB
+and spelt in Polars for a whole batch at once: a `uuid5` call per row in Python cost
+1.5 µs a row, more than validating the row.
 """
 
 from __future__ import annotations
 
+import functools
+
+import duckdb
 import polars as pl
 import uuid_utils
 
@@ -37,8 +43,42 @@ def identity_key(stream: str) -> pl.Expr:
     return pl.concat_str(parts, separator="|")
 
 
-def deterministic_ids(keys: pl.Series) -> pl.Series:
-    uuid5 = uuid_utils.uuid5
-    return pl.Series(
-        keys.name, [str(uuid5(IMPORT_NAMESPACE, k)) for k in keys.to_list()], dtype=pl.String
+# A UUIDv5 is the first 16 bytes of the SHA-1 with the version nibble set to 5 and the
+# variant bits to 10: hex digit 12 becomes 5, hex digit 16 becomes 8, 9, a or b.
+_VARIANT = {digit: "89ab"[value % 4] for value, digit in enumerate("0123456789abcdef")}
+
+
+def _uuid5_text(sha1_hex: pl.Expr) -> pl.Expr:
+    h = sha1_hex.str
+    return pl.concat_str(
+        h.slice(0, 8),
+        pl.lit("-"),
+        h.slice(8, 4),
+        pl.lit("-5"),
+        h.slice(13, 3),
+        pl.lit("-"),
+        h.slice(16, 1).replace_strict(_VARIANT),
+        h.slice(17, 3),
+        pl.lit("-"),
+        h.slice(20, 12),
     )
+
+
+@functools.cache
+def _hasher() -> duckdb.DuckDBPyConnection:
+    # An in-memory database used only to compute: opening one takes ~50 ms, a cursor on
+    # it (one per call, so threads never share one) ~1 ms.
+    return duckdb.connect()
+
+
+def deterministic_ids(keys: pl.Series) -> pl.Series:
+    """`str(uuid5(IMPORT_NAMESPACE, key))` of each key, a batch at a time."""
+    namespace = IMPORT_NAMESPACE.bytes.hex()
+    with _hasher().cursor() as con:
+        con.register("keys", keys.to_frame("key").to_arrow())
+        digests = con.sql(
+            f"select sha1(unhex('{namespace}') || encode(key)) as h from keys"
+        ).to_arrow_table()
+    hexes = pl.from_arrow(digests)
+    assert isinstance(hexes, pl.DataFrame)
+    return hexes.select(_uuid5_text(pl.col("h"))).to_series().rename(keys.name)

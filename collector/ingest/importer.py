@@ -30,9 +30,9 @@ import pyarrow.parquet as pq
 from collector.clock import utc_now
 from collector.ingest.event_ids import deterministic_ids, identity_key
 from collector.ingest.times import EventTimeRange, epoch_micros
-from collector.jsontext import compact_json, parse_json
+from collector.jsontext import compact_json, parse_json, parse_json_lines
 from collector.links import read_links
-from collector.privacy import truncate_ip
+from collector.privacy import truncate_ips
 from collector.storage import ParquetRawEventStore, RawEventStore
 from collector.validation.columns import (
     CLICK_FIELDS,
@@ -46,12 +46,7 @@ from collector.validation.rules import (
     MAX_REFERRER_CHARS,
     MAX_USER_AGENT_CHARS,
 )
-from collector.validation.vectorised import (
-    PROBLEM_LIST,
-    click_rules,
-    conversion_rules,
-    problem_list,
-)
+from collector.validation.vectorised import Check, click_checks, conversion_checks
 from convtrack.core.raw_schema import EVENT_TIME, SCHEMAS
 from convtrack.core.settings import Settings
 
@@ -299,38 +294,57 @@ def _json_line_chunks(
 ) -> Iterator[tuple[list[int], list[Any], list[str | None]]]:
     """(line numbers, parsed rows, row errors) of up to `batch_rows` non-blank lines."""
     numbers: list[int] = []
-    rows: list[Any] = []
-    errors: list[str | None] = []
-    for number in itertools.count(1):
-        line = f.readline(MAX_LINE_BYTES + 1)
-        if not line:
-            break
-        error = None
-        if len(line) > MAX_LINE_BYTES:
-            _skip_rest_of_line(f, line)
-            row, error = None, "too_long"
-        elif not line.strip():
-            continue
-        else:
-            try:
-                row = parse_json(line)
-            except (ValueError, RecursionError):
-                row = None  # reported as a row that is not a JSON object
-        numbers.append(number)
-        rows.append(row)
-        errors.append(error)
-        if len(rows) >= batch_rows:
-            yield numbers, rows, errors
-            numbers, rows, errors = [], [], []
-    if rows:
-        yield numbers, rows, errors
+    lines: list[bytes | None] = []
+    for first, block in _line_blocks(f):
+        kept = [(n, line) for n, line in enumerate(block, first) if line is None or line.strip()]
+        numbers += [n for n, _ in kept]
+        lines += [line for _, line in kept]
+        while len(lines) >= batch_rows:
+            yield _parsed_lines(numbers[:batch_rows], lines[:batch_rows])
+            del numbers[:batch_rows], lines[:batch_rows]
+    if lines:
+        yield _parsed_lines(numbers, lines)
 
 
-def _skip_rest_of_line(f: BinaryIO, start: bytes) -> None:
-    """Read on to the end of the line `start` began, holding one piece at a time."""
-    chunk = start
-    while chunk and not chunk.endswith(b"\n"):
-        chunk = f.readline(MAX_LINE_BYTES)
+def _parsed_lines(
+    numbers: list[int], lines: list[bytes | None]
+) -> tuple[list[int], list[Any], list[str | None]]:
+    # A line that is not JSON is reported as a row that is not a JSON object.
+    rows = parse_json_lines([b"" if line is None else line for line in lines])
+    errors = [None if line is not None else "too_long" for line in lines]
+    return numbers, rows, errors
+
+
+# Bytes read at a time from a JSON lines file: far more than a line, far less than a file.
+READ_BYTES = 1024 * 1024
+
+
+def _line_blocks(f: BinaryIO) -> Iterator[tuple[int, list[bytes | None]]]:
+    """The file's lines, a block at a time, each block with the number of its first line.
+
+    A line is given without its newline, or as None when it is too long: MAX_LINE_BYTES
+    or more with its newline (more, for a last line without one). A too-long line is
+    never held whole: it is dropped once it is known to be too long, and skipped to its end.
+    """
+    number = 1
+    rest = b""  # the start of a line whose end is not read yet
+    skipping = False  # inside a too-long line, already given as None
+    while block := f.read(READ_BYTES):
+        if skipping:
+            end = block.find(b"\n")
+            if end < 0:
+                continue
+            block, skipping = block[end + 1 :], False
+        parts = (rest + block).split(b"\n")
+        rest = parts.pop()
+        lines: list[bytes | None] = [None if len(p) >= MAX_LINE_BYTES else p for p in parts]
+        if len(rest) > MAX_LINE_BYTES:
+            lines.append(None)
+            rest, skipping = b"", True
+        yield number, lines
+        number += len(lines)
+    if rest:
+        yield number, [None if len(rest) > MAX_LINE_BYTES else rest]
 
 
 # ---- Parquet ---------------------------------------------------------------------------
@@ -411,7 +425,11 @@ def _text_column(df: pl.DataFrame, name: str) -> tuple[pl.Expr, pl.Expr]:
     col = pl.col(name)
     if isinstance(dtype, _TEXT_TYPES):
         if name == "event_data" and not isinstance(dtype, pl.Null):
-            text = col.cast(pl.String).map_elements(_event_data_text, pl.String, skip_nulls=True)
+            # Re-encoded once per distinct value: exports repeat a few shapes of metadata.
+            values = df[name].cast(pl.String)
+            distinct = values.drop_nulls().unique()
+            texts = distinct.map_elements(_event_data_text, pl.String, skip_nulls=False)
+            text = pl.lit(values.replace_strict(distinct, texts, default=None))
             return text, col.is_not_null() & text.is_null()
         return col.cast(pl.String), pl.lit(False)
     if name == "revenue_amount" and dtype.is_float():
@@ -464,9 +482,9 @@ def import_frame(
     times = EventTimeRange.as_of(now)
     time_name = EVENT_TIME[stream]
     frame = ensure_fields(frame, FIELDS[stream])
-    micros = epoch_micros(time_name, frame.schema[time_name])
     frame = frame.with_columns(
-        micros.alias("_time_us"), pl.col(time_name).is_null().alias("_time_missing")
+        epoch_micros(frame, time_name).alias("_time_us"),
+        pl.col(time_name).is_null().alias("_time_missing"),
     ).with_columns(
         # Only a time inside the range becomes a datetime (see times.py).
         pl.when(times.contains(pl.col("_time_us")))
@@ -477,17 +495,17 @@ def import_frame(
     unreadable = pl.col(f"_bad_{time_name}") | (
         ~pl.col("_time_missing") & pl.col("_time_us").is_null()
     )
-    time_rules = [
-        _rule("missing_field", time_name, pl.col("_time_missing") & ~pl.col(f"_bad_{time_name}")),
-        _rule("invalid_timestamp", time_name, unreadable),
-        _rule(
+    time_checks = [
+        Check("missing_field", time_name, pl.col("_time_missing") & ~pl.col(f"_bad_{time_name}")),
+        Check("invalid_timestamp", time_name, unreadable),
+        Check(
             "event_time_out_of_range",
             time_name,
             ~unreadable & pl.col("_time_us").is_not_null() & pl.col("_time").is_null(),
         ),
     ]
     if stream == "conversions":
-        rules, _warnings = conversion_rules(
+        field_checks, _warnings = conversion_checks(
             link_ids=link_ids,
             currency=settings.currency,
             window_days=settings.attribution_window_days,
@@ -495,28 +513,35 @@ def import_frame(
             now=now,
         )
     else:
-        rules = click_rules(link_ids=link_ids)
+        field_checks = click_checks(link_ids=link_ids)
     # A row that is not an object has no fields to speak of: one problem is enough.
-    not_object = problem_list([_rule("invalid_body", None, pl.col("_row_error").is_not_null())])
-    frame = frame.with_columns(
-        pl.when(pl.col("_row_error").is_not_null())
-        .then(not_object)
-        .otherwise(pl.concat_list([problem_list(time_rules), rules]))
-        .alias("_problems")
-    ).with_columns((pl.col("_problems").list.len() == 0).alias("_ok"))
+    has_fields = pl.col("_row_error").is_null()
+    checks = [
+        Check("invalid_body", None, ~has_fields),
+        *(Check(c.code, c.field, has_fields & c.fired()) for c in [*time_checks, *field_checks]),
+    ]
+    flags = [f"_check_{i}" for i in range(len(checks))]
+    # Lazily: the rules share sub-expressions (a UUIDv7's time, an amount's digits) that
+    # a lazy query computes once per batch, an eager one once per rule.
+    frame = (
+        frame.lazy()
+        .with_columns(c.fired().alias(flag) for c, flag in zip(checks, flags, strict=True))
+        .with_columns(~pl.any_horizontal(flags).alias("_ok"))
+        .collect()
+    )
 
     good = frame.filter(pl.col("_ok"))
     table = _raw_rows(good, stream, settings=settings, now=now)
     store.write_table(stream, table.to_arrow())
 
     bad = frame.filter(~pl.col("_ok"))
-    counts = _problem_counts(bad)
+    counts = _problem_counts(bad, checks, flags)
     limit = counts.total() if max_problems is None else max(max_problems, 0)
     return ImportResult(
         stream=stream,
         accepted=good.height,
         rejected=bad.height,
-        problems=_row_problems(bad, settings, times, limit),
+        problems=_row_problems(bad, checks, flags, settings, times, limit),
         problem_counts=counts,
         accepted_ids=(
             list(zip(good["_row"].to_list(), table["event_id"].to_list(), strict=True))
@@ -526,77 +551,70 @@ def import_frame(
     )
 
 
-def _rule(code: str, field: str | None, condition: pl.Expr) -> pl.Expr:
-    return pl.when(condition.fill_null(False)).then(
-        pl.struct(code=pl.lit(code), field=pl.lit(field, dtype=pl.String))
-    )
-
-
 def _raw_rows(good: pl.DataFrame, stream: str, *, settings: Settings, now: dt.datetime):
     """Accepted rows in the raw schema, with their event ids."""
-    lower = [pl.col(c).str.to_lowercase() for c in ("event_id", "tracking_id", "campaign_link_id")]
     time_name = EVENT_TIME[stream]
-    base = good.with_columns(*lower, pl.col("_time").alias(time_name))
+    columns = {name: pl.col(name) for name in SCHEMAS[stream].names}
+    columns |= {
+        c: pl.col(c).str.to_lowercase() for c in ("event_id", "tracking_id", "campaign_link_id")
+    }
+    columns |= {
+        time_name: pl.col("_time"),
+        "received_at": pl.lit(now, dtype=pl.Datetime("us")),
+        "source": pl.lit("import"),
+    }
     if stream == "conversions":
-        base = base.with_columns(
-            pl.col("revenue_amount").cast(pl.Decimal(10, 2)),
-            pl.col("currency").str.to_uppercase().fill_null(settings.currency),
-        )
+        columns["revenue_amount"] = pl.col("revenue_amount").cast(pl.Decimal(10, 2))
+        columns["currency"] = pl.col("currency").str.to_uppercase().fill_null(settings.currency)
     else:
-        base = base.with_columns(
-            _truncated_ips(base["ip_address"], settings.store_full_ip),
-            # Cut like the redirect cuts its headers (rules.clip), by characters.
-            pl.col("user_agent").str.slice(0, MAX_USER_AGENT_CHARS),
-            pl.col("referrer").str.slice(0, MAX_REFERRER_CHARS),
+        columns["ip_address"] = truncate_ips(
+            good["ip_address"], store_full_ip=settings.store_full_ip
         )
-    key = base.select(identity_key(stream).alias("key"))["key"]
+        # Cut like the redirect cuts its headers (rules.clip), by characters.
+        columns["user_agent"] = pl.col("user_agent").str.slice(0, MAX_USER_AGENT_CHARS)
+        columns["referrer"] = pl.col("referrer").str.slice(0, MAX_REFERRER_CHARS)
+    base = good.lazy().select(expr.alias(name) for name, expr in columns.items()).collect()
     missing = base["event_id"].is_null()
     if missing.any():
-        generated = deterministic_ids(key.filter(missing))
-        ids = base["event_id"].scatter(missing.arg_true(), generated)
+        keys = base.filter(missing).select(identity_key(stream)).to_series()
+        ids = base["event_id"].scatter(missing.arg_true(), deterministic_ids(keys))
         base = base.with_columns(ids.alias("event_id"))
-    base = base.with_columns(
-        pl.lit(now, dtype=pl.Datetime("us")).alias("received_at"),
-        pl.lit("import").alias("source"),
-    )
-    return base.select(SCHEMAS[stream].names)
+    return base
 
 
-def _truncated_ips(ips: pl.Series, store_full_ip: bool) -> pl.Series:
-    # Few distinct addresses per import: map each once.
-    mapping = {ip: truncate_ip(ip, store_full_ip=store_full_ip) for ip in ips.drop_nulls().unique()}
-    return ips.replace_strict(mapping, default=None, return_dtype=pl.String).alias("ip_address")
-
-
-def _problem_counts(bad: pl.DataFrame) -> Counter[str]:
-    codes = bad.select(pl.col("_problems").cast(PROBLEM_LIST).explode().struct.field("code"))
-    return Counter(dict(codes.to_series().drop_nulls().value_counts().iter_rows()))
+def _problem_counts(bad: pl.DataFrame, checks: list[Check], flags: list[str]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for check, n in zip(checks, bad.select(pl.col(flags).sum()).row(0), strict=True):
+        if n:
+            counts[check.code] += n
+    return counts
 
 
 def _row_problems(
-    bad: pl.DataFrame, settings: Settings, times: EventTimeRange, limit: int
+    bad: pl.DataFrame,
+    checks: list[Check],
+    flags: list[str],
+    settings: Settings,
+    times: EventTimeRange,
+    limit: int,
 ) -> list[RowProblem]:
     """The first `limit` problems of the refused rows, in row order, with their messages."""
     if bad.is_empty() or limit <= 0:
         return []
-    # Every refused row has at least one problem: `limit` rows are enough.
-    exploded = (
-        bad.head(limit)
-        .select("_row", "_row_error", pl.col("_problems").cast(PROBLEM_LIST))
-        .explode("_problems")
-        .head(limit)
-    )
     values = {
         "currency": settings.currency,
         "window": settings.attribution_window_days,
         **times.describe(),
     }
-    out = []
-    for row, row_error, item in exploded.iter_rows():
-        code, field = item["code"], item["field"]
-        if code == "invalid_body":
-            message = ROW_ERRORS[row_error]
-        else:
-            message = MESSAGES[code].format(field=field, **values)
-        out.append(RowProblem(row, code, field, message))
-    return out
+    out: list[RowProblem] = []
+    # Every refused row has at least one problem: `limit` rows are enough.
+    for row, row_error, *fired in bad.head(limit).select("_row", "_row_error", *flags).iter_rows():
+        for check, hit in zip(checks, fired, strict=True):
+            if not hit:
+                continue
+            if check.code == "invalid_body":
+                message = ROW_ERRORS[row_error]
+            else:
+                message = MESSAGES[check.code].format(field=check.field, **values)
+            out.append(RowProblem(row, check.code, check.field, message))
+    return out[:limit]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import partial
 
 import polars as pl
 
@@ -53,12 +54,49 @@ class EventTimeRange:
         }
 
 
-def epoch_micros(name: str, dtype: pl.DataType) -> pl.Expr:
+def epoch_micros(frame: pl.DataFrame, name: str) -> pl.Series:
     """Column `name` as UTC microseconds since 1970 (Int64); unreadable → null.
 
     Offsets are converted to UTC; text without an offset, and naive timestamps, are UTC.
+    Text is tried in the formats' order, each later format only on the rows the earlier
+    ones could not read: most files hold one format, and each attempt costs as much as
+    the rest of a row's checks.
     """
-    col = pl.col(name)
+    dtype = frame.schema[name]
+    nulls = pl.repeat(None, frame.height, dtype=pl.Int64, eager=True).alias(name)
+    if dtype != pl.String:
+        typed = _typed_micros(pl.col(name), dtype)
+        return nulls if typed is None else frame.select(typed).to_series()
+    text = (
+        pl.col(name)
+        .str.strip_chars()
+        .str.replace(r"[zZ]$", "+00:00")
+        .str.replace(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[ t]", "${1}T")
+    )
+    attempts = [
+        *(partial(_parsed, fmt=fmt, time_zone="UTC") for fmt in _AWARE_FORMATS),
+        partial(_parsed, fmt=_NAIVE_FORMAT, time_zone=None),
+    ]
+    texts = frame.select(text.alias("text"))
+    micros = nulls
+    todo = frame[name].is_not_null()
+    for attempt in attempts:
+        if not todo.any():
+            break
+        rows = todo.arg_true()
+        parsed = texts.filter(todo).select(attempt(pl.col("text"))).to_series()
+        micros = micros.scatter(rows, parsed)
+        todo = todo.scatter(rows, parsed.is_null())
+    return micros
+
+
+def _parsed(text: pl.Expr, *, fmt: str, time_zone: str | None) -> pl.Expr:
+    return text.str.to_datetime(fmt, strict=False, time_unit="us", time_zone=time_zone).cast(
+        pl.Int64
+    )
+
+
+def _typed_micros(col: pl.Expr, dtype: pl.DataType) -> pl.Expr | None:
     if isinstance(dtype, pl.Datetime):
         # A Datetime's physical value is epoch time in its unit, in UTC whatever its zone.
         physical = col.cast(pl.Int64)
@@ -69,16 +107,4 @@ def epoch_micros(name: str, dtype: pl.DataType) -> pl.Expr:
         return physical
     if isinstance(dtype, pl.Date):
         return col.cast(pl.Int64).clip(-_MAX_DAYS, _MAX_DAYS) * _US_PER_DAY
-    if dtype != pl.String:
-        return pl.lit(None, dtype=pl.Int64)
-    text = (
-        col.str.strip_chars()
-        .str.replace(r"[zZ]$", "+00:00")
-        .str.replace(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[ t]", "${1}T")
-    )
-    aware = [
-        text.str.to_datetime(fmt, strict=False, time_unit="us", time_zone="UTC").cast(pl.Int64)
-        for fmt in _AWARE_FORMATS
-    ]
-    naive = text.str.to_datetime(_NAIVE_FORMAT, strict=False, time_unit="us").cast(pl.Int64)
-    return pl.coalesce([*aware, naive])
+    return None  # a type no time can have

@@ -8,6 +8,7 @@ decisions the scalar validator makes per value, and leaves all the rules to Pola
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -97,27 +98,46 @@ CLICK_FIELDS: dict[str, Callable[[Any], Any]] = {
 
 def rows_to_frame(rows: Iterable[dict], fields: dict[str, Callable[[Any], Any]]) -> pl.DataFrame:
     """Text columns and `_bad_` flags for `fields` (missing keys and nulls are null)."""
-    rows = list(rows)
+    rows = [row if isinstance(row, dict) else {} for row in rows]
     columns: dict[str, pl.Series] = {}
     for name, to_text in fields.items():
-        texts: list[str | None] = []
-        bad: list[bool] = []
-        for row in rows:
-            value = row.get(name) if isinstance(row, dict) else None
-            if value is None:
-                texts.append(None)
-                bad.append(False)
-                continue
-            text = to_text(value)
-            if text is _BAD:
-                texts.append(None)
-                bad.append(True)
-            else:
-                texts.append(text)
-                bad.append(False)
-        columns[name] = pl.Series(name, texts, dtype=pl.String)
+        values = list(map(dict.get, rows, itertools.repeat(name)))
+        texts, bad = _plain_texts(name, values) or _texts(name, values, to_text)
+        columns[name] = texts
         columns[f"_bad_{name}"] = pl.Series(f"_bad_{name}", bad, dtype=pl.Boolean)
     return pl.DataFrame(columns, height=len(rows))
+
+
+_PLAIN = frozenset({str, type(None)})
+
+
+def _plain_texts(name: str, values: list[Any]) -> tuple[pl.Series, list[bool]] | None:
+    """A column of strings and nulls only, as every field reads it: the strings as they
+    are, none bad. None when the column holds anything else, or a lone surrogate (which
+    Polars refuses), for `_texts` to judge value by value."""
+    if not set(map(type, values)) <= _PLAIN:
+        return None
+    try:
+        texts = pl.Series(name, values, dtype=pl.String)
+    except UnicodeEncodeError:
+        return None
+    return texts, [False] * len(values)
+
+
+def _texts(
+    name: str, values: list[Any], to_text: Callable[[Any], Any]
+) -> tuple[pl.Series, list[bool]]:
+    texts: list[str | None] = []
+    bad: list[bool] = []
+    for value in values:
+        text = None if value is None else to_text(value)
+        if text is _BAD:
+            texts.append(None)
+            bad.append(True)
+        else:
+            texts.append(text)
+            bad.append(False)
+    return pl.Series(name, texts, dtype=pl.String), bad
 
 
 def ensure_fields(df: pl.DataFrame, fields: Iterable[str]) -> pl.DataFrame:

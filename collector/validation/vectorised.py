@@ -1,13 +1,19 @@
 """The vectorised validator: the validation rules as Polars expressions, for imports.
 
 Input: the text columns of `columns.py`, plus the event's time. Output: the same
-problem codes, fields and order as `scalar.check_conversion`, one list per row.
+problem codes, fields and order as `scalar.check_conversion`: each rule as a `Check` (a
+Boolean expression with its code and field), and, for those who want them, one list of
+problems per row.
+
+The importer reads the checks as Boolean columns and lists problems only for the rows
+refused: a list of structs for every row costs tens of microseconds a row in Polars.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 
 import polars as pl
@@ -38,22 +44,39 @@ def _flag(name: str) -> pl.Expr:
     return pl.col(f"_bad_{name}")
 
 
-def _rule(code: str, field: str, condition: pl.Expr) -> pl.Expr:
-    return pl.when(condition.fill_null(False)).then(
-        pl.struct(code=pl.lit(code), field=pl.lit(field))
-    )
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One rule: problem `code` on `field` where `fires` is true (null: it does not)."""
+
+    code: str
+    field: str | None
+    fires: pl.Expr
+
+    def fired(self) -> pl.Expr:
+        return self.fires.fill_null(False)
 
 
-def problem_list(rules: Iterable[pl.Expr]) -> pl.Expr:
-    """The rules that fire on a row, in rule order, as a list of {code, field}."""
-    return pl.concat_list(list(rules)).list.drop_nulls()
+def _rule(code: str, field: str | None, condition: pl.Expr) -> Check:
+    return Check(code, field, condition)
+
+
+def problem_list(checks: Iterable[Check]) -> pl.Expr:
+    """The checks that fire on a row, in order, as a list of {code, field}."""
+    return pl.concat_list(
+        [
+            pl.when(c.fired()).then(
+                pl.struct(code=pl.lit(c.code), field=pl.lit(c.field, dtype=pl.String))
+            )
+            for c in checks
+        ]
+    ).list.drop_nulls()
 
 
 def valid_uuid(name: str) -> pl.Expr:
     return pl.col(name).str.contains(UUID_PATTERN) & ~_flag(name)
 
 
-def uuid_rules(name: str, *, required: bool) -> list[pl.Expr]:
+def uuid_rules(name: str, *, required: bool) -> list[Check]:
     col = pl.col(name)
     rules = []
     if required:
@@ -112,16 +135,16 @@ class _Amount:
         )
 
 
-def conversion_rules(
+def conversion_checks(
     *,
     link_ids: Iterable[str],
     currency: str,
     window_days: int,
     event_time: pl.Expr,
     now: dt.datetime,
-) -> tuple[pl.Expr, pl.Expr]:
-    """(problems, warnings) list expressions over the conversion text columns; `now` is
-    the collector's clock (naive UTC)."""
+) -> tuple[list[Check], list[Check]]:
+    """(problems, warnings) checks over the conversion text columns; `now` is the
+    collector's clock (naive UTC)."""
     event_type = pl.col("event_type")
     revenue = pl.col("revenue_amount")
     event_data = pl.col("event_data")
@@ -145,101 +168,114 @@ def conversion_rules(
     revenue_absent = revenue.is_null() & ~_flag("revenue_amount")
     is_purchase = known_type & (event_type == "purchase")
 
-    problems = problem_list(
-        [
-            *uuid_rules("event_id", required=False),
-            *uuid_rules("tracking_id", required=True),
-            _rule("tracking_id_in_future", "tracking_id", in_future),
-            _rule("attribution_window_expired", "tracking_id", expired),
-            *uuid_rules("campaign_link_id", required=True),
-            _rule(
-                "unknown_campaign_link",
-                "campaign_link_id",
-                valid_uuid("campaign_link_id") & ~known_link("campaign_link_id", link_ids),
+    problems = [
+        *uuid_rules("event_id", required=False),
+        *uuid_rules("tracking_id", required=True),
+        _rule("tracking_id_in_future", "tracking_id", in_future),
+        _rule("attribution_window_expired", "tracking_id", expired),
+        *uuid_rules("campaign_link_id", required=True),
+        _rule(
+            "unknown_campaign_link",
+            "campaign_link_id",
+            valid_uuid("campaign_link_id") & ~known_link("campaign_link_id", link_ids),
+        ),
+        _rule("missing_field", "event_type", event_type.is_null() & ~_flag("event_type")),
+        _rule(
+            "invalid_event_type",
+            "event_type",
+            _flag("event_type") | (event_type.is_not_null() & ~known_type),
+        ),
+        _rule(
+            "invalid_revenue",
+            "revenue_amount",
+            _flag("revenue_amount") | (revenue.is_not_null() & ~parsed),
+        ),
+        _rule("revenue_precision", "revenue_amount", parsed & (amount.decimals > REVENUE_DECIMALS)),
+        _rule("revenue_too_large", "revenue_amount", parsed & amount.greater_than(MAX_REVENUE)),
+        _rule(
+            "revenue_required",
+            "revenue_amount",
+            is_purchase & (revenue_absent | (parsed & ~amount.positive)),
+        ),
+        _rule(
+            "revenue_not_positive",
+            "revenue_amount",
+            known_type & ~is_purchase & parsed & ~amount.positive,
+        ),
+        _rule(
+            "invalid_event_data",
+            "event_data",
+            _flag("event_data")
+            | (
+                event_data.is_not_null()
+                & (
+                    ~event_data.str.starts_with("{")
+                    | (event_data.str.len_bytes() > MAX_EVENT_DATA_BYTES)
+                )
             ),
-            _rule("missing_field", "event_type", event_type.is_null() & ~_flag("event_type")),
-            _rule(
-                "invalid_event_type",
-                "event_type",
-                _flag("event_type") | (event_type.is_not_null() & ~known_type),
-            ),
-            _rule(
-                "invalid_revenue",
-                "revenue_amount",
-                _flag("revenue_amount") | (revenue.is_not_null() & ~parsed),
-            ),
-            _rule(
-                "revenue_precision", "revenue_amount", parsed & (amount.decimals > REVENUE_DECIMALS)
-            ),
-            _rule("revenue_too_large", "revenue_amount", parsed & amount.greater_than(MAX_REVENUE)),
-            _rule(
-                "revenue_required",
-                "revenue_amount",
-                is_purchase & (revenue_absent | (parsed & ~amount.positive)),
-            ),
-            _rule(
-                "revenue_not_positive",
-                "revenue_amount",
-                known_type & ~is_purchase & parsed & ~amount.positive,
-            ),
-            _rule(
-                "invalid_event_data",
-                "event_data",
-                _flag("event_data")
-                | (
-                    event_data.is_not_null()
-                    & (
-                        ~event_data.str.starts_with("{")
-                        | (event_data.str.len_bytes() > MAX_EVENT_DATA_BYTES)
-                    )
-                ),
-            ),
-            _rule(
-                "currency_mismatch",
-                "currency",
-                _flag("currency") | (cur.is_not_null() & (cur.str.to_uppercase() != currency)),
-            ),
-            _rule(
-                "invalid_order_id",
-                "order_id",
-                _flag("order_id") | (pl.col("order_id").str.len_chars() > MAX_ORDER_ID_CHARS),
-            ),
-        ]
-    )
-    warnings = problem_list(
-        [
-            _rule(
-                "newsletter_with_revenue",
-                "revenue_amount",
-                known_type & (event_type == "newsletter_signup") & parsed,
-            ),
-            _rule(
-                "revenue_above_threshold",
-                "revenue_amount",
-                parsed & amount.greater_than(REVENUE_WARNING_THRESHOLD),
-            ),
-        ]
-    )
-    # A refused event carries no warnings, as in the scalar validator.
-    warnings = pl.when(problems.list.len() == 0).then(warnings).otherwise(pl.lit([], PROBLEM_LIST))
+        ),
+        _rule(
+            "currency_mismatch",
+            "currency",
+            _flag("currency") | (cur.is_not_null() & (cur.str.to_uppercase() != currency)),
+        ),
+        _rule(
+            "invalid_order_id",
+            "order_id",
+            _flag("order_id") | (pl.col("order_id").str.len_chars() > MAX_ORDER_ID_CHARS),
+        ),
+    ]
+    warnings = [
+        _rule(
+            "newsletter_with_revenue",
+            "revenue_amount",
+            known_type & (event_type == "newsletter_signup") & parsed,
+        ),
+        _rule(
+            "revenue_above_threshold",
+            "revenue_amount",
+            parsed & amount.greater_than(REVENUE_WARNING_THRESHOLD),
+        ),
+    ]
     return problems, warnings
 
 
-def click_rules(*, link_ids: Iterable[str]) -> pl.Expr:
-    """Problems of imported clicks (their time is checked by the importer)."""
-    return problem_list(
-        [
-            *uuid_rules("event_id", required=False),
-            *uuid_rules("tracking_id", required=True),
-            *uuid_rules("campaign_link_id", required=True),
-            _rule(
-                "unknown_campaign_link",
-                "campaign_link_id",
-                valid_uuid("campaign_link_id") & ~known_link("campaign_link_id", link_ids),
-            ),
-            *(
-                _rule("invalid_text", name, _flag(name))
-                for name in ("ip_address", "user_agent", "referrer")
-            ),
-        ]
+def conversion_rules(
+    *,
+    link_ids: Iterable[str],
+    currency: str,
+    window_days: int,
+    event_time: pl.Expr,
+    now: dt.datetime,
+) -> tuple[pl.Expr, pl.Expr]:
+    """(problems, warnings) list expressions of `conversion_checks`."""
+    problem_checks, warning_checks = conversion_checks(
+        link_ids=link_ids,
+        currency=currency,
+        window_days=window_days,
+        event_time=event_time,
+        now=now,
     )
+    problems = problem_list(problem_checks)
+    # A refused event carries no warnings, as in the scalar validator.
+    warnings = pl.when(problems.list.len() == 0)
+    warnings = warnings.then(problem_list(warning_checks)).otherwise(pl.lit([], PROBLEM_LIST))
+    return problems, warnings
+
+
+def click_checks(*, link_ids: Iterable[str]) -> list[Check]:
+    """Problems of imported clicks (their time is checked by the importer)."""
+    return [
+        *uuid_rules("event_id", required=False),
+        *uuid_rules("tracking_id", required=True),
+        *uuid_rules("campaign_link_id", required=True),
+        _rule(
+            "unknown_campaign_link",
+            "campaign_link_id",
+            valid_uuid("campaign_link_id") & ~known_link("campaign_link_id", link_ids),
+        ),
+        *(
+            _rule("invalid_text", name, _flag(name))
+            for name in ("ip_address", "user_agent", "referrer")
+        ),
+    ]
