@@ -7,36 +7,61 @@
     the pick deterministic: exact copies are then the only ties, and they are
     interchangeable. No `qualify`, so it reads the same on DuckDB and Spark. -#}
 {% macro first_received(relation, tie_breakers) -%}
-    {#- Most event ids come once: only the repeated ones are ranked (a sort on every
-        column), the rest pass through a hash lookup - the same rows, a fraction of the
-        work at 10M events (bench/README.md). -#}
+    {{ first_row_per(relation, 'event_id', ['received_at'] + tie_breakers, 'arrival_rank') }}
+{%- endmacro %}
+
+{#- Rows of `relation`, one per `key`: the first in the order of `order_columns` (each
+    ascending, nulls last), with its rank (always 1) as `rank_column`. Most keys come
+    once: only the repeated ones are ranked (a sort on every order column), the rest
+    pass through a hash lookup - the same rows, a fraction of the work (bench/README.md).
+    A null key, which no writer makes, is ranked with the repeated ones. -#}
+{% macro first_row_per(relation, key, order_columns, rank_column) -%}
     select *
     from (
         select
             *,
             row_number() over (
-                partition by event_id
-                order by
-                    {{ (['received_at'] + tie_breakers) | join(' asc nulls last, ') }} asc nulls last
-            ) as arrival_rank
+                partition by {{ key }}
+                order by {{ order_columns | join(' asc nulls last, ') }} asc nulls last
+            ) as {{ rank_column }}
         from {{ relation }}
-        where event_id is null or event_id in ({{ _repeated_event_ids(relation) }})
+        where {{ key }} is null or {{ key }} in ({{ _repeated_keys(relation, key) }})
     ) as ranked
-    where arrival_rank = 1
+    where {{ rank_column }} = 1
     union all
     select
         *,
-        1 as arrival_rank
+        1 as {{ rank_column }}
     from {{ relation }}
-    where event_id is not null and event_id not in ({{ _repeated_event_ids(relation) }})
+    where {{ key }} is not null and {{ key }} not in ({{ _repeated_keys(relation, key) }})
 {%- endmacro %}
 
-{#- Event ids that come more than once (never null: `not in` a set holding null is
-    never true; null ids, which no writer makes, are ranked with the repeated ones). -#}
-{% macro _repeated_event_ids(relation) -%}
-    select repeated.event_id
+{#- Keys that come more than once, never null (`not in` a set holding null is never
+    true). -#}
+{% macro _repeated_keys(relation, key) -%}
+    select repeated.{{ key }}
     from {{ relation }} as repeated
-    where repeated.event_id is not null
-    group by repeated.event_id
+    where repeated.{{ key }} is not null
+    group by repeated.{{ key }}
     having count(*) > 1
+{%- endmacro %}
+
+{#- The rows an incremental staging model dedups: the raw rows of the days the run
+    reloaded (`dt` from var('start_date') on; every raw row on a first build), and the
+    copies earlier days kept of the same event ids - its pre-hook has deleted the
+    reloaded days, so only those are left in {{ this }}. `columns`: the raw columns, dt
+    among them, in one order for both sides. -#}
+{% macro reloaded_with_kept_copies(relation, columns) -%}
+    {%- set reloaded_days = in_recompute_range('dt', kind='date', lookback=false) -%}
+    select {{ columns | join(', ') }}
+    from {{ relation }}
+    {% if is_incremental() -%}
+        where {{ reloaded_days }}
+        union all
+        select {{ columns | join(', ') }}
+        from {{ this }}
+        where event_id in (
+            select reloaded.event_id from {{ relation }} as reloaded where {{ reloaded_days }}
+        )
+    {%- endif %}
 {%- endmacro %}

@@ -31,13 +31,9 @@ pruned as (
 
 ranked as (
 
-    select
-        *,
-        row_number() over (
-            partition by tracking_id
-            order by clicked_at asc nulls last, received_at asc nulls last, event_id asc
-        ) as click_rank
-    from clicks
+    {{ first_row_per(
+        'clicks', 'tracking_id', ['clicked_at', 'received_at', 'event_id'], 'click_rank'
+    ) }}
 
 ),
 

@@ -19,27 +19,9 @@
 
 with
 
-reloaded as (
-
-    select {{ raw_columns | join(', ') }}
-    from {{ source('collector', 'clicks') }}
-    {% if is_incremental() -%}
-        where {{ in_recompute_range('dt', kind='date', lookback=false) }}
-    {%- endif %}
-
-),
-
 source as (
 
-    select * from reloaded
-    {% if is_incremental() -%}
-        -- The copy an earlier day kept of an event that came again: the pre-hook left
-        -- only days before the reloaded ones here.
-        union all
-        select {{ raw_columns | join(', ') }}
-        from {{ this }}
-        where event_id in (select reloaded.event_id from reloaded)
-    {%- endif %}
+    {{ reloaded_with_kept_copies(source('collector', 'clicks'), raw_columns) }}
 
 ),
 
@@ -49,22 +31,35 @@ first_received as (
 
 ),
 
+user_agents as (
+
+    -- Far fewer user agents than clicks: each is classified once, not once per click.
+    select
+        user_agent,
+        {{ is_bot_user_agent('user_agent') }} as is_bot
+    from (select distinct first_received.user_agent from first_received) as distinct_agents
+
+),
+
 final as (
 
     select
-        cast(event_id as {{ dbt.type_string() }}) as event_id,
-        cast(tracking_id as {{ dbt.type_string() }}) as tracking_id,
-        cast(campaign_link_id as {{ dbt.type_string() }}) as campaign_link_id,
-        cast(clicked_at as {{ dbt.type_timestamp() }}) as clicked_at,
-        cast(received_at as {{ dbt.type_timestamp() }}) as received_at,
-        cast(ip_address as {{ dbt.type_string() }}) as ip_address,
-        cast(user_agent as {{ dbt.type_string() }}) as user_agent,
-        cast(referrer as {{ dbt.type_string() }}) as referrer,
+        cast(first_received.event_id as {{ dbt.type_string() }}) as event_id,
+        cast(first_received.tracking_id as {{ dbt.type_string() }}) as tracking_id,
+        cast(first_received.campaign_link_id as {{ dbt.type_string() }}) as campaign_link_id,
+        cast(first_received.clicked_at as {{ dbt.type_timestamp() }}) as clicked_at,
+        cast(first_received.received_at as {{ dbt.type_timestamp() }}) as received_at,
+        cast(first_received.ip_address as {{ dbt.type_string() }}) as ip_address,
+        cast(first_received.user_agent as {{ dbt.type_string() }}) as user_agent,
+        cast(first_received.referrer as {{ dbt.type_string() }}) as referrer,
         -- `source` is a keyword to sqlfluff, but it is the raw stream's column name.
-        cast(source as {{ dbt.type_string() }}) as source,  -- noqa: RF04
-        {{ is_bot_user_agent('user_agent') }} as is_bot,
-        cast(dt as date) as dt
+        cast(first_received.source as {{ dbt.type_string() }}) as source,  -- noqa: RF04
+        user_agents.is_bot,
+        cast(first_received.dt as date) as dt
     from first_received
+    -- A missing user agent is a (bot's) user agent of its own.
+    inner join user_agents
+        on first_received.user_agent is not distinct from user_agents.user_agent
 
 )
 

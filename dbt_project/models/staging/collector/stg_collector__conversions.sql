@@ -19,27 +19,9 @@
 
 with
 
-reloaded as (
-
-    select {{ raw_columns | join(', ') }}
-    from {{ source('collector', 'conversions') }}
-    {% if is_incremental() -%}
-        where {{ in_recompute_range('dt', kind='date', lookback=false) }}
-    {%- endif %}
-
-),
-
 source as (
 
-    select * from reloaded
-    {% if is_incremental() -%}
-        -- The copy an earlier day kept of an event that came again: the pre-hook left
-        -- only days before the reloaded ones here.
-        union all
-        select {{ raw_columns | join(', ') }}
-        from {{ this }}
-        where event_id in (select reloaded.event_id from reloaded)
-    {%- endif %}
+    {{ reloaded_with_kept_copies(source('collector', 'conversions'), raw_columns) }}
 
 ),
 
