@@ -146,10 +146,16 @@ def uuid4_strings(rng, n: int):
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text.tobytes()))
 
 
-def pick(pool: list, index):
+def pick(pool: list, index, chunk: int = 4_000_000):
+    """pool[index] as Arrow strings, in chunks: one string array holds at most 2 GiB of
+    text, which 30M user agents exceed."""
     import pyarrow as pa
 
-    return pa.array(pool, pa.string()).take(pa.array(index))
+    values = pa.array(pool, pa.string())
+    return pa.chunked_array(
+        [values.take(pa.array(index[i : i + chunk])) for i in range(0, len(index), chunk)],
+        pa.string(),
+    )
 
 
 def timestamps(us):
