@@ -146,15 +146,26 @@ def uuid4_strings(rng, n: int):
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text.tobytes()))
 
 
-def pick(pool: list, index, chunk: int = 4_000_000):
-    """pool[index] as Arrow strings, in chunks: one string array holds at most 2 GiB of
-    text, which 30M user agents exceed."""
+def pick(pool: list, index):
+    """pool[index] as large (64-bit offset) Arrow strings: a plain string array holds at
+    most 2 GiB of text, which 30M user agents exceed. Files are written with plain
+    strings (`plain_strings`), a file's share being far smaller."""
     import pyarrow as pa
 
-    values = pa.array(pool, pa.string())
-    return pa.chunked_array(
-        [values.take(pa.array(index[i : i + chunk])) for i in range(0, len(index), chunk)],
-        pa.string(),
+    return pa.array(pool, pa.large_string()).take(pa.array(index))
+
+
+def plain_strings(table):
+    """`table` with its large strings as plain ones, as the raw schema has them."""
+    import pyarrow as pa
+
+    return table.cast(
+        pa.schema(
+            [
+                pa.field(f.name, pa.string()) if pa.types.is_large_string(f.type) else f
+                for f in table.schema
+            ]
+        )
     )
 
 
@@ -313,10 +324,10 @@ def generate(
         step = -(-hist.num_rows // parts)
         for i in range(parts):
             path = inputs / "history" / f"{stream}-{i:02d}.parquet"
-            pq.write_table(hist.slice(i * step, step), path)
+            pq.write_table(plain_strings(hist.slice(i * step, step)), path)
             files["history"].append(str(path))
         path = inputs / "new_day" / f"{stream}.parquet"
-        pq.write_table(new, path)
+        pq.write_table(plain_strings(new), path)
         files["new_day"].append(str(path))
 
     now = dt.datetime(2026, 7, 1)
