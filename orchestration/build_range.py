@@ -55,7 +55,10 @@ class BuildRange(ConfigurableResource):
         """The run's first and last day, the defaults filled in."""
         last = dt.date.fromisoformat(self.last_day) if self.last_day else _today()
         if self.first_day:
-            return dt.date.fromisoformat(self.first_day), last
+            first = dt.date.fromisoformat(self.first_day)
+            if first > last:  # last_day unset: today is known only now
+                raise ValueError(f"first_day {first} is after last_day {last} (today, UTC)")
+            return first, last
         first = scan_raw_partitions(settings.raw_dir, last).first_day
         return min(first or last, last), last
 

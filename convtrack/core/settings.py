@@ -39,8 +39,23 @@ def env_var(field_name: str) -> str:
     return f"{ENV_PREFIX}{field_name.upper()}"
 
 
-# DuckDB's memory sizes: a number and a unit (decimal or binary).
-_MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B)", re.IGNORECASE)
+# DuckDB's memory sizes: a number and a unit (decimal or binary). ASCII digits only: DuckDB
+# reads no others.
+_MEMORY_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT])(i?)B", re.IGNORECASE | re.ASCII)
+# A pipeline's DuckDB needs some room to work at all, and DuckDB refuses sizes past its
+# own range: both ends are refused at start, not inside a run.
+MIN_DUCKDB_MEMORY_BYTES = 64 * 2**20
+MAX_DUCKDB_MEMORY_BYTES = 2**50
+
+
+def memory_size_bytes(text: str) -> float | None:
+    """The bytes a DuckDB memory size means, or None when it is no such size."""
+    match = _MEMORY_SIZE.fullmatch(text.strip())
+    if match is None:
+        return None
+    number, unit, binary = match.groups()
+    base = 1024 if binary else 1000
+    return float(number) * base ** ("KMGT".index(unit.upper()) + 1)
 
 
 class Settings(BaseSettings):
@@ -87,10 +102,11 @@ class Settings(BaseSettings):
     @field_validator("duckdb_memory_limit")
     @classmethod
     def _memory_size(cls, v: str, info: ValidationInfo) -> str:
-        if not _MEMORY_SIZE.fullmatch(v.strip()):
+        size = memory_size_bytes(v)
+        if size is None or not MIN_DUCKDB_MEMORY_BYTES <= size <= MAX_DUCKDB_MEMORY_BYTES:
             raise ValueError(
-                f"{env_var(info.field_name)}: {v!r} is not a memory size such as 3GB, "
-                "512MB or 1.5GiB"
+                f"{env_var(info.field_name)}: {v!r} is not a memory size from 64MiB to "
+                "1PiB such as 3GB, 512MB or 1.5GiB"
             )
         return v.strip()
 

@@ -60,13 +60,18 @@ def load_stream(
                 "from read_parquet(?, hive_partitioning = true, union_by_name = true)",
                 [files],
             )
-        con.execute(f"create table if not exists {PENDING_BUILD} (first_day date)")
-        con.execute(f"insert into {PENDING_BUILD} values (?)", [first])
+        con.execute(f"insert into {_pending_build(con)} values (?)", [first])
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
     return len(files)
+
+
+def _pending_build(con: duckdb.DuckDBPyConnection) -> str:
+    con.execute("create schema if not exists raw")
+    con.execute(f"create table if not exists {PENDING_BUILD} (first_day date)")
+    return PENDING_BUILD
 
 
 def pending_build_since(con: duckdb.DuckDBPyConnection) -> dt.date | None:
@@ -75,19 +80,13 @@ def pending_build_since(con: duckdb.DuckDBPyConnection) -> dt.date | None:
     A run that loads old days and then fails in dbt leaves them loaded but not built; the
     next run may cover only today. It starts its incremental build from here instead,
     so no loaded day is ever skipped."""
-    if not con.execute(
-        "select 1 from duckdb_tables() where schema_name = 'raw' and table_name = ?",
-        [PENDING_BUILD.split(".")[1]],
-    ).fetchone():
-        return None
-    (first,) = con.execute(f"select min(first_day) from {PENDING_BUILD}").fetchone()
+    (first,) = con.execute(f"select min(first_day) from {_pending_build(con)}").fetchone()
     return first
 
 
-def clear_pending_build(con: duckdb.DuckDBPyConnection, through: dt.date) -> None:
-    """A build from `through` or earlier succeeded: what was pending is built."""
-    if pending_build_since(con) is not None:
-        con.execute(f"delete from {PENDING_BUILD} where first_day >= ?", [through])
+def clear_pending_build(con: duckdb.DuckDBPyConnection) -> None:
+    """A build from the earliest pending day (or before) succeeded: nothing is pending."""
+    con.execute(f"delete from {_pending_build(con)}")
 
 
 def build_load_asset(stream: str) -> AssetsDefinition:

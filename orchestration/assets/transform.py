@@ -88,4 +88,4 @@ def convtrack_dbt_models(
         )
     # Only after a build without error: nothing is pending.
     with connect_duckdb(settings, settings.warehouse_path) as con:
-        clear_pending_build(con, start)
+        clear_pending_build(con)

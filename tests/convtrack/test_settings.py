@@ -9,10 +9,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from convtrack.core.rules import default_attribution_window_days, retention_floor_days
 from convtrack.core.settings import Settings, configuration_problems, env_var
+from tests.collector.strategies import hostile_text
 
 
 @pytest.fixture(autouse=True)
@@ -285,3 +289,35 @@ def test_duckdb_memory_limit_takes_duckdb_sizes(value: str) -> None:
 def test_what_is_no_memory_size_is_refused(value: str) -> None:
     with pytest.raises(ValidationError, match="CONVTRACK_DUCKDB_MEMORY_LIMIT"):
         Settings(duckdb_memory_limit=value)
+
+
+# Memory sizes of every shape: DuckDB's own, numbers of any length and precision, any
+# digits (other scripts' too), signs, exponents, spaces, units that are nearly right.
+memory_sizes = st.one_of(
+    hostile_text,
+    st.builds(
+        lambda sign, number, space, unit, binary, b: f"{sign}{number}{space}{unit}{binary}{b}",
+        st.sampled_from(["", "-", "+"]),
+        st.one_of(
+            st.integers(min_value=0, max_value=10**30).map(str),
+            st.floats(allow_nan=True, allow_infinity=True).map(str),
+            st.text(st.characters(categories=["Nd"]), min_size=1, max_size=6),
+        ),
+        st.sampled_from(["", " ", "  ", "\t"]),
+        st.sampled_from(["K", "M", "G", "T", "P", "k", "m", "g", "t", "", "X"]),
+        st.sampled_from(["", "i", "I"]),
+        st.sampled_from(["B", "b", "", "ytes"]),
+    ),
+)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(memory_sizes)
+def test_a_memory_limit_is_refused_at_start_or_taken_by_duckdb(value: str) -> None:
+    try:
+        limit = Settings(duckdb_memory_limit=value).duckdb_memory_limit
+    except ValidationError as exc:
+        assert "CONVTRACK_DUCKDB_MEMORY_LIMIT" in str(exc)
+        return
+    # What the settings accept, every DuckDB of the pipeline accepts (connect_duckdb).
+    duckdb.connect(config={"memory_limit": limit}).close()

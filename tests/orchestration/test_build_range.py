@@ -1,14 +1,19 @@
 import datetime as dt
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from dagster import DagsterInvalidConfigError, validate_run_config
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from convtrack.core import raw_schema
 from convtrack.core.settings import Settings
 from orchestration.build_range import BuildRange, build_run_config, dbt_run_env
 from orchestration.definitions import defs
+from tests.collector.strategies import hostile_text
 
 
 def _day_with_clicks(raw_dir, day: dt.date) -> None:
@@ -78,3 +83,43 @@ def test_dbt_hears_the_run_through_the_environment_and_the_settings_always(tmp_p
         "CONVTRACK_DBT_REPORTING_TIMEZONE",
         "CONVTRACK_DBT_DUCKDB_MEMORY_LIMIT",
     }
+
+
+day_texts = st.one_of(
+    hostile_text,
+    st.dates().map(dt.date.isoformat),  # year 1 to 9999
+    st.builds(
+        "{}-{}-{}".format,
+        st.integers(-99999, 99999),
+        st.integers(-1, 13),
+        st.integers(-1, 32),
+    ),
+)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.one_of(st.none(), day_texts), st.one_of(st.none(), day_texts))
+def test_a_range_is_refused_with_a_reason_or_is_a_range(first, last):
+    try:
+        # No raw data here: an unset first day is the last day.
+        build_range = BuildRange(first_day=first, last_day=last)
+        first_day, last_day = build_range.days(Settings(data_dir=Path("/nonexistent/convtrack")))
+    except ValueError as exc:  # pydantic's ValidationError too, naming the field
+        assert "first_day" in str(exc) or "last_day" in str(exc)
+        return
+    assert first_day <= last_day
+    assert (first is None or first_day.isoformat() == first) and (
+        last is None or last_day.isoformat() == last
+    )
+
+
+def test_the_dbt_side_reads_the_variables_the_orchestration_sets():
+    from convtrack.core.rules import DBT_PROJECT_DIR
+    from orchestration.build_range import DBT_ENV_PREFIX, dbt_env_name
+
+    # macros/run_var.sql builds the name from the var's; profiles.yml names its one.
+    assert (
+        f"'{DBT_ENV_PREFIX}' ~ (name | upper)"
+        in (DBT_PROJECT_DIR / "macros" / "run_var.sql").read_text()
+    )
+    assert dbt_env_name("duckdb_memory_limit") in (DBT_PROJECT_DIR / "profiles.yml").read_text()

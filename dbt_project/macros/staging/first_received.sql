@@ -47,10 +47,12 @@
 {%- endmacro %}
 
 {#- The rows an incremental staging model dedups: the raw rows of the days the run
-    reloaded (`dt` from var('start_date') on; every raw row on a first build), and the
-    copies earlier days kept of the same event ids - its pre-hook has deleted the
-    reloaded days, so only those are left in {{ this }}. `columns`: the raw columns, dt
-    among them, in one order for both sides. -#}
+    reloaded (`dt`, the UTC day of the event time, from var('start_date') on; every raw
+    row on a first build), and the copies earlier days kept of the same event ids - its
+    pre-hook has deleted the reloaded days, so only those are left in {{ this }}. So the
+    first received copy wins across the whole history, exactly as a full rebuild would
+    pick it, at the cost of the new days. `columns`: the raw columns, dt among them, in
+    one order for both sides. -#}
 {% macro reloaded_with_kept_copies(relation, columns) -%}
     {%- set reloaded_days = in_recompute_range('dt', kind='date', lookback=false) -%}
     select {{ columns | join(', ') }}

@@ -1,9 +1,6 @@
 -- One row per click event: retries and re-imports repeat an event_id, the first received
 -- wins (macros/staging/first_received.sql).
--- Incremental by raw day (`dt`, the UTC day of the event time): each run re-reads the
--- days it reloaded, from var('start_date') on, and competes them with the copies earlier
--- days already kept of the same event ids - so the first received copy wins across the
--- whole history, exactly as a full rebuild would pick it, at the cost of the new days.
+-- Incremental by raw day, exact over the whole history (macros/staging/first_received.sql).
 
 {%- set tie_breakers = [
     'clicked_at', 'tracking_id', 'campaign_link_id', 'source',
