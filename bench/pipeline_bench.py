@@ -125,48 +125,59 @@ EVENT_DATA = [
 
 # ---------------------------------------------------------------- generation (vectorised)
 
+# A history file holds at most this many rows (and their exact copies): only the numbers
+# of the whole history stay in memory, the text of one file at a time.
+FILE_ROWS = 3_000_000
+AGENTS = HUMAN_AGENTS + BOT_AGENTS
+EVENT_TYPES = ["newsletter_signup", "course_enrollment", "purchase"]
 
-def uuid4_strings(rng, n: int):
-    """n random UUIDv4 texts as an Arrow string array, built from bytes (no Python loop)."""
+
+def uuid4_bytes(rng, n: int):
+    """n random UUIDv4s as an (n, 16) uint8 array (version and variant bits set)."""
     import numpy as np
-    import pyarrow as pa
 
     raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
-    hexdigits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-    nibbles = np.empty((n, 32), dtype=np.uint8)
-    nibbles[:, 0::2] = raw >> 4
-    nibbles[:, 1::2] = raw & 0x0F
+    return raw
+
+
+def uuid_texts(raw):
+    """The (n, 16) uint8 UUIDs `raw` as an Arrow string array of their 36-character texts,
+    built from bytes (no Python loop)."""
+    import numpy as np
+    import pyarrow as pa
+
+    n = len(raw)
+    digits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+    pairs = np.stack([digits.repeat(16), np.tile(digits, 16)], axis=1)  # byte -> 2 hex
+    hexes = pairs[raw].reshape(n, 32)
     text = np.full((n, 36), ord("-"), dtype=np.uint8)
-    for src, dst in ((0, 0), (8, 9), (12, 14), (16, 19), (20, 24)):
-        width = {0: 8, 8: 4, 12: 4, 16: 4, 20: 12}[src]
-        text[:, dst : dst + width] = hexdigits[nibbles[:, src : src + width]]
+    for src, dst, width in ((0, 0, 8), (8, 9, 4), (12, 14, 4), (16, 19, 4), (20, 24, 12)):
+        text[:, dst : dst + width] = hexes[:, src : src + width]
     offsets = np.arange(0, 36 * (n + 1), 36, dtype=np.int32)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text.tobytes()))
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text.reshape(-1)))
+
+
+def uuid4_strings(rng, n: int):
+    """n random UUIDv4 texts as an Arrow string array."""
+    return uuid_texts(uuid4_bytes(rng, n))
 
 
 def pick(pool: list, index):
     """pool[index] as large (64-bit offset) Arrow strings: a plain string array holds at
-    most 2 GiB of text, which 30M user agents exceed. Files are written with plain
-    strings (`plain_strings`), a file's share being far smaller."""
+    most 2 GiB of text, which a whole stream of user agents can exceed (import_bench
+    builds its streams at once; `generate` builds one file at a time, with `texts`)."""
     import pyarrow as pa
 
     return pa.array(pool, pa.large_string()).take(pa.array(index))
 
 
-def plain_strings(table):
-    """`table` with its large strings as plain ones, as the raw schema has them."""
+def texts(pool: list, index):
+    """pool[index] as plain Arrow strings (None in `pool` gives nulls)."""
     import pyarrow as pa
 
-    return table.cast(
-        pa.schema(
-            [
-                pa.field(f.name, pa.string()) if pa.types.is_large_string(f.type) else f
-                for f in table.schema
-            ]
-        )
-    )
+    return pa.array(pool, pa.string()).take(pa.array(index))
 
 
 def timestamps(us):
@@ -187,19 +198,24 @@ def money(cents, valid):
     return pc.if_else(pa.array(valid), arr, pa.scalar(None, pa.decimal128(10, 2)))
 
 
-def with_copies(rng, table, share: float):
-    """Append exact copies of a `share` of the rows (retries and re-sent exports)."""
+def copied(rng, n: int, share: float):
+    """Which of n rows also come a second time, as an exact copy (retries and re-sent
+    exports): a `share` of them."""
     import numpy as np
 
-    n = table.num_rows
-    copies = np.sort(rng.choice(n, size=int(n * share), replace=False))
-    return table.take(np.concatenate([np.arange(n), copies]))
+    flags = np.zeros(n, dtype=bool)
+    flags[rng.choice(n, size=int(n * share), replace=False)] = True
+    return flags
 
 
 def generate(
     work: Path, n_clicks: int, n_conversions: int, days: int, n_links: int
 ) -> dict[str, object]:
-    """History (`days` days) and one more day, as Parquet import files under `work`."""
+    """History (`days` days) and one more day, as Parquet import files under `work`.
+
+    The whole history is held as numbers only (times, indexes, flags, the 16 bytes of
+    each UUID), in time order; the text of each file is made from its rows, written and
+    dropped before the next, so memory grows with the numbers and not with the text."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -210,38 +226,29 @@ def generate(
     history_end_us = start_us + days * DAY_US
     end_us = history_end_us + DAY_US  # the 91st day
     total_clicks = n_clicks * (days + 1) // days
+    link_type = np.int16 if n_links < 2**15 else np.int32
 
     # Links: a few hits and a long tail (Zipf-like weights).
     link_ids = uuid4_strings(rng, n_links)
     weights = 1.0 / np.arange(1, n_links + 1) ** 0.9
     weights /= weights.sum()
-    link_of_click = rng.choice(n_links, size=total_clicks, p=weights)
 
+    # Clicks, in time order (every other draw is independent of the time).
     clicked = rng.integers(start_us, end_us, size=total_clicks)
+    clicked.sort()
+    link_of_click = rng.choice(n_links, size=total_clicks, p=weights).astype(link_type)
     is_bot = rng.random(total_clicks) < 0.08
-    agent = np.where(
-        is_bot,
-        rng.integers(0, len(BOT_AGENTS), total_clicks) + len(HUMAN_AGENTS),
-        rng.integers(0, len(HUMAN_AGENTS), total_clicks),
+    agent = rng.integers(0, len(HUMAN_AGENTS), total_clicks, dtype=np.int8)
+    agent[is_bot] = len(HUMAN_AGENTS) + rng.integers(
+        0, len(BOT_AGENTS), int(is_bot.sum()), dtype=np.int8
     )
-    tracking = uuid4_strings(rng, total_clicks)
-    # Imported history may repeat a tracking id: 0.2 % of clicks reuse an earlier one.
+    tracking = uuid4_bytes(rng, total_clicks)
+    # Imported history may repeat a tracking id: 0.2 % of clicks reuse another click's.
     reuse = np.flatnonzero(rng.random(total_clicks) < 0.002)
-    tracking_index = np.arange(total_clicks)
-    tracking_index[reuse] = rng.integers(0, total_clicks, size=len(reuse))
-    tracking = tracking.take(pa.array(tracking_index))
+    tracking[reuse] = tracking[rng.integers(0, total_clicks, size=len(reuse))]
+    del reuse
     ip_pool = [f"{a}.{b}.{c}.{d}" for a, b, c, d in rng.integers(1, 255, size=(50_000, 4))]
-    clicks = pa.table(
-        {
-            "event_id": uuid4_strings(rng, total_clicks),
-            "tracking_id": tracking,
-            "campaign_link_id": link_ids.take(pa.array(link_of_click)),
-            "clicked_at": timestamps(clicked),
-            "ip_address": pick(ip_pool, rng.integers(0, len(ip_pool), total_clicks)),
-            "user_agent": pick(HUMAN_AGENTS + BOT_AGENTS, agent),
-            "referrer": pick(REFERRERS, rng.integers(0, len(REFERRERS), total_clicks)),
-        }
-    )
+    click_copied = copied(rng, total_clicks, 0.005)
 
     # Conversions: most follow a human click, some a bot-flagged one, a few no click at all.
     draw = int(n_conversions * (days + 1) / days * 1.25)
@@ -251,6 +258,7 @@ def generate(
         human[rng.integers(0, len(human), draw)],
         rng.integers(0, total_clicks, draw),
     )
+    del human, is_bot
     u = rng.random(draw)
     delay = np.select(
         [u < 0.55, u < 0.85, u < 0.93, u < 0.985, u < 0.995],
@@ -272,62 +280,100 @@ def generate(
     source_click, converted, no_click = source_click[keep], converted[keep], no_click[keep]
     conv_link = link_of_click[source_click]
     mismatch = rng.random(n) < 0.005
-    conv_link = np.where(mismatch, (conv_link + 1) % n_links, conv_link)
-    conv_tracking = pc.if_else(
-        pa.array(no_click), uuid4_strings(rng, n), tracking.take(pa.array(source_click))
-    )
-    kind = rng.choice(3, size=n, p=[0.5, 0.3, 0.2])  # newsletter, course, purchase
+    conv_link = np.where(mismatch, (conv_link + 1) % n_links, conv_link).astype(link_type)
+    conv_tracking = tracking[source_click]
+    conv_tracking[no_click] = uuid4_bytes(rng, int(no_click.sum()))
+    kind = rng.choice(3, size=n, p=[0.5, 0.3, 0.2]).astype(np.int8)  # EVENT_TYPES
     cents = np.where(
         kind == 1, rng.integers(4_900, 29_900, n), rng.integers(999, 99_999, n)
     ).astype(np.int64)
     purchase = np.flatnonzero(kind == 2)
-    order_ids = uuid4_strings(rng, n)
+    order = uuid4_bytes(rng, n)  # used where kind is purchase
     # 2 % of purchases repeat another purchase's order id (a second "thank you" page view).
     repeat = purchase[rng.random(len(purchase)) < 0.02]
-    order_index = np.arange(n)
-    order_index[repeat] = rng.choice(purchase, size=len(repeat))
-    order_ids = order_ids.take(pa.array(order_index))
-    order_ids = pc.if_else(pa.array(kind == 2), order_ids, pa.scalar(None, pa.string()))
+    order[repeat] = order[rng.choice(purchase, size=len(repeat))]
     has_data = rng.random(n) < 0.2
-    data_index = rng.integers(0, len(EVENT_DATA), n)
-    conversions = pa.table(
-        {
-            "event_id": uuid4_strings(rng, n),
-            "tracking_id": conv_tracking,
-            "campaign_link_id": link_ids.take(pa.array(conv_link)),
-            "event_type": pick(["newsletter_signup", "course_enrollment", "purchase"], kind),
-            "revenue_amount": money(cents, kind > 0),
-            "currency": pick(["USD"], np.zeros(n, dtype=np.int64)),
-            "order_id": order_ids,
-            "event_data": pc.if_else(
-                pa.array(has_data), pick(EVENT_DATA, data_index), pa.scalar(None, pa.string())
-            ),
-            "converted_at": timestamps(converted),
-        }
-    )
-    clicks = with_copies(rng, clicks, 0.005)
-    conversions = with_copies(rng, conversions, 0.01)
+    data = np.where(has_data, rng.integers(0, len(EVENT_DATA), n), len(EVENT_DATA))  # None
+    conv_copied = copied(rng, n, 0.01)
+    by_time = np.argsort(converted, kind="stable")
+    converted, conv_link, kind, cents = (a[by_time] for a in (converted, conv_link, kind, cents))
+    conv_tracking, order, data = (a[by_time] for a in (conv_tracking, order, data))
+    conv_copied = conv_copied[by_time]
+
+    def click_rows(a: int, b: int, chunk_rng):
+        """Clicks a..b of the time order, each copy right after its original."""
+        own = np.repeat(np.arange(b - a), 1 + click_copied[a:b])
+        rows = a + own
+        return pa.table(
+            {
+                "event_id": uuid_texts(uuid4_bytes(chunk_rng, b - a)[own]),
+                "tracking_id": uuid_texts(tracking[rows]),
+                "campaign_link_id": link_ids.take(pa.array(link_of_click[rows])),
+                "clicked_at": timestamps(clicked[rows]),
+                "ip_address": texts(ip_pool, chunk_rng.integers(0, len(ip_pool), b - a)[own]),
+                "user_agent": texts(AGENTS, agent[rows]),
+                "referrer": texts(REFERRERS, chunk_rng.integers(0, len(REFERRERS), b - a)[own]),
+            }
+        )
+
+    def conversion_rows(a: int, b: int, chunk_rng):
+        """Conversions a..b of the time order, each copy right after its original."""
+        own = np.repeat(np.arange(b - a), 1 + conv_copied[a:b])
+        rows = a + own
+        purchases = pa.array(kind[rows] == 2)
+        return pa.table(
+            {
+                "event_id": uuid_texts(uuid4_bytes(chunk_rng, b - a)[own]),
+                "tracking_id": uuid_texts(conv_tracking[rows]),
+                "campaign_link_id": link_ids.take(pa.array(conv_link[rows])),
+                "event_type": texts(EVENT_TYPES, kind[rows]),
+                "revenue_amount": money(cents[rows], kind[rows] > 0),
+                "currency": texts(["USD"], np.zeros(len(rows), dtype=np.int8)),
+                "order_id": pc.if_else(
+                    purchases, uuid_texts(order[rows]), pa.scalar(None, pa.string())
+                ),
+                "event_data": texts([*EVENT_DATA, None], data[rows]),
+                "converted_at": timestamps(converted[rows]),
+            }
+        )
 
     inputs = work / "input"
     shutil.rmtree(inputs, ignore_errors=True)
     (inputs / "history").mkdir(parents=True)
     (inputs / "new_day").mkdir(parents=True)
     files: dict[str, list[str]] = {"history": [], "new_day": []}
-    history_end = pa.scalar(history_end_us, pa.int64()).cast(pa.timestamp("us"))
-    for stream, table, time_col, parts in (
-        ("clicks", clicks, "clicked_at", 10),
-        ("conversions", conversions, "converted_at", 2),
+    rows_in: dict[str, int] = {}
+
+    def write(path: Path, make_rows, a: int, b: int, key: tuple[int, ...]) -> int:
+        """Rows a..b (and their copies) to `path`, FILE_ROWS of them in memory at a time;
+        the text of each piece from its own generator, seeded from SEED and `key`."""
+        written = 0
+        schema = make_rows(a, a, np.random.default_rng(0)).schema
+        with pq.ParquetWriter(path, schema) as writer:
+            for piece, lo in enumerate(range(a, b, FILE_ROWS) or [a]):
+                chunk_rng = np.random.default_rng((SEED, *key, piece))
+                table = make_rows(lo, min(lo + FILE_ROWS, b), chunk_rng)
+                writer.write_table(table)
+                written += table.num_rows
+                del table
+        return written
+
+    for number, (stream, times, make_rows, min_parts) in enumerate(
+        (("clicks", clicked, click_rows, 10), ("conversions", converted, conversion_rows, 2))
     ):
-        table = table.sort_by(time_col)  # exports come in time order
-        old = pc.less(table[time_col], history_end)
-        hist, new = table.filter(old), table.filter(pc.invert(old))
-        step = -(-hist.num_rows // parts)
+        # Exports come in time order: the history's rows split into files in that order.
+        split = int(np.searchsorted(times, history_end_us))
+        parts = max(min_parts, -(-split // FILE_ROWS))
+        step = max(1, -(-split // parts))
+        width = max(2, len(str(parts - 1)))
+        rows_in[f"history_{stream}"] = 0
         for i in range(parts):
-            path = inputs / "history" / f"{stream}-{i:02d}.parquet"
-            pq.write_table(plain_strings(hist.slice(i * step, step)), path)
+            path = inputs / "history" / f"{stream}-{i:0{width}d}.parquet"
+            a, b = min(i * step, split), min((i + 1) * step, split)
+            rows_in[f"history_{stream}"] += write(path, make_rows, a, b, (number, 0, i))
             files["history"].append(str(path))
         path = inputs / "new_day" / f"{stream}.parquet"
-        pq.write_table(plain_strings(new), path)
+        rows_in[f"new_day_{stream}"] = write(path, make_rows, split, len(times), (number, 1, 0))
         files["new_day"].append(str(path))
 
     now = dt.datetime(2026, 7, 1)
@@ -352,10 +398,7 @@ def generate(
     return {
         "files": files,
         "links": str(inputs / "campaign_links.parquet"),
-        "history_clicks": sum(pq.read_metadata(f).num_rows for f in files["history"][:10]),
-        "history_conversions": sum(pq.read_metadata(f).num_rows for f in files["history"][10:]),
-        "new_day_clicks": pq.read_metadata(files["new_day"][0]).num_rows,
-        "new_day_conversions": pq.read_metadata(files["new_day"][1]).num_rows,
+        **rows_in,  # history_clicks, history_conversions, new_day_clicks, new_day_conversions
         "last_history_day": (FIRST_DAY + dt.timedelta(days=days - 1)).isoformat(),
         "new_day": (FIRST_DAY + dt.timedelta(days=days)).isoformat(),
     }
