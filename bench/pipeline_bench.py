@@ -962,8 +962,9 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
 
 
 def direct_lookups(snapshot: Path, ids: list[str]) -> dict:
-    """The baseline: the read API's own queries for the route (attribution, then as_of)
-    on a cursor of the same SnapshotReader, in this process, no HTTP."""
+    """The baseline: the read API's own queries for the route on a reading of the same
+    SnapshotReader (its as-of day read when the file was opened), in this process, no
+    HTTP."""
     from collector.read import queries
     from collector.read.snapshot import SnapshotReader
 
@@ -971,12 +972,11 @@ def direct_lookups(snapshot: Path, ids: list[str]) -> dict:
 
     def lookup(tracking_id: str) -> float:
         t0 = time.perf_counter()
-        cur = reader.cursor()
+        reading = reader.read()
         try:
-            queries.attribution(cur, tracking_id)
-            queries.as_of(cur)
+            queries.attribution(reading.cursor, tracking_id)
         finally:
-            cur.close()
+            reading.cursor.close()
         return time.perf_counter() - t0
 
     try:

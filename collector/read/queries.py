@@ -46,12 +46,6 @@ def _rows(cur: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]:
     return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
 
-def as_of(cur: duckdb.DuckDBPyConnection) -> str | None:
-    """The day the snapshot was built as of (YYYY-MM-DD); None when it does not say."""
-    rows = _rows(cur, "select as_of from {s}.main._meta limit 1", [])
-    return _iso(rows[0]["as_of"]) if rows else None
-
-
 def retained_since(cur: duckdb.DuckDBPyConnection) -> dt.date | None:
     """The day from which clicks are kept; None when nothing was pruned (or the snapshot
     predates the column)."""

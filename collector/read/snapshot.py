@@ -22,9 +22,19 @@ class SnapshotUnavailable(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
+class Reading:
+    """A cursor on one snapshot, and the day that snapshot is as of (YYYY-MM-DD; None when
+    it does not say), read once when the file was opened: it cannot change under it."""
+
+    cursor: duckdb.DuckDBPyConnection
+    as_of: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class _Opened:
     key: tuple[int, int, int, int]
     con: duckdb.DuckDBPyConnection
+    as_of: str | None
 
 
 def _file_key(path: Path) -> tuple[int, int, int, int]:
@@ -42,6 +52,10 @@ class SnapshotReader:
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor of its own for one request (cursors are safe across threads)."""
+        return self.read().cursor
+
+    def read(self) -> Reading:
+        """A cursor of its own for one request, with its snapshot's as-of day."""
         try:
             key = _file_key(self.path)
         except FileNotFoundError as exc:
@@ -50,17 +64,18 @@ class SnapshotReader:
             ) from exc
         with self._lock:
             if self._opened is None or self._opened.key != key:
-                self._opened = _Opened(key, self._attach())
-            return self._opened.con.cursor()
+                self._opened = self._attach(key)
+            return Reading(self._opened.con.cursor(), self._opened.as_of)
 
-    def _attach(self) -> duckdb.DuckDBPyConnection:
+    def _attach(self, key: tuple[int, int, int, int]) -> _Opened:
         con = duckdb.connect(":memory:")
         try:
             con.execute(f"attach ? as {ALIAS} (read_only)", [str(self.path)])
+            as_of = con.execute(f"select as_of from {ALIAS}.main._meta limit 1").fetchone()
         except duckdb.Error as exc:
             con.close()
             raise SnapshotUnavailable(f"the published snapshot cannot be opened: {exc}") from exc
-        return con
+        return _Opened(key, con, as_of[0].isoformat() if as_of and as_of[0] else None)
 
     def close(self) -> None:
         with self._lock:

@@ -14,7 +14,7 @@ from collector.deps import ReaderDep, SnapshotDep
 from collector.errors import ApiError, error_responses
 from collector.read import queries
 from collector.read.responses import Attribution, Funnel, RevenueByType
-from collector.read.snapshot import SnapshotReader, SnapshotUnavailable
+from collector.read.snapshot import Reading, SnapshotReader, SnapshotUnavailable
 from collector.validation.problems import Problem
 from collector.validation.scalar import is_uuid, uuid7_time
 
@@ -30,17 +30,17 @@ ToDate = Annotated[dt.date | None, Query(alias="to", description="last day, incl
 
 
 @contextmanager
-def snapshot_cursor(snapshot: SnapshotReader) -> Iterator[duckdb.DuckDBPyConnection]:
+def snapshot_reading(snapshot: SnapshotReader) -> Iterator[Reading]:
     try:
-        cur = snapshot.cursor()
+        reading = snapshot.read()
     except SnapshotUnavailable as exc:
         raise ApiError(
             503, Problem("snapshot_unavailable", None, str(exc)), {"Retry-After": "60"}
         ) from exc
     try:
-        yield cur
+        yield reading
     finally:
-        cur.close()
+        reading.cursor.close()
 
 
 def _uuid_path(name: str, value: str) -> str:
@@ -103,11 +103,11 @@ def get_attribution(tracking_id: str, snapshot: SnapshotDep) -> Attribution:
     """The click behind a tracking id, its conversions, revenue and attribution window;
     404 `click_pruned` when retention removed it."""
     tracking_id = _uuid_path("tracking_id", tracking_id)
-    with snapshot_cursor(snapshot) as cur:
-        answer = queries.attribution(cur, tracking_id)
+    with snapshot_reading(snapshot) as reading:
+        answer = queries.attribution(reading.cursor, tracking_id)
         if answer is None:
-            raise _no_click(tracking_id, queries.retained_since(cur))
-        return Attribution.model_validate({"as_of": queries.as_of(cur), **answer})
+            raise _no_click(tracking_id, queries.retained_since(reading.cursor))
+        return Attribution.model_validate({"as_of": reading.as_of, **answer})
 
 
 @router.get("/funnel/{campaign_link_id}", response_model=Funnel)
@@ -117,13 +117,13 @@ def get_funnel(
     """Funnel counts and rates of a link: all time, or summed over days from..to."""
     campaign_link_id = _uuid_path("campaign_link_id", campaign_link_id)
     _range(start, end)
-    with snapshot_cursor(snapshot) as cur:
-        row = _funnel_row(cur, campaign_link_id)
+    with snapshot_reading(snapshot) as reading:
+        row = _funnel_row(reading.cursor, campaign_link_id)
         if start is None and end is None:
             funnel = queries.funnel(row)
         else:
-            funnel = queries.funnel_between(cur, row, start, end)
-        return Funnel.model_validate({"as_of": queries.as_of(cur), **funnel})
+            funnel = queries.funnel_between(reading.cursor, row, start, end)
+        return Funnel.model_validate({"as_of": reading.as_of, **funnel})
 
 
 @router.get("/types/{campaign_link_id}", response_model=RevenueByType)
@@ -133,11 +133,12 @@ def get_revenue_by_type(
     """Conversions, revenue and average revenue of a link per conversion type."""
     campaign_link_id = _uuid_path("campaign_link_id", campaign_link_id)
     _range(start, end)
-    with snapshot_cursor(snapshot) as cur:
+    with snapshot_reading(snapshot) as reading:
+        cur = reading.cursor
         _funnel_row(cur, campaign_link_id)  # a 404 for a link the snapshot does not know
         return RevenueByType.model_validate(
             {
-                "as_of": queries.as_of(cur),
+                "as_of": reading.as_of,
                 "campaign_link_id": campaign_link_id,
                 "from": start.isoformat() if start else None,
                 "to": end.isoformat() if end else None,
