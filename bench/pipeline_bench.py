@@ -1086,7 +1086,9 @@ def tiny_history(work: Path, days: int) -> dict:
     if cli["returncode"] != 0 or not found:
         raise SystemExit(f"convtrack pipeline run failed on the tiny history: {cli['stdout']}")
     steps = run_phase("run_steps", {"data_dir": str(data_dir), "run_id": found.group(1)})
-    cli.update(steps)
+    # Only the run's timeline: the phase's own measurement (its wall time, its start)
+    # must not stand in for the CLI's.
+    cli.update({key: steps[key] for key in ("run_start", "events_before_first_step", "steps")})
     base = run_phase(
         "baseline",
         {"data_dir": str(data_dir), "out_db": str(work / "baseline.duckdb"), "as_of": as_of},
