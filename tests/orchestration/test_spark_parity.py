@@ -1,0 +1,205 @@
+"""The same raw files give the same published marts on DuckDB and on Spark.
+
+The scenario of tests/dbt/test_dbt_incremental.py (two months of clicks and conversions,
+every verdict, retries, duplicate orders, late events, a reporting zone west of UTC) is
+written as Parquet in the data/raw layout, with what a real data directory also holds: a
+day whose compaction was interrupted before it deleted its inputs, a day after the run's
+as-of and a directory that is no day. Each engine builds it through the real pipeline
+(`run_pipeline`: Dagster, dbt, publish); every published mart must hold the same rows
+both ways (EXCEPT ALL), with the same columns and types.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from importlib.metadata import version
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from dagster import DagsterInstance
+
+from convtrack.core import raw_schema
+from convtrack.core.compaction import compact_partition
+from convtrack.core.rules import DBT_PROJECT_DIR
+from convtrack.core.settings import Settings
+from orchestration.run import run_pipeline
+from tests.dbt.test_dbt_incremental import CLICKS, CONVERSIONS, D2, FIRST_DAY, LATE, REPORTING_TZ
+from tests.marts import RUN_METADATA, mart_tables
+
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
+
+AS_OF = D2
+# Columns of _meta that say which run and engine built the marts, not what they hold.
+RUN_COLUMNS = ("run_id", "built_at", "engine", "engine_version")
+# A day whose small files were compacted, and one of them is back: the compaction was
+# interrupted after writing the merged file, before deleting its inputs.
+COMPACTED_DAY = dt.date(2026, 1, 20)
+# What Spark and Derby would leave in the working directory if not told where to go.
+SPARK_LITTER = ("metastore_db", "derby.log", "spark-warehouse")
+
+
+def write_raw(raw: Path) -> None:
+    """The scenario's rows (late events included) as Parquet, one file per stream and day;
+    two on COMPACTED_DAY."""
+    links = [
+        (link, code, "https://example.com", code, f"yt-{code}", "d",
+         dt.datetime.combine(FIRST_DAY, dt.time()), None,
+         dt.datetime.combine(FIRST_DAY, dt.time()), FIRST_DAY)
+        for link, code in [("link-1", "one"), ("link-2", "two")]
+    ]  # fmt: skip
+    rows = {
+        "clicks": CLICKS + [r for s, r in LATE if s == "clicks"],
+        "conversions": CONVERSIONS + [r for s, r in LATE if s == "conversions"],
+        "campaign_links": links,
+    }
+    for stream, stream_rows in rows.items():
+        schema = raw_schema.SCHEMAS[stream]
+        by_day: dict[dt.date, list[dict]] = defaultdict(list)
+        for row in stream_rows:
+            by_day[row[-1]].append(dict(zip(schema.names, row[:-1], strict=True)))
+        for day, day_rows in by_day.items():
+            directory = raw_schema.partition_dir(raw, stream, day)
+            directory.mkdir(parents=True, exist_ok=True)
+            halves = [day_rows[::2], day_rows[1::2]] if day == COMPACTED_DAY else [day_rows]
+            for n, half in enumerate(halves):
+                table = pa.Table.from_pylist(half, schema=schema)
+                pq.write_table(table, directory / f"w-{n}.parquet")
+    directory = raw_schema.partition_dir(raw, "clicks", COMPACTED_DAY)
+    kept = directory / "kept-w-0.parquet"
+    shutil.copy(directory / "w-0.parquet", kept)
+    assert compact_partition(raw, "clicks", COMPACTED_DAY, segment_age_s=60).name.startswith(
+        "compact-"
+    )
+    kept.rename(directory / "w-0.parquet")
+    # Set aside by both engines: a day after the run's as-of, a directory that is no day.
+    for name in (f"dt={AS_OF + dt.timedelta(days=3)}", "dt=garbage"):
+        (raw / "clicks" / name).mkdir()
+        shutil.copy(directory / "w-0.parquet", raw / "clicks" / name / "w-0.parquet")
+
+
+def build(data_dir: Path, engine: str) -> tuple[Path, float]:
+    """One pipeline run on `engine` as of AS_OF: the published snapshot, and seconds taken."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CONVTRACK_ENGINE", engine)
+        env.setenv("CONVTRACK_REPORTING_TIMEZONE", REPORTING_TZ)
+        settings = Settings(data_dir=data_dir)
+        started = time.monotonic()
+        run = run_pipeline(settings, AS_OF, instance=DagsterInstance.ephemeral())
+        assert run is not None and run.success, f"the {engine} run failed"
+        return settings.published_path, time.monotonic() - started
+
+
+def mart_differences(left: Path, right: Path) -> list[str]:
+    """What tells two published snapshots apart, one line each: a table only one holds,
+    a column's name or type, rows one holds more often than the other (EXCEPT ALL, both
+    ways). The run's own columns of _meta are left out."""
+    con = duckdb.connect()
+    con.execute("attach ? as l (read_only)", [str(left)])
+    con.execute("attach ? as r (read_only)", [str(right)])
+
+    def columns(db: str, table: str) -> list[tuple[str, str]]:
+        return con.execute(
+            "select column_name, data_type from duckdb_columns() "
+            "where database_name = ? and table_name = ? order by column_index",
+            [db, table],
+        ).fetchall()
+
+    def tables(db: str) -> set[str]:
+        names = con.execute(
+            "select table_name from duckdb_tables() where database_name = ?", [db]
+        ).fetchall()
+        return {name for (name,) in names}
+
+    found = [f"{t}: only in {left}" for t in sorted(tables("l") - tables("r"))]
+    found += [f"{t}: only in {right}" for t in sorted(tables("r") - tables("l"))]
+    for table in sorted(tables("l") & tables("r")):
+        if columns("l", table) != columns("r", table):
+            found.append(f"{table}: columns {columns('l', table)} != {columns('r', table)}")
+            continue
+        kept = [f'"{c}"' for c, _ in columns("l", table) if c not in RUN_COLUMNS]
+        select = f"select {', '.join(kept)} from"
+        for a, b in (("l", "r"), ("r", "l")):
+            (n,) = con.execute(
+                f'select count(*) from ({select} {a}."{table}" except all {select} {b}."{table}")'
+            ).fetchone()
+            if n:
+                found.append(f"{table}: {n} rows of {a} not in {b}")
+    con.close()
+    return found
+
+
+@pytest.fixture(scope="module")
+def snapshots(tmp_path_factory) -> Iterator[dict]:
+    """The scenario built on both engines."""
+    raw = tmp_path_factory.mktemp("raw")
+    write_raw(raw)
+    built = {}
+    for engine in ("duckdb", "spark"):
+        data_dir = tmp_path_factory.mktemp(engine)
+        shutil.copytree(raw, data_dir / "raw")
+        built[engine], built[f"{engine}_seconds"] = build(data_dir, engine)
+        built[f"{engine}_dir"] = data_dir
+    print(
+        f"\npipeline runs: duckdb {built['duckdb_seconds']:.0f} s, spark {built['spark_seconds']:.0f} s"
+    )
+    yield built
+
+
+def test_every_published_mart_is_the_same_on_both_engines(snapshots):
+    assert mart_differences(snapshots["duckdb"], snapshots["spark"]) == []
+    with duckdb.connect(str(snapshots["spark"]), read_only=True) as con:
+        tables = sorted(name for (name,) in con.execute("show tables").fetchall())
+        assert tables == mart_tables()
+        counts = {t: con.execute(f'select count(*) from "{t}"').fetchone()[0] for t in tables}
+    # Every mart holds rows, the ledger of every reason too: the comparison compared.
+    assert all(counts.values()), counts
+    assert counts["fct_unattributed_conversions"] > 10
+
+
+def test_the_comparison_sees_a_single_changed_value(snapshots, tmp_path):
+    changed = tmp_path / "changed.duckdb"
+    shutil.copy(snapshots["duckdb"], changed)
+    with duckdb.connect(str(changed)) as con:
+        con.execute(
+            "update mart_revenue_by_type set revenue = revenue + 0.01 "
+            "where rowid = (select min(rowid) from mart_revenue_by_type)"
+        )
+    assert mart_differences(snapshots["duckdb"], changed) == [
+        "mart_revenue_by_type: 1 rows of l not in r",
+        "mart_revenue_by_type: 1 rows of r not in l",
+    ]
+
+
+def test_meta_says_which_engine_built_the_marts(snapshots):
+    for engine, engine_version in (("duckdb", duckdb.__version__), ("spark", version("pyspark"))):
+        with duckdb.connect(str(snapshots[engine]), read_only=True) as con:
+            assert con.execute(f"select engine, engine_version from {RUN_METADATA}").fetchall() == [
+                (engine, engine_version)
+            ]
+
+
+def test_spark_reads_each_raw_row_once_and_leaves_the_raw_files_be(snapshots):
+    # _meta counts raw rows before dedup: equal on both (compared above) and to the files.
+    raw = snapshots["spark_dir"] / "raw"
+    with duckdb.connect(str(snapshots["spark"]), read_only=True) as con:
+        (raw_clicks,) = con.execute(f"select raw_clicks from {RUN_METADATA}").fetchone()
+    assert raw_clicks == len(CLICKS) + sum(1 for s, _ in LATE if s == "clicks")
+    # The interrupted compaction was finished (its leftover input deleted); nothing else
+    # in data/raw changed: the set-aside directories are still there.
+    compacted = raw_schema.partition_dir(raw, "clicks", COMPACTED_DAY)
+    assert [f.name[:8] for f in compacted.glob("*.parquet")] == ["compact-"]
+    assert (raw / "clicks" / "dt=garbage" / "w-0.parquet").exists()
+
+
+def test_spark_leaves_nothing_where_it_runs(snapshots):
+    for directory in (DBT_PROJECT_DIR, Path.cwd()):
+        assert not [name for name in SPARK_LITTER if (directory / name).exists()], directory
+    spark_dir = snapshots["spark_dir"] / "spark"
+    assert (spark_dir / "metastore_db").is_dir() and (spark_dir / "warehouse").is_dir()
