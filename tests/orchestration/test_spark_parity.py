@@ -32,7 +32,6 @@ from convtrack.core import raw_schema
 from convtrack.core.compaction import compact_partition
 from convtrack.core.rules import DBT_PROJECT_DIR
 from convtrack.core.settings import Settings
-from orchestration.build_range import dbt_run_env
 from orchestration.dbt_env import dbt_environment
 from orchestration.project import dbt_executable
 from orchestration.run import run_pipeline
@@ -212,11 +211,12 @@ def test_spark_leaves_nothing_where_it_runs(snapshots):
 def test_the_dbt_unit_tests_pass_on_spark(snapshots, tmp_path):
     # The models' own unit tests (window edges, dedup, bots ...), on the built warehouse
     # whose relations give their inputs' columns; `make test` runs them on DuckDB too.
+    # Not the run's environment: its settings would override the vars the tests set.
     settings = Settings(data_dir=snapshots["spark_dir"], engine="spark")
-    with dbt_environment(settings, dbt_run_env(settings)):
+    with dbt_environment(settings):
         result = subprocess.run(
             [
-                dbt_executable(), "test", "--select", "test_type:unit",
+                dbt_executable(), "test", "--select", "test_type:unit", "--target", "spark",
                 "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
                 "--target-path", str(tmp_path), "--log-path", str(tmp_path),
             ],
