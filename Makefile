@@ -5,20 +5,21 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: setup demo test lint format clean dagster-dev chromium bench bench-pipeline bench-import docs
+.PHONY: setup demo test lint format clean dagster-dev chromium java bench bench-pipeline bench-import docs
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
-		-c requirements.lock -e '.[dev]'
+		-c requirements.lock -e '.[dev,spark]'
 	@touch $(STAMP)
 
-demo: setup
+# The demo on Spark (CONVTRACK_ENGINE=spark) needs Java too.
+demo: setup $(if $(filter spark,$(CONVTRACK_ENGINE)),java)
 	$(BIN)/convtrack demo
 
-test: setup chromium
+test: setup chromium java
 	$(BIN)/python -m pytest
 
 # Browser tests drive Debian's Chromium through Playwright (`playwright install` cannot
@@ -31,6 +32,12 @@ chromium: $(CHROMIUM)
 $(CHROMIUM):
 	$(SUDO) apt-get update
 	$(SUDO) apt-get install -y --no-install-recommends chromium
+
+# Spark (the `spark` extra, docs/operations.md#engines) runs on a Java runtime, which is no
+# Python package: Debian's OpenJDK 17, installed only when no `java` is on PATH.
+java:
+	@command -v java >/dev/null || ( $(SUDO) apt-get update && \
+		$(SUDO) apt-get install -y --no-install-recommends openjdk-17-jre-headless )
 
 # Benchmarks (not tests): the collector against a bare FastAPI app, with Debian's wrk.
 WRK := /usr/bin/wrk

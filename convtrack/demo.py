@@ -41,10 +41,10 @@ def prepare_data_dir(data_dir: Path) -> None:
             f"{data_dir} holds data that the demo did not make; set CONVTRACK_DATA_DIR "
             "to another directory for the demo, or move it away"
         )
-    for sub in ("raw", "warehouse", "reports"):
+    for sub in ("raw", "warehouse", "spark", "reports"):
         shutil.rmtree(data_dir / sub, ignore_errors=True)
     data_dir.mkdir(parents=True, exist_ok=True)
-    marker.write_text("made by `convtrack demo`; the demo wipes raw/ and warehouse/ here\n")
+    marker.write_text("made by `convtrack demo`; the demo wipes raw/, warehouse/ and spark/ here\n")
 
 
 def create_links(client: httpx.Client, story: Story) -> dict[str, str]:

@@ -14,6 +14,9 @@ without one - from the UI, say - builds from the first day with raw data up to t
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any
 
 from dagster import ConfigurableResource, RunConfig
 from pydantic import field_validator, model_validator
@@ -83,9 +86,12 @@ def dbt_run_env(
     start_date: dt.date | None = None,
     as_of: dt.date | None = None,
     run_id: str | None = None,
+    spark_raw_sources: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """What a run tells dbt, as environment variables (dbt_project/macros/run_var.sql,
-    profiles.yml): the settings dbt reads, and for a build its range and run id.
+    profiles.yml): the settings dbt reads (the engine picks the profile's target), and
+    for a build its range and run id - and on Spark the raw tables to register
+    (orchestration.assets.ingest.spark_raw_sources).
 
     Not `--vars`: dbt re-parses the whole project whenever the command line's vars
     change, which is every run (a new run id, a new as-of). An environment variable only
@@ -98,6 +104,9 @@ def dbt_run_env(
         "attribution_window_days": str(settings.attribution_window_days),
         "reporting_timezone": settings.reporting_timezone,
         "duckdb_memory_limit": settings.duckdb_memory_limit,
+        "engine": settings.engine,
+        "spark_master": settings.spark_master if settings.engine == "spark" else None,
+        "spark_raw_sources": json.dumps(spark_raw_sources) if spark_raw_sources else None,
         "start_date": start_date.isoformat() if start_date else None,
         "as_of": as_of.isoformat() if as_of else None,
         "run_id": run_id,

@@ -42,6 +42,10 @@ def dbt_environment(settings: Settings, run_env: Mapping[str, str] | None = None
                 **(run_env or {}),
             }
         )
+        if settings.engine == "spark" and settings.spark_master.startswith("local"):
+            # A session on this machine: Spark binds to loopback instead of whatever
+            # address the host name resolves to (and warns about it).
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         yield
     finally:
         os.environ.clear()

@@ -5,6 +5,7 @@ import json
 
 from dagster import (
     Config,
+    Failure,
     OpExecutionContext,
     RetryPolicy,
     RunConfig,
@@ -21,7 +22,7 @@ from orchestration.build_range import dbt_run_env
 from orchestration.dbt_env import dbt_environment
 from orchestration.project import dbt_project
 from orchestration.resources import ConvtrackSettings, WarehouseWriterLock
-from orchestration.retention import prune_raw_partitions, retention_cutoff
+from orchestration.retention import prune_raw_partitions, prune_unavailable, retention_cutoff
 
 
 class PruneConfig(Config):
@@ -55,6 +56,8 @@ def prune_warehouse(
 ) -> str:
     """Delete row-level data past RETENTION_DAYS from the warehouse (dbt macro)."""
     settings = convtrack.load()
+    if (why := prune_unavailable(settings)) is not None:
+        raise Failure(description=why, allow_retries=False)
     as_of = _as_of(config)
     args = {"as_of": as_of.isoformat(), "retention_days": settings.retention_days}
     asked = f" (cleanup request {config.request_id})" if config.request_id else ""

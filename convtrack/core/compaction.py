@@ -16,7 +16,8 @@ Rows are never missing for a reader: until step 2 the inputs are all there; afte
 output is. Between 2 and 3 (and after a crash there) a plain glob sees rows twice; that
 state is repaired by the next `compact_partition` on that day, which first deletes every
 input still named by a compacted file (roll forward), and it is invisible to readers that
-use `live_files()`, which leaves those inputs out. The pipeline also drops duplicate
+use `live_files()`, which leaves those inputs out (the Spark engine, whose tables read
+whole directories, deletes them first: `drop_merged_inputs`). The pipeline also drops duplicate
 `event_id`s in staging, so a glob taken in that instant changes no mart. A crash before
 step 2 leaves only a temp file, removed by the next run; the inputs are untouched.
 
@@ -62,18 +63,28 @@ def live_files(directory: Path) -> list[Path]:
     return [f for f in files if f.name not in replaced]
 
 
-def _finish_interrupted(directory: Path) -> None:
-    """Delete inputs that a compacted file replaces, and temp files of a dead run."""
+def drop_merged_inputs(directory: Path) -> bool:
+    """Delete the inputs a compacted file of the partition already holds (what step 3
+    would have deleted); whether there were any. Safe beside a compaction under way: a
+    file either of them deleted first is simply gone."""
     removed = False
     for f in sorted(directory.glob(f"{COMPACTED_PREFIX}*.parquet")):
         for name in compacted_sources(f):
             if name and name != f.name and (directory / name).exists():
-                (directory / name).unlink()
+                (directory / name).unlink(missing_ok=True)
                 removed = True
-    for tmp in directory.glob(f".{COMPACTED_PREFIX}*.tmp"):
-        tmp.unlink()
-        removed = True
     if removed:
+        fsync_dir(directory)
+    return removed
+
+
+def _finish_interrupted(directory: Path) -> None:
+    """Delete inputs that a compacted file replaces, and temp files of a dead run."""
+    drop_merged_inputs(directory)
+    temps = list(directory.glob(f".{COMPACTED_PREFIX}*.tmp"))
+    for tmp in temps:
+        tmp.unlink()
+    if temps:
         fsync_dir(directory)
 
 
@@ -120,4 +131,4 @@ def compact_partition(
 
 def _delete_inputs(inputs: list[Path]) -> None:
     for p in inputs:
-        p.unlink()
+        p.unlink(missing_ok=True)  # or already gone: drop_merged_inputs

@@ -14,7 +14,7 @@ import re
 import zoneinfo
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -32,6 +32,13 @@ from convtrack.core.raw_log import DEFAULT_MAX_SEGMENT_AGE_S, DEFAULT_MAX_SEGMEN
 from convtrack.core.rules import default_attribution_window_days, retention_floor_days
 
 ENV_PREFIX = "CONVTRACK_"
+
+# The engines that can build the warehouse (docs/operations.md#engines).
+Engine = Literal["duckdb", "spark"]
+ENGINES: tuple[Engine, ...] = ("duckdb", "spark")
+# Spark master URLs: a session in this process's own JVM (`local`, `local[N]`, `local[*]`,
+# `local[N,F]`) or a cluster manager.
+_SPARK_MASTER = re.compile(r"local(\[(\d+|\*)(,\d+)?\])?|(spark|k8s|mesos)://\S+|yarn", re.ASCII)
 
 
 def env_var(field_name: str) -> str:
@@ -98,6 +105,35 @@ class Settings(BaseSettings):
     # What each DuckDB of the pipeline (dbt's, the raw load's, the publish's) may hold in
     # memory before it spills to data/warehouse: DuckDB's own default is 80 % of RAM.
     duckdb_memory_limit: str = "3GB"
+    # What builds the warehouse: DuckDB, in the pipeline's own process, or Spark through
+    # dbt-spark. Readers get the same DuckDB snapshot either way.
+    engine: Engine = "duckdb"
+    # The Spark master when the engine is spark: a local session by default, with as many
+    # worker threads as cores it may take; a cluster's URL otherwise.
+    spark_master: str = "local[2]"
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _known_engine(cls, v: Any, info: ValidationInfo) -> Any:
+        if isinstance(v, str) and v.strip().lower() in ENGINES:
+            return v.strip().lower()
+        close = difflib.get_close_matches(str(v).strip().lower(), ENGINES, n=1)
+        raise ValueError(
+            f"{env_var(info.field_name)}: {v!r} is not an engine; write "
+            + " or ".join(ENGINES)
+            + (f" (did you mean {close[0]!r}?)" if close else "")
+        )
+
+    @field_validator("spark_master")
+    @classmethod
+    def _spark_master_url(cls, v: str, info: ValidationInfo) -> str:
+        if not _SPARK_MASTER.fullmatch(v.strip()):
+            raise ValueError(
+                f"{env_var(info.field_name)}: {v!r} is not a Spark master URL; write "
+                "local[2] (a session on this machine with 2 threads), local[*], or a "
+                "cluster's spark://host:7077"
+            )
+        return v.strip()
 
     @field_validator("duckdb_memory_limit")
     @classmethod
@@ -209,6 +245,12 @@ class Settings(BaseSettings):
     @property
     def published_path(self) -> Path:
         return self.warehouse_dir / "published.duckdb"
+
+    @property
+    def spark_dir(self) -> Path:
+        """The Spark engine's warehouse (its tables' files) and metastore
+        (dbt_project/profiles.yml builds the same paths)."""
+        return self.data_dir / "spark"
 
     @property
     def dagster_home(self) -> Path:

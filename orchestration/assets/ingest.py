@@ -1,4 +1,5 @@
-"""Load assets: each raw Parquet stream's day partitions into the DuckDB `raw` schema."""
+"""Load assets: each raw Parquet stream's day partitions into the DuckDB `raw` schema; on
+Spark, where the raw tables read data/raw in place, what those tables are to read."""
 
 import datetime as dt
 from pathlib import Path
@@ -8,7 +9,7 @@ import pyarrow as pa
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, asset
 
 from convtrack.core import raw_schema
-from convtrack.core.compaction import live_files
+from convtrack.core.compaction import drop_merged_inputs, live_files
 from convtrack.core.raw_partitions import scan_raw_partitions
 from orchestration.build_range import BuildRange
 from orchestration.resources import ConvtrackSettings, WarehouseWriterLock, connect_duckdb
@@ -27,6 +28,16 @@ def duckdb_type(t: pa.DataType) -> str:
     raise TypeError(f"no DuckDB type for {t}")
 
 
+def spark_type(t: pa.DataType) -> str:
+    if pa.types.is_string(t):
+        return "string"
+    if pa.types.is_timestamp(t):
+        return "timestamp"  # read in the session's zone, UTC (dbt_project/profiles.yml)
+    if pa.types.is_decimal(t):
+        return f"decimal({t.precision},{t.scale})"
+    raise TypeError(f"no Spark type for {t}")
+
+
 def raw_table_ddl(stream: str) -> str:
     cols = [f"{f.name} {duckdb_type(f.type)}" for f in raw_schema.SCHEMAS[stream]]
     return f"create table if not exists raw.{stream} ({', '.join([*cols, 'dt date'])})"
@@ -37,6 +48,47 @@ def partition_files(raw_dir: Path, stream: str, first: dt.date, last: dt.date) -
     days = scan_raw_partitions(raw_dir, last, [stream]).stream_days(stream)
     # live_files: a file already merged into a compacted one is left out.
     return [str(f) for day, d in sorted(days.items()) if day >= first for f in live_files(d)]
+
+
+def day_ranges(days: list[dt.date]) -> list[tuple[str, str]]:
+    """Consecutive days as (first, last) ISO pairs: years of days in a few pairs."""
+    ranges: list[list[dt.date]] = []
+    for day in sorted(days):
+        if ranges and day - ranges[-1][1] == dt.timedelta(days=1):
+            ranges[-1][1] = day
+        else:
+            ranges.append([day, day])
+    return [(first.isoformat(), last.isoformat()) for first, last in ranges]
+
+
+def spark_raw_sources(raw_dir: Path, last: dt.date) -> dict[str, dict]:
+    """What the Spark engine registers as raw.<stream> (an external table over
+    data/raw/<stream>, dbt_project/macros/raw/register_raw_tables.sql): its location,
+    columns, and the day directories the DuckDB load reads up to `last`, as day ranges.
+    A directory set aside is no partition, so it is never read."""
+    scan = scan_raw_partitions(raw_dir, last)
+    return {
+        stream: {
+            "location": str((Path(raw_dir) / stream).resolve()),
+            "columns": [[f.name, spark_type(f.type)] for f in raw_schema.SCHEMAS[stream]],
+            "days": day_ranges(list(scan.stream_days(stream))),
+        }
+        for stream in raw_schema.STREAMS
+    }
+
+
+def prepare_stream_for_spark(raw_dir: Path, stream: str, last: dt.date) -> int:
+    """Make every day directory of `stream` up to `last` hold each row once; its files.
+
+    A Spark table reads a day's directory whole, with no way to leave a file out; the
+    DuckDB load reads `live_files`, without the inputs a compacted file already holds.
+    Such inputs are left only by a compaction interrupted before its last step, which
+    the next compaction would finish; it is finished here instead, so both engines
+    read the same rows (docs/operations.md#engines)."""
+    days = scan_raw_partitions(raw_dir, last, [stream]).stream_days(stream)
+    for directory in days.values():
+        drop_merged_inputs(directory)
+    return sum(len(live_files(d)) for d in days.values())
 
 
 def load_stream(
@@ -107,6 +159,13 @@ def build_load_asset(stream: str) -> AssetsDefinition:
         set_aside = scan_raw_partitions(settings.raw_dir, last, [stream]).set_aside
         for entry in set_aside:
             context.log.warning(f"raw.{stream}: set aside, not loaded: {entry}")
+        if settings.engine == "spark":
+            # Nothing to load: dbt's Spark tables read data/raw where it lies.
+            n_files = prepare_stream_for_spark(settings.raw_dir, stream, last)
+            context.log.info(f"raw.{stream}: {n_files} files up to {last}, read in place by Spark")
+            return MaterializeResult(
+                metadata={"files": n_files, "last_day": str(last), "set_aside": len(set_aside)}
+            )
         settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
         with connect_duckdb(settings, settings.warehouse_path) as con:
             n_files = load_stream(con, settings.raw_dir, stream, first, last)

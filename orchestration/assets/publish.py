@@ -3,7 +3,9 @@
 import json
 import os
 from functools import cache
+from pathlib import Path
 
+import duckdb
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from convtrack.core.files import fsync_dir
@@ -42,43 +44,90 @@ def publish_snapshot(settings: Settings) -> dict[str, int]:
     """Copy every table of the `marts` schema into a new file and swap it in atomically.
 
     Readers holding the old snapshot keep reading it; new readers see the new one; nobody
-    ever sees a half-written file, because the rename is the only visible step.
+    ever sees a half-written file, because the rename is the only visible step. Whichever
+    engine built the marts, the snapshot is the same DuckDB file: same tables, columns
+    and types.
     """
-    warehouse_path, published_path = settings.warehouse_path, settings.published_path
+    published_path = settings.published_path
     tmp = published_path.with_name(f".{published_path.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     counts: dict[str, int] = {}
     with connect_duckdb(settings) as con:
-        # Paths as parameters: a quote in a data directory's name is no SQL.
-        con.execute("attach ? as wh (read_only)", [str(warehouse_path)])
+        marts = (
+            spark_marts(con, settings)
+            if settings.engine == "spark"
+            else duckdb_marts(con, settings)
+        )
+        if not marts:
+            raise RuntimeError(f"no tables in schema {MARTS_SCHEMA!r} of {settings.warehouse_path}")
         con.execute(
             f"attach ? as snap (storage_version '{SNAPSHOT_STORAGE_VERSION}',"
             f" row_group_size {SNAPSHOT_ROW_GROUP_SIZE})",
             [str(tmp)],
         )
-        tables = [
-            r[0]
-            for r in con.execute(
-                "select table_name from duckdb_tables() where database_name = 'wh' "
-                "and schema_name = ? order by table_name",
-                [MARTS_SCHEMA],
-            ).fetchall()
-        ]
-        if not tables:
-            raise RuntimeError(f"no tables in schema {MARTS_SCHEMA!r} of {warehouse_path}")
-        for table in tables:
+        for table, relation in marts.items():
             order = publish_order().get(table)
             con.execute(
-                f'create table snap.main."{table}" as select * from wh.{MARTS_SCHEMA}."{table}"'
+                f'create table snap.main."{table}" as select * from {relation}'
                 + (f" order by {', '.join(order)}" if order else "")
             )
             (counts[table],) = con.execute(f'select count(*) from snap.main."{table}"').fetchone()
         con.execute("detach snap")
-        con.execute("detach wh")
     fsync_dir(tmp)  # the file's contents
     os.replace(tmp, published_path)
     fsync_dir(published_path.parent)
     return counts
+
+
+def duckdb_marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, str]:
+    """Every table of the warehouse's `marts` schema, by name: the relation to copy."""
+    # Paths as parameters: a quote in a data directory's name is no SQL.
+    con.execute("attach ? as wh (read_only)", [str(settings.warehouse_path)])
+    tables = con.execute(
+        "select table_name from duckdb_tables() where database_name = 'wh' "
+        "and schema_name = ? order by table_name",
+        [MARTS_SCHEMA],
+    ).fetchall()
+    return {name: f'wh.{MARTS_SCHEMA}."{name}"' for (name,) in tables}
+
+
+def spark_table_dir(settings: Settings, schema: str, table: str) -> Path:
+    """Where Spark keeps a table's Parquet files: the warehouse directory the profile sets
+    (dbt_project/profiles.yml), a folder per schema, one per table."""
+    return settings.spark_dir / "warehouse" / f"{schema}.db" / table
+
+
+def spark_marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, str]:
+    """Every mart Spark built, by name: a view over its Parquet files, typed as the
+    DuckDB engine types it.
+
+    The files are read directly: no second Spark (its metastore admits one process at a
+    time, and a session takes seconds to start). Spark's timestamps are instants, which
+    DuckDB reads as `timestamp with time zone`: they become UTC timestamps without zone,
+    as everywhere in convtrack (docs/schemas.md#warehouse). Every other type Spark writes
+    (string, bigint, int, double, boolean, date, decimal) reads as DuckDB's own."""
+    marts = {}
+    for table in sorted(key.path[-1] for key in MART_ASSET_KEYS):
+        directory = spark_table_dir(settings, MARTS_SCHEMA, table)
+        if not any(directory.glob("*.parquet")):
+            raise RuntimeError(f"Spark built no files for mart {table!r} in {directory}")
+        files = _sql_text(str(directory / "*.parquet"))
+        columns = con.execute(f"describe select * from read_parquet({files})").fetchall()
+        select = ", ".join(
+            f'timezone(\'UTC\', "{name}") as "{name}"'
+            if type_ == "TIMESTAMP WITH TIME ZONE"
+            else f'"{name}"'
+            for name, type_, *_ in columns
+        )
+        view = f"spark_{table}"
+        con.execute(f'create temp view "{view}" as select {select} from read_parquet({files})')
+        marts[table] = f'"{view}"'
+    return marts
+
+
+def _sql_text(text: str) -> str:
+    """A DuckDB string literal: a quote in a data directory's name is no SQL."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 @asset(

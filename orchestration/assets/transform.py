@@ -11,7 +11,11 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration.assets.ingest import clear_pending_build, pending_build_since
+from orchestration.assets.ingest import (
+    clear_pending_build,
+    pending_build_since,
+    spark_raw_sources,
+)
 from orchestration.build_range import BuildRange, dbt_run_env
 from orchestration.dbt_env import dbt_environment, keep_partial_parse
 from orchestration.project import dbt_project
@@ -63,12 +67,25 @@ def convtrack_dbt_models(
     pipeline run does not."""
     settings = convtrack.load()
     first_day, last_day = build_range.days(settings)
-    with connect_duckdb(settings, settings.warehouse_path) as con:
-        pending = pending_build_since(con)
-    start = min(first_day, pending or first_day)
-    if start < first_day:
-        context.log.info(f"an earlier run's build from {start} did not finish: building from it")
-    env = dbt_run_env(settings, start_date=start, as_of=last_day, run_id=context.run.run_id)
+    spark = settings.engine == "spark"
+    if spark:
+        # Every model is rebuilt whole from data/raw on Spark: nothing can be pending.
+        start, raw_sources = first_day, spark_raw_sources(settings.raw_dir, last_day)
+    else:
+        with connect_duckdb(settings, settings.warehouse_path) as con:
+            pending = pending_build_since(con)
+        start, raw_sources = min(first_day, pending or first_day), None
+        if start < first_day:
+            context.log.info(
+                f"an earlier run's build from {start} did not finish: building from it"
+            )
+    env = dbt_run_env(
+        settings,
+        start_date=start,
+        as_of=last_day,
+        run_id=context.run.run_id,
+        spark_raw_sources=raw_sources,
+    )
     with dbt_environment(settings, env):  # the subprocess starts here, inheriting it
         invocation = dbt.cli(
             ["build", "--exclude-resource-type", "unit_test"], context=context, raise_on_error=False
@@ -86,6 +103,6 @@ def convtrack_dbt_models(
             description=f"dbt build failed ({len(failed)} failed): " + "; ".join(failed[:5]),
             metadata={"failed": "\n".join(failed), "dbt_log": str(invocation.target_path)},
         )
-    # Only after a build without error: nothing is pending.
-    with connect_duckdb(settings, settings.warehouse_path) as con:
-        clear_pending_build(con)
+    if not spark:  # only after a build without error: nothing is pending
+        with connect_duckdb(settings, settings.warehouse_path) as con:
+            clear_pending_build(con)

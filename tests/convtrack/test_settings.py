@@ -53,6 +53,7 @@ def test_defaults() -> None:
     assert settings.trusted_proxies == []
     assert settings.log_segment_max_bytes == 32 * 1024 * 1024
     assert settings.log_segment_max_age_s == 60.0
+    assert (settings.engine, settings.spark_master) == ("duckdb", "local[2]")
 
 
 def test_every_variable_is_read_from_the_environment(monkeypatch, tmp_path) -> None:
@@ -73,6 +74,8 @@ def test_every_variable_is_read_from_the_environment(monkeypatch, tmp_path) -> N
         "FORWARDED_ALLOW_IPS": "10.0.0.1,10.1.0.0/16",
         "LOG_SEGMENT_MAX_BYTES": "1024",
         "LOG_SEGMENT_MAX_AGE_S": "0.5",
+        "ENGINE": "Spark",
+        "SPARK_MASTER": "spark://127.0.0.1:7077",
     }
     for name, value in env.items():
         monkeypatch.setenv(f"CONVTRACK_{name}", value)
@@ -92,6 +95,8 @@ def test_every_variable_is_read_from_the_environment(monkeypatch, tmp_path) -> N
     assert (settings.rate_limit_per_ip, settings.rate_limit_burst) == (0.0, 5)
     assert settings.trusted_proxies == ["10.0.0.1", "10.1.0.0/16"]
     assert (settings.log_segment_max_bytes, settings.log_segment_max_age_s) == (1024, 0.5)
+    assert (settings.engine, settings.spark_master) == ("spark", "spark://127.0.0.1:7077")
+    assert settings.spark_dir == tmp_path / "d" / "spark"
 
 
 def test_env_var_names_the_variable_of_a_field() -> None:
@@ -321,3 +326,24 @@ def test_a_memory_limit_is_refused_at_start_or_taken_by_duckdb(value: str) -> No
         return
     # What the settings accept, every DuckDB of the pipeline accepts (connect_duckdb).
     duckdb.connect(config={"memory_limit": limit}).close()
+
+
+# Engine: a typo fails at start, naming the variable, not inside a run.
+
+
+@pytest.mark.parametrize(("value", "hint"), [("sprak", " (did you mean 'spark'?)"), ("", "")])
+def test_an_unknown_engine_is_refused_with_the_choices(value: str, hint: str) -> None:
+    assert refusal(CONVTRACK_ENGINE=value) == [
+        f"CONVTRACK_ENGINE: {value!r} is not an engine; write duckdb or spark{hint}"
+    ]
+
+
+@pytest.mark.parametrize("value", ["local", "local[1]", "local[*]", "local[2,3]", "yarn"])
+def test_spark_masters_are_accepted(value: str) -> None:
+    assert Settings(spark_master=value).spark_master == value
+
+
+@pytest.mark.parametrize("value", ["", "local[two]", "127.0.0.1:7077", "spark://"])
+def test_what_is_no_spark_master_is_refused(value: str) -> None:
+    (problem,) = refusal(CONVTRACK_SPARK_MASTER=value)
+    assert problem.startswith(f"CONVTRACK_SPARK_MASTER: {value!r} is not a Spark master URL")

@@ -1,4 +1,5 @@
 import datetime as dt
+import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -76,13 +77,24 @@ def test_dbt_hears_the_run_through_the_environment_and_the_settings_always(tmp_p
         "CONVTRACK_DBT_ATTRIBUTION_WINDOW_DAYS": "14",
         "CONVTRACK_DBT_REPORTING_TIMEZONE": "Europe/Berlin",
         "CONVTRACK_DBT_DUCKDB_MEMORY_LIMIT": "1.5GiB",
+        "CONVTRACK_DBT_ENGINE": "duckdb",
     }
     # A prune tells only the settings: no range, no as-of build.
     assert set(dbt_run_env(settings)) == {
         "CONVTRACK_DBT_ATTRIBUTION_WINDOW_DAYS",
         "CONVTRACK_DBT_REPORTING_TIMEZONE",
         "CONVTRACK_DBT_DUCKDB_MEMORY_LIMIT",
+        "CONVTRACK_DBT_ENGINE",
     }
+
+
+def test_on_spark_dbt_also_hears_the_master_and_the_raw_tables(tmp_path):
+    settings = Settings(data_dir=tmp_path, engine="spark", spark_master="local[1]")
+    sources = {"clicks": {"location": "/d/raw/clicks", "columns": [], "days": []}}
+    env = dbt_run_env(settings, spark_raw_sources=sources)
+    assert env["CONVTRACK_DBT_ENGINE"] == "spark"
+    assert env["CONVTRACK_DBT_SPARK_MASTER"] == "local[1]"
+    assert json.loads(env["CONVTRACK_DBT_SPARK_RAW_SOURCES"]) == sources
 
 
 day_texts = st.one_of(

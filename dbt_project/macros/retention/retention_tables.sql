@@ -21,6 +21,10 @@
     warehouse pruned before a table existed gets it empty: `create table if not exists`
     adds what is missing and never touches what is there. -#}
 {% macro create_retention_tables() -%}
+    {{ return(adapter.dispatch('create_retention_tables', 'convtrack')()) }}
+{%- endmacro %}
+
+{% macro default__create_retention_tables() -%}
     create schema if not exists {{ retention_schema() }};
     create table if not exists {{ retention_schema() }}.pruned_tracking_ids (
         tracking_id {{ dbt.type_string() }},
@@ -58,11 +62,22 @@
     ) {{ retention_table_options() }};
 {%- endmacro %}
 
+{#- Spark SQL runs one statement per call: each statement of the script is run here, and
+    the hook or statement that called this has nothing left to run. -#}
+{% macro spark__create_retention_tables() -%}
+    {%- if execute -%}
+        {%- for sql in default__create_retention_tables().split(';') if sql.strip() -%}
+            {%- do run_query(sql) -%}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}
+
 {% macro retention_schema() -%}
     {{ return('retention') }}
 {%- endmacro %}
 
-{#- Spark needs Delta for the deletes pruning runs. -#}
+{#- Plain Parquet on Spark: Delta and Iceberg are out of reach here. Pruning, which deletes
+    rows, is refused on Spark for now (docs/operations.md#engines). -#}
 {% macro retention_table_options() -%}
     {{ return(adapter.dispatch('retention_table_options', 'convtrack')()) }}
 {%- endmacro %}
@@ -71,5 +86,5 @@
 {%- endmacro %}
 
 {% macro spark__retention_table_options() -%}
-    using delta
+    using parquet
 {%- endmacro %}

@@ -7,7 +7,7 @@
 -- and every kept click of a reloaded day, whose tracking id may have lost it.
 
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     unique_key='tracking_id',
     pre_hook="{{ delete_rebuilt_tracking_ids() }}",
 ) }}

@@ -1,5 +1,6 @@
 -- One row describing the run that built these marts: its as_of date, run id, build time,
--- what came in and how it was judged, and from which day on row-level data is kept.
+-- what came in and how it was judged, from which day on row-level data is kept, and the
+-- engine that built them.
 
 with
 
@@ -66,7 +67,9 @@ final as (
         cast(inputs.raw_campaign_links as bigint) as raw_campaign_links,
         cast(coalesce(verdicts.attributed_conversions, 0) as bigint) as attributed_conversions,
         cast(coalesce(verdicts.unattributed_conversions, 0) as bigint) as unattributed_conversions,
-        retention.retained_since
+        retention.retained_since,
+        cast('{{ target.type }}' as {{ dbt.type_string() }}) as engine,
+        cast({{ engine_version() }} as {{ dbt.type_string() }}) as engine_version
     from inputs
     cross join verdicts
     cross join retention

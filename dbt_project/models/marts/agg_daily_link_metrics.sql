@@ -7,7 +7,7 @@
 -- full_refresh=false: `dbt build --full-refresh` keeps this table (the history).
 
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     unique_key=['metric_date', 'campaign_link_id', 'event_type'],
     full_refresh=false,
     on_schema_change='append_new_columns',

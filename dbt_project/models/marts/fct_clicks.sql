@@ -4,7 +4,7 @@
 -- else); a click retention pruned never comes back.
 
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     unique_key='event_id',
     pre_hook="{{ delete_recompute_range('clicked_at', lookback=false) }}",
 ) }}

@@ -6,7 +6,7 @@
 -- conversion re-judged into the other table (attributed <-> ledger) leaves this one.
 
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     unique_key='event_id',
     pre_hook="{{ delete_recompute_range('converted_at') }}",
 ) }}

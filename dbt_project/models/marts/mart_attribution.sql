@@ -13,7 +13,7 @@
 -- depends_on: {{ ref('int_conversions_matched_to_clicks') }}
 
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     unique_key='tracking_id',
     pre_hook="{{ delete_rebuilt_attribution() }}",
 ) }}

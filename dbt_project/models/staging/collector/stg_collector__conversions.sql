@@ -9,7 +9,7 @@
 {%- set raw_columns = ['event_id', 'received_at', 'dt'] + tie_breakers %}
 
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     unique_key='event_id',
     pre_hook="{{ delete_recompute_range('dt', kind='date', lookback=false) }}",
 ) }}

@@ -1,0 +1,258 @@
+"""The same raw files give the same published marts on DuckDB and on Spark.
+
+The scenario of tests/dbt/test_dbt_incremental.py (two months of clicks and conversions,
+every verdict, retries, duplicate orders, late events, a reporting zone west of UTC) is
+written as Parquet in the data/raw layout, with what a real data directory also holds: a
+day whose compaction was interrupted before it deleted its inputs, a day after the run's
+as-of and a directory that is no day. Each engine builds it through the real pipeline
+(`run_pipeline`: Dagster, dbt, publish) - DuckDB at once, Spark in two runs as the data
+arrives, late events last; every published mart must hold the same rows both ways
+(EXCEPT ALL), with the same columns and types. The dbt unit tests run on
+Spark too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from importlib.metadata import version
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from dagster import DagsterInstance
+
+from convtrack.core import raw_schema
+from convtrack.core.compaction import compact_partition
+from convtrack.core.rules import DBT_PROJECT_DIR
+from convtrack.core.settings import Settings
+from orchestration.dbt_env import dbt_environment
+from orchestration.project import dbt_executable
+from orchestration.run import run_pipeline
+from tests.dbt.test_dbt_incremental import (
+    CLICKS,
+    CONVERSIONS,
+    D1,
+    D2,
+    FIRST_DAY,
+    LATE,
+    REPORTING_TZ,
+)
+from tests.marts import RUN_METADATA, mart_tables
+
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
+
+AS_OF = D2
+# Columns of _meta that say which run and engine built the marts, not what they hold.
+RUN_COLUMNS = ("run_id", "built_at", "engine", "engine_version")
+# A day whose small files were compacted, and one of them is back: the compaction was
+# interrupted after writing the merged file, before deleting its inputs.
+COMPACTED_DAY = dt.date(2026, 1, 20)
+# What Spark and Derby would leave in the working directory if not told where to go.
+SPARK_LITTER = ("metastore_db", "derby.log", "spark-warehouse")
+
+
+def scenario_rows(*, later: bool) -> dict[str, list[tuple]]:
+    """The scenario's raw rows, per stream, with their day last: the days up to D1 (the
+    links too), or with `later` the days after D1 and the late events (some of them on
+    days before D1)."""
+    links = [
+        (link, code, "https://example.com", code, f"yt-{code}", "d",
+         dt.datetime.combine(FIRST_DAY, dt.time()), None,
+         dt.datetime.combine(FIRST_DAY, dt.time()), FIRST_DAY)
+        for link, code in [("link-1", "one"), ("link-2", "two")]
+    ]  # fmt: skip
+    late = {stream: [row for s, row in LATE if s == stream] for stream in ("clicks", "conversions")}
+    if later:
+        return {
+            "clicks": [r for r in CLICKS if r[-1] > D1] + late["clicks"],
+            "conversions": [r for r in CONVERSIONS if r[-1] > D1] + late["conversions"],
+        }
+    return {
+        "clicks": [r for r in CLICKS if r[-1] <= D1],
+        "conversions": [r for r in CONVERSIONS if r[-1] <= D1],
+        "campaign_links": links,
+    }
+
+
+def write_raw(raw: Path, rows: dict[str, list[tuple]], name: str) -> None:
+    """Rows as Parquet, one file `name` per stream and day; two on COMPACTED_DAY."""
+    for stream, stream_rows in rows.items():
+        schema = raw_schema.SCHEMAS[stream]
+        by_day: dict[dt.date, list[dict]] = defaultdict(list)
+        for row in stream_rows:
+            by_day[row[-1]].append(dict(zip(schema.names, row[:-1], strict=True)))
+        for day, day_rows in by_day.items():
+            directory = raw_schema.partition_dir(raw, stream, day)
+            directory.mkdir(parents=True, exist_ok=True)
+            halves = [day_rows[::2], day_rows[1::2]] if day == COMPACTED_DAY else [day_rows]
+            for n, half in enumerate(halves):
+                table = pa.Table.from_pylist(half, schema=schema)
+                pq.write_table(table, directory / f"{name}-{n}.parquet")
+
+
+def leave_what_a_data_directory_holds(raw: Path) -> None:
+    """An interrupted compaction on COMPACTED_DAY; a day after AS_OF and a directory that
+    is no day, both set aside by both engines."""
+    directory = raw_schema.partition_dir(raw, "clicks", COMPACTED_DAY)
+    leftover = (directory / "w-0.parquet").read_bytes()
+    merged = compact_partition(raw, "clicks", COMPACTED_DAY, segment_age_s=60)
+    assert merged is not None and merged.name.startswith("compact-")
+    (directory / "w-0.parquet").write_bytes(leftover)
+    for name in (f"dt={AS_OF + dt.timedelta(days=3)}", "dt=garbage"):
+        (raw / "clicks" / name).mkdir()
+        shutil.copy(directory / "w-0.parquet", raw / "clicks" / name / "w-0.parquet")
+
+
+def build(data_dir: Path, engine: str, as_of: dt.date = AS_OF) -> float:
+    """One pipeline run on `engine` as of `as_of`; the seconds it took."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CONVTRACK_ENGINE", engine)
+        env.setenv("CONVTRACK_REPORTING_TIMEZONE", REPORTING_TZ)
+        settings = Settings(data_dir=data_dir)
+        started = time.monotonic()
+        run = run_pipeline(settings, as_of, instance=DagsterInstance.ephemeral())
+        assert run is not None and run.success, f"the {engine} run as of {as_of} failed"
+        return time.monotonic() - started
+
+
+def mart_differences(left: Path, right: Path) -> list[str]:
+    """What tells two published snapshots apart, one line each: a table only one holds,
+    a column's name or type, rows one holds more often than the other (EXCEPT ALL, both
+    ways). The run's own columns of _meta are left out."""
+    con = duckdb.connect()
+    con.execute("attach ? as l (read_only)", [str(left)])
+    con.execute("attach ? as r (read_only)", [str(right)])
+
+    def columns(db: str, table: str) -> list[tuple[str, str]]:
+        return con.execute(
+            "select column_name, data_type from duckdb_columns() "
+            "where database_name = ? and table_name = ? order by column_index",
+            [db, table],
+        ).fetchall()
+
+    def tables(db: str) -> set[str]:
+        names = con.execute(
+            "select table_name from duckdb_tables() where database_name = ?", [db]
+        ).fetchall()
+        return {name for (name,) in names}
+
+    found = [f"{t}: only in {left}" for t in sorted(tables("l") - tables("r"))]
+    found += [f"{t}: only in {right}" for t in sorted(tables("r") - tables("l"))]
+    for table in sorted(tables("l") & tables("r")):
+        if columns("l", table) != columns("r", table):
+            found.append(f"{table}: columns {columns('l', table)} != {columns('r', table)}")
+            continue
+        kept = [f'"{c}"' for c, _ in columns("l", table) if c not in RUN_COLUMNS]
+        select = f"select {', '.join(kept)} from"
+        for a, b in (("l", "r"), ("r", "l")):
+            (n,) = con.execute(
+                f'select count(*) from ({select} {a}."{table}" except all {select} {b}."{table}")'
+            ).fetchone()
+            if n:
+                found.append(f"{table}: {n} rows of {a} not in {b}")
+    con.close()
+    return found
+
+
+@pytest.fixture(scope="module")
+def snapshots(tmp_path_factory) -> Iterator[dict]:
+    """The scenario built on DuckDB in one run, and on Spark as it arrives: the first
+    month as of D1, then the rest with the late events as of AS_OF - so Spark's raw
+    tables take in the days and files that came between its runs."""
+    built = {}
+    for engine in ("duckdb", "spark"):
+        data_dir = built[f"{engine}_dir"] = tmp_path_factory.mktemp(engine)
+        write_raw(data_dir / "raw", scenario_rows(later=False), "w")
+        leave_what_a_data_directory_holds(data_dir / "raw")
+        if engine == "spark":
+            built["spark_first_seconds"] = build(data_dir, engine, D1)
+        write_raw(data_dir / "raw", scenario_rows(later=True), "later")
+        built[f"{engine}_seconds"] = build(data_dir, engine)
+        built[engine] = Settings(data_dir=data_dir).published_path
+    print(
+        f"\npipeline runs: duckdb {built['duckdb_seconds']:.0f} s, spark "
+        f"{built['spark_first_seconds']:.0f} s then {built['spark_seconds']:.0f} s"
+    )
+    yield built
+
+
+def test_every_published_mart_is_the_same_on_both_engines(snapshots):
+    assert mart_differences(snapshots["duckdb"], snapshots["spark"]) == []
+    with duckdb.connect(str(snapshots["spark"]), read_only=True) as con:
+        tables = sorted(name for (name,) in con.execute("show tables").fetchall())
+        assert tables == mart_tables()
+        counts = {t: con.execute(f'select count(*) from "{t}"').fetchone()[0] for t in tables}
+    # Every mart holds rows, the ledger of every reason too: the comparison compared.
+    assert all(counts.values()), counts
+    assert counts["fct_unattributed_conversions"] > 10
+
+
+def test_the_comparison_sees_a_single_changed_value(snapshots, tmp_path):
+    changed = tmp_path / "changed.duckdb"
+    shutil.copy(snapshots["duckdb"], changed)
+    with duckdb.connect(str(changed)) as con:
+        con.execute(
+            "update mart_revenue_by_type set revenue = revenue + 0.01 "
+            "where rowid = (select min(rowid) from mart_revenue_by_type)"
+        )
+    assert mart_differences(snapshots["duckdb"], changed) == [
+        "mart_revenue_by_type: 1 rows of l not in r",
+        "mart_revenue_by_type: 1 rows of r not in l",
+    ]
+
+
+def test_meta_says_which_engine_built_the_marts(snapshots):
+    for engine, engine_version in (("duckdb", duckdb.__version__), ("spark", version("pyspark"))):
+        with duckdb.connect(str(snapshots[engine]), read_only=True) as con:
+            assert con.execute(f"select engine, engine_version from {RUN_METADATA}").fetchall() == [
+                (engine, engine_version)
+            ]
+
+
+def test_spark_reads_each_raw_row_once_and_leaves_the_raw_files_be(snapshots):
+    # _meta counts raw rows before dedup: equal on both (compared above) and to the files.
+    raw = snapshots["spark_dir"] / "raw"
+    with duckdb.connect(str(snapshots["spark"]), read_only=True) as con:
+        (raw_clicks,) = con.execute(f"select raw_clicks from {RUN_METADATA}").fetchone()
+    assert raw_clicks == len(CLICKS) + sum(1 for s, _ in LATE if s == "clicks")
+    # The interrupted compaction was finished (its leftover input deleted); nothing else
+    # in data/raw changed: the set-aside directories are still there.
+    compacted = raw_schema.partition_dir(raw, "clicks", COMPACTED_DAY)
+    assert [f.name[:8] for f in compacted.glob("*.parquet")] == ["compact-"]
+    assert (raw / "clicks" / "dt=garbage" / "w-0.parquet").exists()
+
+
+def test_spark_leaves_nothing_where_it_runs(snapshots):
+    for directory in (DBT_PROJECT_DIR, Path.cwd()):
+        assert not [name for name in SPARK_LITTER if (directory / name).exists()], directory
+    spark_dir = snapshots["spark_dir"] / "spark"
+    assert (spark_dir / "metastore_db").is_dir() and (spark_dir / "warehouse").is_dir()
+
+
+def test_the_dbt_unit_tests_pass_on_spark(snapshots, tmp_path):
+    # The models' own unit tests (window edges, dedup, bots ...), on the built warehouse
+    # whose relations give their inputs' columns; `make test` runs them on DuckDB too.
+    # Not the run's environment: its settings would override the vars the tests set.
+    settings = Settings(data_dir=snapshots["spark_dir"], engine="spark")
+    with dbt_environment(settings):
+        result = subprocess.run(
+            [
+                dbt_executable(), "test", "--select", "test_type:unit", "--target", "spark",
+                "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+                "--target-path", str(tmp_path), "--log-path", str(tmp_path),
+            ],
+            capture_output=True,
+            text=True,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-5000:]
+    run_results = json.loads((tmp_path / "run_results.json").read_text())
+    unit_tests = [r for r in run_results["results"] if r["unique_id"].startswith("unit_test.")]
+    assert len(unit_tests) >= 8 and {r["status"] for r in unit_tests} == {"pass"}
