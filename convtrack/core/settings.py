@@ -37,8 +37,12 @@ ENV_PREFIX = "CONVTRACK_"
 Engine = Literal["duckdb", "spark"]
 ENGINES: tuple[Engine, ...] = ("duckdb", "spark")
 # Spark master URLs: a session in this process's own JVM (`local`, `local[N]`, `local[*]`,
-# `local[N,F]`) or a cluster manager.
-_SPARK_MASTER = re.compile(r"local(\[(\d+|\*)(,\d+)?\])?|(spark|k8s|mesos)://\S+|yarn", re.ASCII)
+# `local[N,F]`, counts Spark reads as an int) or a cluster manager's URL, printable ASCII
+# and of a URL's length: it travels through an environment variable to Spark.
+MAX_SPARK_MASTER_CHARS = 2048
+_SPARK_MASTER = re.compile(
+    r"local(\[(\d{1,6}|\*)(,\d{1,6})?\])?|(spark|k8s|mesos)://[!-~]+|yarn", re.ASCII
+)
 
 
 def env_var(field_name: str) -> str:
@@ -127,7 +131,7 @@ class Settings(BaseSettings):
     @field_validator("spark_master")
     @classmethod
     def _spark_master_url(cls, v: str, info: ValidationInfo) -> str:
-        if not _SPARK_MASTER.fullmatch(v.strip()):
+        if len(v) > MAX_SPARK_MASTER_CHARS or not _SPARK_MASTER.fullmatch(v.strip()):
             raise ValueError(
                 f"{env_var(info.field_name)}: {v!r} is not a Spark master URL; write "
                 "local[2] (a session on this machine with 2 threads), local[*], or a "

@@ -15,7 +15,12 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from convtrack.core.rules import default_attribution_window_days, retention_floor_days
-from convtrack.core.settings import Settings, configuration_problems, env_var
+from convtrack.core.settings import (
+    MAX_SPARK_MASTER_CHARS,
+    Settings,
+    configuration_problems,
+    env_var,
+)
 from tests.collector.strategies import hostile_text
 
 
@@ -347,3 +352,42 @@ def test_spark_masters_are_accepted(value: str) -> None:
 def test_what_is_no_spark_master_is_refused(value: str) -> None:
     (problem,) = refusal(CONVTRACK_SPARK_MASTER=value)
     assert problem.startswith(f"CONVTRACK_SPARK_MASTER: {value!r} is not a Spark master URL")
+
+
+# Near-misses of every form, hostile text, huge counts and URLs, other scripts and controls.
+spark_masters = st.one_of(
+    hostile_text,
+    st.builds(
+        lambda form, count: form.format(count),
+        st.sampled_from(["local[{}]", "local[{},3]", "local[2,{}]", "LOCAL[{}]", "local[{}"]),
+        st.one_of(
+            st.integers(min_value=-1, max_value=10**30).map(str),
+            st.text(st.characters(categories=["Nd"]), min_size=1, max_size=8),
+        ),
+    ),
+    st.builds(
+        lambda scheme, rest: scheme + rest,
+        st.sampled_from(["spark://", "k8s://", "mesos://", "yarn", "spark:/", "http://"]),
+        st.one_of(st.text(max_size=40), st.text(st.characters(max_codepoint=126), min_size=3000)),
+    ),
+)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    engine=st.one_of(hostile_text, st.sampled_from(["duckdb", " Spark ", "sprak"])),
+    master=spark_masters,
+)
+def test_an_engine_and_master_are_refused_at_start_or_fit_an_environment(
+    engine: str, master: str
+) -> None:
+    for name, value in (("engine", engine), ("spark_master", master)):
+        try:
+            taken = getattr(Settings(**{name: value}), name)
+        except ValidationError as exc:
+            assert env_var(name) in str(exc)
+            continue
+        # Whatever the settings take travels to dbt and Spark as an environment variable.
+        assert taken.isascii() and taken.isprintable() and len(taken) <= MAX_SPARK_MASTER_CHARS
+        os.environ["CONVTRACK_PROPERTY_PROBE"] = taken
+        del os.environ["CONVTRACK_PROPERTY_PROBE"]
