@@ -44,6 +44,22 @@ def failed_nodes(run_results: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def unreported_models(run_results: Mapping[str, Any], reported: set[str]) -> list[str]:
+    """The models dbt built that its event log never reported, by unique id.
+
+    Dagster learns what dbt built from dbt's JSON log lines; a line broken by something
+    else writing to the same stream (Spark's console progress bars did) loses that
+    model's materialisation, and the publish, downstream of every mart, is then skipped
+    while the run succeeds. run_results.json is written by dbt itself, whole."""
+    return sorted(
+        r["unique_id"]
+        for r in run_results.get("results", [])
+        if r["unique_id"].startswith("model.")
+        and r.get("status") == "success"
+        and r["unique_id"] not in reported
+    )
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
@@ -90,7 +106,10 @@ def convtrack_dbt_models(
         invocation = dbt.cli(
             ["build", "--exclude-resource-type", "unit_test"], context=context, raise_on_error=False
         )
+    reported: set[str] = set()
     for event in invocation.stream():
+        if isinstance(event, Output):
+            reported.add(str(event.metadata["unique_id"].value))
         # dagster-dbt reports each test as an observation of the assets it read (or a
         # check result for a source's test): one stored event each, per run. A failing
         # test fails the build instead, named in the Failure below.
@@ -102,6 +121,14 @@ def convtrack_dbt_models(
         raise Failure(
             description=f"dbt build failed ({len(failed)} failed): " + "; ".join(failed[:5]),
             metadata={"failed": "\n".join(failed), "dbt_log": str(invocation.target_path)},
+        )
+    if missing := unreported_models(invocation.get_artifact("run_results.json"), reported):
+        raise Failure(
+            description=(
+                f"dbt built {len(missing)} models its log did not report, so they were "
+                "not recorded and nothing would be published: " + ", ".join(missing[:5])
+            ),
+            metadata={"unreported": "\n".join(missing), "dbt_log": str(invocation.target_path)},
         )
     if not spark:  # only after a build without error: nothing is pending
         with connect_duckdb(settings, settings.warehouse_path) as con:
