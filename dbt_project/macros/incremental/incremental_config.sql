@@ -55,7 +55,8 @@
     in_recompute_range). Rows the model computes of earlier days are the rows those days
     already hold (each model's pre-hook says why). -#}
 {% macro incremental_rows(relation, day_of, kind='timestamp', lookback=true) -%}
-    {{ return(adapter.dispatch('incremental_rows', 'convtrack')(relation, day_of, kind, lookback)) }}
+    {%- set rows = adapter.dispatch('incremental_rows', 'convtrack') -%}
+    {{ return(rows(relation, day_of, kind, lookback)) }}
 {%- endmacro %}
 
 {% macro default__incremental_rows(relation, day_of, kind, lookback) -%}
@@ -63,15 +64,11 @@
 {%- endmacro %}
 
 {% macro spark__incremental_rows(relation, day_of, kind, lookback) -%}
-    select
-        *
-        {%- if day_of not in config.get('partition_by', []) %},
-            cast({{ day_of }} as date) as partition_day
-        {%- endif %}
-    from {{ relation }}
-    {%- if is_incremental() %}
-        where {{ in_recompute_range(day_of, kind=kind, lookback=lookback) }}
-    {%- endif %}
+    {%- set day = '' if day_of in config.get('partition_by', [])
+        else ', cast(' ~ day_of ~ ' as date) as partition_day' -%}
+    {%- set days = in_recompute_range(day_of, kind=kind, lookback=lookback)
+        if is_incremental() else 'true' -%}
+    select *{{ day }} from {{ relation }} where {{ days }}
 {%- endmacro %}
 
 {#- Spark pre-hook: drop every partition of the recompute range (all of them without a
@@ -87,7 +84,7 @@
             {%- set day = row[0].split('=', 1)[1] -%}
             {%- if day != '__HIVE_DEFAULT_PARTITION__'
                 and (first_day is none or day >= first_day) -%}
-                {%- do dropped.append('partition (' ~ column ~ " = date'" ~ day ~ "')") -%}
+                {%- do dropped.append('partition (' ~ column ~ " = '" ~ day ~ "')") -%}
             {%- endif -%}
         {%- endfor -%}
         {%- if dropped -%}
@@ -105,9 +102,8 @@
 {% macro write_columns_file() -%}
     {%- set location = env_var('CONVTRACK_DATA_DIR', '../data') ~ '/spark/warehouse/'
         ~ this.schema ~ '.db/' ~ this.identifier ~ '/_columns' -%}
+    {%- set spark_only = ' except (partition_day)'
+        if 'partition_day' in config.get('partition_by', []) else '' -%}
     insert overwrite directory {{ spark_string_literal(location) }} using parquet
-    select *
-        {%- if 'partition_day' in config.get('partition_by', []) %} except (partition_day){% endif %}
-    from {{ this }}
-    limit 0
+    select *{{ spark_only }} from {{ this }} limit 0
 {%- endmacro %}
