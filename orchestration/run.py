@@ -66,18 +66,21 @@ def run_pipeline(
     instance=None,
     log_level: str = "INFO",
     raw: RawPartitions | None = None,
+    first_day: dt.date | None = None,
 ) -> PipelineRun | None:
     """Materialise every day with raw data up to `as_of` in ONE run, then publish.
 
-    The run starts at the first day with raw data inside the pipeline's partitions;
-    entries outside them are set aside (`PipelineRun.set_aside`). `raw` is a scan made
-    as of `as_of` by the caller, to report before the run. Returns None when there is
-    no raw data to build on or before `as_of`.
+    The run starts at the first day with raw data inside the pipeline's partitions, or
+    at `first_day` when given (as the raw-data sensor starts at the first day with new
+    files); entries outside the partitions are set aside (`PipelineRun.set_aside`).
+    `raw` is a scan made as of `as_of` by the caller, to report before the run. Returns
+    None when there is no raw data to build on or before `as_of`.
     """
     raw = raw or scan_raw_partitions(settings.raw_dir, as_of)
     first = raw.first_day
     if first is None:
         return None
+    first = max(first, first_day) if first_day else first
     from orchestration.build_range import build_run_config
     from orchestration.definitions import defs
 

@@ -141,6 +141,45 @@ def clear_pending_build(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"delete from {_pending_build(con)}")
 
 
+# The same on Spark, which has no DuckDB warehouse: a file in data/spark holding that day.
+SPARK_PENDING_BUILD = "pending_build"
+
+
+def spark_pending_build_since(spark_dir: Path) -> dt.date | None:
+    """On Spark, the first raw day of a run whose dbt build has not succeeded since
+    (`pending_build_since`): Spark's incremental models rewrite the day partitions from
+    a run's first day on, so a later run must start no later than a failed one."""
+    path = Path(spark_dir) / SPARK_PENDING_BUILD
+    if not path.exists():
+        return None
+    text = path.read_text().strip()
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise RuntimeError(
+            f"{path} should hold the first day of an unfinished build (YYYY-MM-DD), "
+            f"not {text[:40]!r}: delete it to build from the run's own first day"
+        ) from None
+
+
+def mark_spark_pending_build(spark_dir: Path, first: dt.date) -> dt.date:
+    """Before a Spark build from `first`: record it unless an earlier day is pending; the
+    day the build must start from."""
+    pending = spark_pending_build_since(spark_dir)
+    start = min(first, pending or first)
+    path = Path(spark_dir) / SPARK_PENDING_BUILD
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(f"{start.isoformat()}\n")
+    tmp.replace(path)
+    return start
+
+
+def clear_spark_pending_build(spark_dir: Path) -> None:
+    """A Spark build from the earliest pending day (or before) succeeded."""
+    (Path(spark_dir) / SPARK_PENDING_BUILD).unlink(missing_ok=True)
+
+
 def build_load_asset(stream: str) -> AssetsDefinition:
     @asset(
         key=AssetKey(["raw", stream]),

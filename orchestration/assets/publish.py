@@ -97,21 +97,34 @@ def spark_table_dir(settings: Settings, schema: str, table: str) -> Path:
     return settings.spark_dir / "warehouse" / f"{schema}.db" / table
 
 
+def spark_table_files(directory: Path) -> list[Path]:
+    """A Spark table's Parquet files: in its directory, or in its partitions' directories
+    (`column=value/`). Not in a hidden one: an unfinished write's staging directory."""
+    return sorted(directory.glob("*.parquet")) + sorted(directory.glob("[!._]*=*/*.parquet"))
+
+
 def spark_marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, str]:
     """Every mart Spark built, by name: a view over its Parquet files, typed as the
     DuckDB engine types it.
 
     The files are read directly: no second Spark (its metastore admits one process at a
-    time, and a session takes seconds to start). Spark's timestamps are instants, which
-    DuckDB reads as `timestamp with time zone`: they become UTC timestamps without zone,
-    as everywhere in convtrack (docs/schemas.md#warehouse). Every other type Spark writes
-    (string, bigint, int, double, boolean, date, decimal) reads as DuckDB's own."""
+    time, and a session takes seconds to start). An incremental mart's files are in one
+    directory per day partition (`partition_day=YYYY-MM-DD/`); that column is Spark's
+    alone, in the directory names only, and is left out: the files hold the model's
+    columns, in its order, and so does the empty file in `_columns/` that stands in for
+    them when there are none (dbt_project/macros/incremental/incremental_config.sql).
+    Spark's timestamps are instants, which DuckDB reads as `timestamp with time zone`:
+    they become UTC timestamps without zone, as everywhere in convtrack
+    (docs/schemas.md#warehouse). Every other type Spark writes (string, bigint, int,
+    double, boolean, date, decimal) reads as DuckDB's own."""
     marts = {}
     for table in sorted(key.path[-1] for key in MART_ASSET_KEYS):
         directory = spark_table_dir(settings, MARTS_SCHEMA, table)
-        if not any(directory.glob("*.parquet")):
+        # A partitioned mart without rows has no data file: its columns file, empty.
+        paths = spark_table_files(directory) or sorted(directory.glob("_columns/*.parquet"))
+        if not paths:
             raise RuntimeError(f"Spark built no files for mart {table!r} in {directory}")
-        files = _sql_text(str(directory / "*.parquet"))
+        files = f"[{', '.join(_sql_text(str(path)) for path in paths)}], hive_partitioning = false"
         columns = con.execute(f"describe select * from read_parquet({files})").fetchall()
         select = ", ".join(
             f'timezone(\'UTC\', "{name}") as "{name}"'

@@ -13,6 +13,8 @@ from dagster_dbt import (
 
 from orchestration.assets.ingest import (
     clear_pending_build,
+    clear_spark_pending_build,
+    mark_spark_pending_build,
     pending_build_since,
     spark_raw_sources,
 )
@@ -85,16 +87,15 @@ def convtrack_dbt_models(
     first_day, last_day = build_range.days(settings)
     spark = settings.engine == "spark"
     if spark:
-        # Every model is rebuilt whole from data/raw on Spark: nothing can be pending.
-        start, raw_sources = first_day, spark_raw_sources(settings.raw_dir, last_day)
+        # Spark reads data/raw where it lies: a build is pending from when it starts.
+        start = mark_spark_pending_build(settings.spark_dir, first_day)
+        raw_sources = spark_raw_sources(settings.raw_dir, last_day)
     else:
         with connect_duckdb(settings, settings.warehouse_path) as con:
             pending = pending_build_since(con)
         start, raw_sources = min(first_day, pending or first_day), None
-        if start < first_day:
-            context.log.info(
-                f"an earlier run's build from {start} did not finish: building from it"
-            )
+    if start < first_day:
+        context.log.info(f"an earlier run's build from {start} did not finish: building from it")
     env = dbt_run_env(
         settings,
         start_date=start,
@@ -130,6 +131,9 @@ def convtrack_dbt_models(
             ),
             metadata={"unreported": "\n".join(missing), "dbt_log": str(invocation.target_path)},
         )
-    if not spark:  # only after a build without error: nothing is pending
+    # Only after a build without error: nothing is pending.
+    if spark:
+        clear_spark_pending_build(settings.spark_dir)
+    else:
         with connect_duckdb(settings, settings.warehouse_path) as con:
             clear_pending_build(con)

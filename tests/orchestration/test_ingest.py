@@ -3,9 +3,16 @@ import datetime as dt
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from convtrack.core import raw_schema
-from orchestration.assets.ingest import load_stream
+from orchestration.assets.ingest import (
+    SPARK_PENDING_BUILD,
+    clear_spark_pending_build,
+    load_stream,
+    mark_spark_pending_build,
+    spark_pending_build_since,
+)
 
 
 def _write_clicks(raw_dir, day: dt.date, n: int, name: str) -> None:
@@ -64,3 +71,24 @@ def test_load_of_a_day_without_files_creates_the_table_and_empties_the_day(tmp_p
     cols = [r[0] for r in con.execute("describe raw.conversions").fetchall()]
     assert cols == [*raw_schema.CONVERSIONS.names, "dt"]
     assert con.execute("select count(*) from raw.conversions").fetchone() == (0,)
+
+
+def test_a_failed_spark_build_makes_the_next_start_no_later(tmp_path):
+    spark_dir = tmp_path / "spark"
+    d1, d2 = dt.date(2026, 3, 1), dt.date(2026, 3, 5)
+    assert spark_pending_build_since(spark_dir) is None
+    assert mark_spark_pending_build(spark_dir, d2) == d2
+    # That build failed; the next run covers later days only, and starts at d2.
+    assert mark_spark_pending_build(spark_dir, dt.date(2026, 3, 9)) == d2
+    assert mark_spark_pending_build(spark_dir, d1) == d1
+    assert spark_pending_build_since(spark_dir) == d1
+    clear_spark_pending_build(spark_dir)
+    assert spark_pending_build_since(spark_dir) is None
+    clear_spark_pending_build(spark_dir)  # nothing pending: nothing to do
+    assert [p.name for p in spark_dir.iterdir()] == []  # no temporary file left
+
+
+def test_a_spark_pending_build_that_is_no_date_is_refused_naming_the_file(tmp_path):
+    (tmp_path / SPARK_PENDING_BUILD).write_text("yesterday\n")
+    with pytest.raises(RuntimeError, match=rf"{SPARK_PENDING_BUILD}.*'yesterday'.*delete it"):
+        mark_spark_pending_build(tmp_path, dt.date(2026, 3, 1))

@@ -48,7 +48,20 @@
     (or back), a day whose rows all went away - so the range goes first, then the key
     delete catches a row whose deduplicated copy moved out of the range. -#}
 {% macro delete_recompute_range(column, kind='timestamp', lookback=true) -%}
+    {{ return(adapter.dispatch('delete_recompute_range', 'convtrack')(column, kind, lookback)) }}
+{%- endmacro %}
+
+{% macro default__delete_recompute_range(column, kind, lookback) -%}
     {%- if is_incremental() -%}
         delete from {{ this }} where {{ in_recompute_range(column, kind, lookback) }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- On Spark the range is whole day partitions of `column` (macros/incremental/
+    incremental_config.sql): they are dropped, and the run writes them again. A row
+    whose deduplicated copy moved to another day is the one case the key delete catches
+    and this does not: a Spark run takes every copy of an event to have the event's day
+    (docs/operations.md#engines). -#}
+{% macro spark__delete_recompute_range(column, kind, lookback) -%}
+    {{ return(drop_recompute_partitions(lookback)) }}
 {%- endmacro %}

@@ -6,8 +6,8 @@
 -- (from var('start_date') on), over all their clicks; the pre-hook first removes those
 -- and every kept click of a reloaded day, whose tracking id may have lost it.
 
+{{ config(**incremental_config()) }}
 {{ config(
-    materialized=incremental_materialization(),
     unique_key='tracking_id',
     pre_hook="{{ delete_rebuilt_tracking_ids() }}",
 ) }}
@@ -54,4 +54,4 @@ final as (
 
 )
 
-select * from final
+{{ incremental_rows('final', 'clicked_at', lookback=false) }}

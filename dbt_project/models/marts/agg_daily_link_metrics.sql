@@ -6,8 +6,8 @@
 -- those days - so a recompute after pruning gives the same totals as before it.
 -- full_refresh=false: `dbt build --full-refresh` keeps this table (the history).
 
+{{ config(**incremental_config()) }}
 {{ config(
-    materialized=incremental_materialization(),
     unique_key=['metric_date', 'campaign_link_id', 'event_type'],
     full_refresh=false,
     on_schema_change='append_new_columns',
@@ -92,4 +92,4 @@ final as (
 
 )
 
-select * from final
+{{ incremental_rows('final', 'metric_date', kind='date') }}

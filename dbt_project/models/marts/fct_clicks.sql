@@ -3,8 +3,8 @@
 -- (macros/incremental/recompute_range.sql, no lookback: a click depends on nothing
 -- else); a click retention pruned never comes back.
 
+{{ config(**incremental_config()) }}
 {{ config(
-    materialized=incremental_materialization(),
     unique_key='event_id',
     pre_hook="{{ delete_recompute_range('clicked_at', lookback=false) }}",
 ) }}
@@ -46,4 +46,4 @@ final as (
 
 )
 
-select * from final
+{{ incremental_rows('final', 'clicked_at', lookback=false) }}

@@ -5,8 +5,8 @@
 -- (macros/incremental/recompute_range.sql). The whole range is deleted first, so a
 -- conversion re-judged into the other table (attributed <-> ledger) leaves this one.
 
+{{ config(**incremental_config()) }}
 {{ config(
-    materialized=incremental_materialization(),
     unique_key='event_id',
     pre_hook="{{ delete_recompute_range('converted_at') }}",
 ) }}
@@ -32,4 +32,4 @@ final as (
 
 )
 
-select * from final
+{{ incremental_rows('final', 'converted_at') }}

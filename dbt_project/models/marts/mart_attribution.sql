@@ -12,8 +12,8 @@
 -- depends_on: {{ ref('stg_collector__clicks') }}
 -- depends_on: {{ ref('int_conversions_matched_to_clicks') }}
 
+{{ config(**incremental_config()) }}
 {{ config(
-    materialized=incremental_materialization(),
     unique_key='tracking_id',
     pre_hook="{{ delete_rebuilt_attribution() }}",
 ) }}
@@ -80,4 +80,4 @@ final as (
 
 )
 
-select * from final
+{{ incremental_rows('final', 'clicked_at') }}

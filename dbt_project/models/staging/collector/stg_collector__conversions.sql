@@ -8,8 +8,8 @@
 ] %}
 {%- set raw_columns = ['event_id', 'received_at', 'dt'] + tie_breakers %}
 
+{{ config(**incremental_config('dt')) }}
 {{ config(
-    materialized=incremental_materialization(),
     unique_key='event_id',
     pre_hook="{{ delete_recompute_range('dt', kind='date', lookback=false) }}",
 ) }}
@@ -48,4 +48,4 @@ final as (
 
 )
 
-select * from final
+{{ incremental_rows('final', 'dt', kind='date', lookback=false) }}
