@@ -95,7 +95,11 @@
     {#- 1. What a prune that stopped part-way through recording left goes: its records
         count nowhere (finished_prunes_only) and it is not in the log. -#}
     {%- set unfinished = "pruned_as_of in (" ~ unfinished_prunes(prune_started, prune_log) ~ ")" -%}
-    {%- for table in [pruned_ids, pruned_converting, pruned_metrics, pruned_orders, pruned_conversions] -%}
+    {#- Its start last: until then its records are still told apart as unfinished. -#}
+    {%- for table in [
+        pruned_ids, pruned_converting, pruned_metrics, pruned_orders, pruned_conversions,
+        prune_started,
+    ] -%}
         {%- set left = run_query("select count(*) from " ~ table ~ " where " ~ unfinished) -%}
         {%- if left.columns[0].values()[0] > 0 -%}
             {{ delete_rows(_relation(table), unfinished, 'discard unfinished ' ~ table, fail_after) }}
