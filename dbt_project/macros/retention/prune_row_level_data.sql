@@ -224,7 +224,8 @@
         without a click. Removing is idempotent; conversions first: "no click" is judged
         on the raw clicks still there. The raw tables only where they are the
         warehouse's copy (raw_rows_removed_by_prune). -#}
-    {%- set is_removed_conversion = "event_id in (select event_id from " ~ pruned_conversions ~ ")" -%}
+    {%- set is_removed_conversion = "event_id in (select event_id from "
+        ~ pruned_conversions ~ ")" -%}
     {%- set removals = [] -%}
     {%- if raw_rows_removed_by_prune() -%}
         {%- do removals.append((raw_conversions, conversion_goes)) -%}

@@ -21,7 +21,9 @@
 
 {#- Delete the rows of `relation` for which `condition` is true. -#}
 {% macro delete_rows(relation, condition, step, fail_after=none) -%}
-    {{ return(adapter.dispatch('delete_rows', 'convtrack')(relation, condition, step, fail_after)) }}
+    {{ return(adapter.dispatch('delete_rows', 'convtrack')(
+        relation, condition, step, fail_after
+    )) }}
 {%- endmacro %}
 
 {% macro default__delete_rows(relation, condition, step, fail_after=none) -%}
@@ -78,7 +80,9 @@
     {%- do run_query('drop table if exists ' ~ work) -%}
     {%- do run_query('create table ' ~ work ~ ' using parquet as ' ~ rows) -%}
     {{ prune_checkpoint(step ~ ':staged', fail_after) }}
-    {%- do run_query('alter table ' ~ work ~ " set tblproperties ('convtrack.rewrite' = 'complete')") -%}
+    {%- do run_query(
+        'alter table ' ~ work ~ " set tblproperties ('convtrack.rewrite' = 'complete')"
+    ) -%}
     {{ prune_checkpoint(step ~ ':marked', fail_after) }}
     {%- if fail_after == step ~ ':overwriting' -%}
         {#- What a crash inside `insert overwrite` leaves: the old files deleted, the new
@@ -128,8 +132,9 @@
                     'show tables in ' ~ schema ~ " like '" ~ table ~ "'"
                 ).columns[1].values() | length > 0 -%}
                 {%- if marked == 'complete' and exists -%}
-                    {%- do _overwrite_from(api.Relation.create(schema=schema, identifier=table), work) -%}
-                    {{ log("finished the interrupted rewrite of " ~ schema ~ "." ~ table, info=true) }}
+                    {%- set relation = api.Relation.create(schema=schema, identifier=table) -%}
+                    {%- do _overwrite_from(relation, work) -%}
+                    {{ log("finished the interrupted rewrite of " ~ relation, info=true) }}
                 {%- endif -%}
                 {%- do run_query('drop table ' ~ work) -%}
             {%- endfor -%}
