@@ -243,7 +243,7 @@
         (ref('fct_clicks'), is_pruned),
         (ref('mart_attribution'), is_pruned),
     ]) -%}
-    {%- for relation, condition in removals if _relation_exists(relation) -%}
+    {%- for relation, condition in removals if _is_table(relation) -%}
         {%- set doomed = run_query("select count(*) from " ~ relation ~ " where " ~ condition) -%}
         {%- set doomed = doomed.columns[0].values()[0] -%}
         {%- if doomed > 0 -%}
@@ -294,6 +294,14 @@
 {% macro _relation(name) -%}
     {%- set schema, identifier = name.split('.') -%}
     {{ return(api.Relation.create(schema=schema, identifier=identifier)) }}
+{%- endmacro %}
+
+{#- A table, not a view (a view holds no rows to remove). -#}
+{% macro _is_table(relation) -%}
+    {%- set found = adapter.get_relation(
+        database=relation.database, schema=relation.schema, identifier=relation.identifier
+    ) -%}
+    {{ return(found is not none and found.type == 'table') }}
 {%- endmacro %}
 
 {% macro _relation_exists(relation) -%}

@@ -33,10 +33,13 @@
     {{ prune_checkpoint(step, fail_after) }}
 {%- endmacro %}
 
+{#- The rows kept: all but the doomed ones, as a multiset (`condition`, which may hold
+    subqueries, stays a plain filter, where Spark takes those). -#}
 {% macro spark__delete_rows(relation, condition, step, fail_after=none) -%}
     {{ rewrite_table(
         relation,
-        'select * from ' ~ relation ~ ' where not coalesce((' ~ condition ~ '), false)',
+        'select * from ' ~ relation ~ ' except all select * from ' ~ relation
+        ~ ' where ' ~ condition,
         step, fail_after
     ) }}
 {%- endmacro %}
