@@ -38,8 +38,8 @@ from orchestration.assets.publish import publish_snapshot, spark_table_dir
 from orchestration.build_range import dbt_run_env
 from orchestration.dbt_env import dbt_environment
 from orchestration.run import run_pipeline
-from tests.orchestration.test_retention_keeps_answers import AS_OF, scenario, write_raw
 from tests.marts import lifetime_marts
+from tests.orchestration.test_retention_keeps_answers import AS_OF, scenario, write_raw
 from tests.orchestration.test_spark_parity import mart_differences
 
 pytestmark = pytest.mark.slow
