@@ -184,13 +184,14 @@ def pipeline_prune(
     """Remove row-level data past RETENTION_DAYS (warehouse and data/raw), then republish."""
     settings = _settings()
     day = _parse_day(as_of)
-    from orchestration.retention import prune_unavailable
-
-    if (why := prune_unavailable(settings)) is not None:
-        typer.secho(why, fg="red", err=True)
-        raise typer.Exit(2)
-    if not settings.warehouse_path.exists():
-        typer.secho(f"no warehouse at {settings.warehouse_path}: run the pipeline first", err=True)
+    # The DuckDB file, or Spark's catalogue of its tables (docs/operations.md#engines).
+    warehouse = (
+        settings.spark_dir / "metastore_db"
+        if settings.engine == "spark"
+        else settings.warehouse_path
+    )
+    if not warehouse.exists():
+        typer.secho(f"no warehouse at {warehouse}: run the pipeline first", err=True)
         raise typer.Exit(1)
     from orchestration.run import run_prune
 

@@ -9,26 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from convtrack.core import raw_schema
-from convtrack.core.settings import Settings, env_var
 
 # campaign_links is not row-level personal data and every version of a link matters.
 PRUNED_STREAMS = ("clicks", "conversions")
-
-
-def prune_unavailable(settings: Settings) -> str | None:
-    """Why this engine cannot prune, or None when it can.
-
-    Pruning deletes rows from the warehouse's tables; Spark's are plain Parquet tables,
-    which have no row-level delete (Delta and Iceberg are not at hand), so pruning on
-    Spark is refused until retention rewrites whole day partitions instead
-    (docs/operations.md#engines)."""
-    if settings.engine == "spark":
-        return (
-            f"pruning is not available with {env_var('engine')}=spark yet (Spark's plain "
-            "Parquet tables cannot delete rows); nothing was removed. Prune with "
-            f"{env_var('engine')}=duckdb, or keep the raw data until it can"
-        )
-    return None
 
 
 def retention_cutoff(as_of: dt.date, retention_days: int) -> dt.date:

@@ -218,11 +218,8 @@ def test_import_refuses_an_unknown_stream(tmp_path) -> None:
     assert "--stream must be 'clicks' or 'conversions'" in result.output
 
 
-def test_prune_on_spark_is_refused_naming_the_setting(tmp_path) -> None:
-    # Before anything else: not the missing warehouse, not a traceback from a run.
+def test_prune_on_spark_without_a_warehouse_says_to_build_first(tmp_path) -> None:
     result = run("pipeline", "prune", CONVTRACK_ENGINE="spark")
-    assert result.exit_code == 2
-    assert result.output.startswith("pruning is not available with CONVTRACK_ENGINE=spark yet"), (
-        result.output
-    )
+    assert result.exit_code == 1
+    assert "metastore_db: run the pipeline first" in result.output, result.output
     assert "Traceback" not in result.output

@@ -62,13 +62,22 @@ class Dbt:
         assert result.success, f"dbt build failed: {result.exception}\n{self.log_tail()}"
 
     def prune(
-        self, data_dir: Path, *, as_of: str, retention_days: int | None, timezone: str
+        self,
+        data_dir: Path,
+        *,
+        as_of: str,
+        retention_days: int | None,
+        timezone: str,
+        fail_after: str | None = None,
     ) -> dbtRunnerResult:
         """The retention operation, as the orchestration calls it (None: without
-        retention_days, which the macro refuses)."""
+        retention_days, which the macro refuses); `fail_after`: the step after which it
+        stops, as a crash there would."""
         args: dict[str, object] = {"as_of": str(as_of)}
         if retention_days is not None:
             args["retention_days"] = retention_days
+        if fail_after is not None:
+            args["fail_after"] = fail_after
         return self._invoke(
             data_dir,
             [

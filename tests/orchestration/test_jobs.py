@@ -301,20 +301,3 @@ def test_a_failing_dbt_test_fails_the_run_and_names_the_test(settings):
     assert len(failures) == 1
     assert "source_not_null_collector_clicks_tracking_id" in failures[0]
     assert not settings.published_path.exists()  # nothing published from a failed build
-
-
-def test_a_prune_on_spark_fails_at_once_saying_why_and_removes_nothing(settings, monkeypatch):
-    # The schedule and the cleanup sensor start prune runs without the CLI's check.
-    monkeypatch.setenv("CONVTRACK_ENGINE", "spark")
-    raw_before = sorted(settings.raw_dir.rglob("*.parquet"))
-    instance = DagsterInstance.ephemeral()
-    run = run_prune(settings, AS_OF, instance=instance)
-    assert not run.success
-    failures = [
-        e.dagster_event.step_failure_data.error.message
-        for e in instance.all_logs(run.run_id)
-        if e.dagster_event and e.dagster_event.event_type_value == "STEP_FAILURE"
-    ]
-    assert len(failures) == 1  # no retry: it would fail the same way
-    assert "pruning is not available with CONVTRACK_ENGINE=spark" in failures[0]
-    assert sorted(settings.raw_dir.rglob("*.parquet")) == raw_before

@@ -1,6 +1,6 @@
 """Retention removes rows, never answers: build, prune, build again on a real pipeline
-(Parquet files, Dagster runs, a DuckDB warehouse, the published snapshot, the read API),
-and every lifetime mart and every funnel and revenue answer stays what it was.
+(Parquet files, Dagster runs, a DuckDB or a Spark warehouse, the published snapshot, the
+read API), and every lifetime mart and every funnel and revenue answer stays what it was.
 
 Only the row-level marts lose rows, exactly those of the pruned clicks (and of old
 conversions without a click); an attribution lookup of a pruned click says retention
@@ -10,6 +10,7 @@ removed it.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections import defaultdict
 from decimal import Decimal
@@ -211,14 +212,20 @@ def without_pruned(columns: list[tuple], rows: list[tuple], s: Scenario) -> list
 STEPS = ("prune", "build", "prune again", "build again")
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict:
-    """The published tables and read-API answers after a build, then after each step."""
-    tmp = tmp_path_factory.mktemp("retention")
+# Five pipeline runs on Spark, each starting a JVM: longer than the suite's usual limit.
+SPARK = pytest.param("spark", marks=[pytest.mark.spark, pytest.mark.timeout(3600)])
+
+
+@pytest.fixture(scope="module", params=["duckdb", SPARK])
+def runs(request, tmp_path_factory) -> dict:
+    """The published tables and read-API answers after a build, then after each step, on
+    each engine."""
+    tmp = tmp_path_factory.mktemp(f"retention-{request.param}")
     s = scenario()
     with pytest.MonkeyPatch.context() as env:
         # dbt runs as a subprocess and finds the warehouse through this variable.
         env.setenv("CONVTRACK_DATA_DIR", str(tmp / "data"))
+        env.setenv("CONVTRACK_ENGINE", request.param)
         env.setenv("CONVTRACK_ARCHIVE_DIR", str(tmp / "archive"))
         settings = Settings(
             data_dir=tmp / "data", archive_dir=tmp / "archive", read_token=READ_TOKEN
@@ -226,11 +233,14 @@ def runs(tmp_path_factory) -> dict:
         write_raw(settings.raw_dir, s)
         instance = DagsterInstance.ephemeral()
         every_click = s.pruned_tracking_ids | s.kept_tracking_ids
-        states = {}
+        states, seconds = {}, {}
         for step in ("first build", *STEPS):
             run = run_prune if step.startswith("prune") else run_pipeline
-            assert run(settings, AS_OF, instance=instance).success, step
+            started = time.monotonic()
+            assert run(settings, AS_OF, instance=instance).success, f"{step} on {request.param}"
+            seconds[step] = time.monotonic() - started
             states[step] = (published_tables(settings), read_api(settings, every_click))
+    print(f"\n{request.param}: " + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items()))
     return {"scenario": s, "before": states.pop("first build"), "after": states}
 
 

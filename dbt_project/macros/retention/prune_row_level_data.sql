@@ -23,10 +23,26 @@
     from those) changes either. Pass the run's reporting_timezone: the contributions are
     in its days.
 
-    Run it after a build (it reads which clicks count from int_clicks_per_tracking_id);
-    one transaction. Running it twice changes nothing: every record is of rows still
-    there, and skips what an earlier prune recorded. -#}
-{% macro prune_row_level_data(as_of, retention_days=none) %}
+    Run it after a build (it reads which clicks count from int_clicks_per_tracking_id).
+    On DuckDB it is one transaction. On Spark nothing is: every step stands on its own,
+    and a prune re-run after a crash at any step - or the next prune, as of any day -
+    ends exactly where an uninterrupted one would, recording nothing twice:
+      - a prune's records carry its as_of; it notes its start (prune_started) before
+        them and its row in the prune log after them all: started and not logged is
+        unfinished. The models read finished prunes' records only (finished_prunes_only),
+        and each prune first discards those of an unfinished one, as of any day;
+      - a prune already in the log records nothing again, and only finishes the removals,
+        which are idempotent; one as of a logged day that would reach further than the
+        logged horizon is refused (it could not tell its records from the first's);
+      - rows are removed by rewriting the table on Spark (macros/retention/
+        rewrite_rows.sql), which a crash cannot leave half done.
+    Running it twice changes nothing.
+
+    fail_after (tests only): the name of a step (logged as "step done: <name>") after
+    which the prune stops with an error, as a crash there would: the deterministic way
+    to interrupt it after each step in turn (tests/orchestration/test_prune_interrupted.py).
+    A name that is no step of the prune is an error after the prune has finished. -#}
+{% macro prune_row_level_data(as_of, retention_days=none, fail_after=none) %}
     {%- set window_days = run_var('attribution_window_days') | int -%}
     {%- set beyond_days = var('retention_beyond_window_days') | int -%}
     {%- set minimum_days = window_days + beyond_days -%}
@@ -56,146 +72,237 @@
         {{ return(none) }}
     {%- endif -%}
 
-    {%- call statement('create_retention_tables') -%}
-        {{ create_retention_tables() }}
-    {%- endcall -%}
+    {{ finish_interrupted_rewrites() }}
+    {#- DuckDB: the script to run; Spark runs it statement by statement itself. -#}
+    {%- set create_script = create_retention_tables() -%}
+    {%- if create_script | trim -%}
+        {%- call statement('create_retention_tables') -%}
+            {{ create_script }}
+        {%- endcall -%}
+    {%- endif -%}
     {%- set pruned_ids = retention_schema() ~ ".pruned_tracking_ids" -%}
     {%- set pruned_metrics = retention_schema() ~ ".pruned_daily_link_metrics" -%}
     {%- set pruned_converting = retention_schema() ~ ".pruned_converting_clicks" -%}
     {%- set pruned_conversions = retention_schema() ~ ".pruned_conversion_ids" -%}
     {%- set pruned_orders = retention_schema() ~ ".pruned_order_ids" -%}
     {%- set prune_log = retention_schema() ~ ".prune_log" -%}
-    {%- set is_pruned = "tracking_id in (select tracking_id from " ~ pruned_ids ~ ")" -%}
+    {%- set prune_started = retention_schema() ~ ".prune_started" -%}
     {%- set as_of_sql = "cast('" ~ as_of_date ~ "' as date)" -%}
+    {%- set is_pruned = "tracking_id in (select tracking_id from " ~ pruned_ids ~ ")" -%}
+    {%- set pruned_now = "tracking_id in (select tracking_id from " ~ pruned_ids
+        ~ " where pruned_as_of = " ~ as_of_sql ~ ")" -%}
 
-    {#- 1. Remember the prune, the tracking ids, which of them were human converting
-        clicks, then what their rows gave the daily history. -#}
-    {%- call statement('record_prune') -%}
-        insert into {{ prune_log }}
-        select
-            {{ as_of_sql }} as pruned_as_of,
-            {{ days }} as retention_days,
-            cast('{{ horizon }}' as date) as horizon
-        from (select 1 as one) as this_prune
-        where not exists (
-            select 1 from {{ prune_log }}
-            where pruned_as_of = {{ as_of_sql }} and horizon = cast('{{ horizon }}' as date)
-        )
-    {%- endcall -%}
-    {%- call statement('record_pruned_tracking_ids') -%}
-        insert into {{ pruned_ids }}
-        select
-            tracking_id,
-            campaign_link_id,
-            cast(clicked_at as date) as clicked_on,
-            cast('{{ as_of_date }}' as date) as pruned_as_of
-        from {{ clicks }}
-        where clicked_at < {{ horizon_ts }}
-            and tracking_id not in (select tracking_id from {{ pruned_ids }})
-    {%- endcall -%}
-    {%- set converting_clicks = ref('int_converting_clicks') -%}
-    {%- if _relation_exists(converting_clicks) -%}
-        {%- call statement('record_pruned_converting_clicks') -%}
-            insert into {{ pruned_converting }}
+    {#- 1. What a prune that stopped part-way through recording left goes: its records
+        count nowhere (finished_prunes_only) and it is not in the log. -#}
+    {%- set unfinished = "pruned_as_of in (" ~ unfinished_prunes(prune_started, prune_log) ~ ")" -%}
+    {#- Its start last: until then its records are still told apart as unfinished. -#}
+    {%- for table in [
+        pruned_ids, pruned_converting, pruned_metrics, pruned_orders, pruned_conversions,
+        prune_started,
+    ] -%}
+        {%- set left = run_query("select count(*) from " ~ table ~ " where " ~ unfinished) -%}
+        {%- if left.columns[0].values()[0] > 0 -%}
+            {{ delete_rows(_relation(table), unfinished, 'discard unfinished ' ~ table, fail_after) }}
+        {%- endif -%}
+    {%- endfor -%}
+
+    {#- 2. Record the prune, unless it was recorded before (the prune log, written last, is
+        the mark): the tracking ids, which of them were human converting clicks, what
+        their rows gave the daily history, the order ids they counted, the conversions
+        that go; each of this prune's records from this prune's tracking ids only. -#}
+    {%- set logged = run_query(
+        "select horizon from " ~ prune_log ~ " where pruned_as_of = " ~ as_of_sql
+    ).columns[0].values() -%}
+    {%- for logged_horizon in logged
+        if logged_horizon is none or (logged_horizon | string) < horizon -%}
+        {{ exceptions.raise_compiler_error(
+            "prune_row_level_data: retention as of " ~ as_of_date ~ " was applied with the "
+            ~ "horizon " ~ logged_horizon ~ "; retention_days=" ~ days ~ " (horizon "
+            ~ horizon ~ ") reaches further. Nothing was removed: prune as of a later day."
+        ) }}
+    {%- endfor -%}
+    {%- set raw_conversions = source('collector', 'conversions') -%}
+    {%- set no_click_and_old = "converted_at < " ~ horizon_ts ~ " and tracking_id not in "
+        ~ "(select tracking_id from " ~ source('collector', 'clicks') ~ ")" -%}
+    {%- set conversion_goes = is_pruned ~ " or (" ~ no_click_and_old ~ ")" -%}
+    {%- if not logged -%}
+        {%- call statement('record_prune_started') -%}
+            insert into {{ prune_started }}
+            select {{ as_of_sql }} as pruned_as_of
+        {%- endcall -%}
+        {{ prune_checkpoint('record ' ~ prune_started, fail_after) }}
+        {%- call statement('record_pruned_tracking_ids') -%}
+            insert into {{ pruned_ids }}
             select
                 tracking_id,
                 campaign_link_id,
+                cast(clicked_at as date) as clicked_on,
                 {{ as_of_sql }} as pruned_as_of
-            from {{ converting_clicks }}
-            where {{ is_pruned }}
-                and tracking_id not in (select tracking_id from {{ pruned_converting }})
+            from {{ clicks }}
+            where clicked_at < {{ horizon_ts }}
+                and tracking_id not in (select tracking_id from {{ pruned_ids }})
         {%- endcall -%}
-    {%- endif -%}
-    {%- set fct_clicks = ref('fct_clicks') -%}
-    {%- set fct_conversions = ref('fct_conversions') -%}
-    {%- if _relation_exists(fct_clicks) and _relation_exists(fct_conversions) -%}
-        {%- call statement('record_pruned_daily_link_metrics') -%}
-            insert into {{ pruned_metrics }}
-            with
-            pruned_clicks as (
-                select * from {{ fct_clicks }} where {{ is_pruned }}
-            ),
-            pruned_conversions as (
-                select * from {{ fct_conversions }} where {{ is_pruned }}
-            ),
-            contributions as (
-                {{ daily_link_metrics('pruned_clicks', 'pruned_conversions') }}
-            )
+        {{ prune_checkpoint('record ' ~ pruned_ids, fail_after) }}
+        {%- set converting_clicks = ref('int_converting_clicks') -%}
+        {%- if _relation_exists(converting_clicks) -%}
+            {%- call statement('record_pruned_converting_clicks') -%}
+                insert into {{ pruned_converting }}
+                select
+                    tracking_id,
+                    campaign_link_id,
+                    {{ as_of_sql }} as pruned_as_of
+                from {{ converting_clicks }}
+                where {{ pruned_now }}
+            {%- endcall -%}
+            {{ prune_checkpoint('record ' ~ pruned_converting, fail_after) }}
+        {%- endif -%}
+        {%- set fct_clicks = ref('fct_clicks') -%}
+        {%- set fct_conversions = ref('fct_conversions') -%}
+        {%- if _relation_exists(fct_clicks) and _relation_exists(fct_conversions) -%}
+            {%- call statement('record_pruned_daily_link_metrics') -%}
+                insert into {{ pruned_metrics }}
+                with
+                pruned_clicks as (
+                    select * from {{ fct_clicks }} where {{ pruned_now }}
+                ),
+                pruned_conversions as (
+                    select * from {{ fct_conversions }} where {{ pruned_now }}
+                ),
+                contributions as (
+                    {{ daily_link_metrics('pruned_clicks', 'pruned_conversions') }}
+                )
+                select
+                    metric_date,
+                    campaign_link_id,
+                    event_type,
+                    cast(clicks as {{ dbt.type_bigint() }}) as clicks,
+                    cast(bot_clicks as {{ dbt.type_bigint() }}) as bot_clicks,
+                    cast(conversions as {{ dbt.type_bigint() }}) as conversions,
+                    revenue,
+                    {{ as_of_sql }} as pruned_as_of
+                from contributions
+            {%- endcall -%}
+            {{ prune_checkpoint('record ' ~ pruned_metrics, fail_after) }}
+            {%- call statement('record_pruned_order_ids') -%}
+                insert into {{ pruned_orders }}
+                select distinct
+                    order_id,
+                    {{ as_of_sql }} as pruned_as_of
+                from {{ fct_conversions }}
+                where {{ pruned_now }}
+                    and event_type = 'purchase'
+                    and order_id is not null
+                    and order_id not in (select order_id from {{ pruned_orders }})
+            {%- endcall -%}
+            {{ prune_checkpoint('record ' ~ pruned_orders, fail_after) }}
+        {%- endif -%}
+        {#- "No click" is judged on the raw clicks, before any goes. -#}
+        {%- if _relation_exists(raw_conversions) -%}
+            {%- call statement('record_pruned_conversion_ids') -%}
+                insert into {{ pruned_conversions }}
+                select distinct
+                    event_id,
+                    {{ as_of_sql }} as pruned_as_of
+                from {{ raw_conversions }}
+                where ({{ pruned_now }} or ({{ no_click_and_old }}))
+                    and event_id not in (select event_id from {{ pruned_conversions }})
+            {%- endcall -%}
+            {{ prune_checkpoint('record ' ~ pruned_conversions, fail_after) }}
+        {%- endif -%}
+        {%- call statement('record_prune') -%}
+            insert into {{ prune_log }}
             select
-                metric_date,
-                campaign_link_id,
-                event_type,
-                cast(clicks as {{ dbt.type_bigint() }}) as clicks,
-                cast(bot_clicks as {{ dbt.type_bigint() }}) as bot_clicks,
-                cast(conversions as {{ dbt.type_bigint() }}) as conversions,
-                revenue,
-                cast('{{ as_of_date }}' as date) as pruned_as_of
-            from contributions
+                {{ as_of_sql }} as pruned_as_of,
+                {{ days }} as retention_days,
+                cast('{{ horizon }}' as date) as horizon
         {%- endcall -%}
-        {%- call statement('record_pruned_order_ids') -%}
-            insert into {{ pruned_orders }}
-            select distinct
-                order_id,
-                {{ as_of_sql }} as pruned_as_of
-            from {{ fct_conversions }}
-            where {{ is_pruned }}
-                and event_type = 'purchase'
-                and order_id is not null
-                and order_id not in (select order_id from {{ pruned_orders }})
-        {%- endcall -%}
+        {{ prune_checkpoint('record ' ~ prune_log, fail_after) }}
     {%- endif -%}
 
-    {#- 2. Remember which conversions go, then delete. Conversions first: "no click" is
-        judged on raw clicks still there. -#}
-    {%- set no_click_and_old = "converted_at < " ~ horizon_ts ~ " and tracking_id not in "
-        ~ "(select tracking_id from " ~ source('collector', 'clicks') ~ ")" -%}
-    {%- set raw_conversions = source('collector', 'conversions') -%}
-    {%- set conversion_goes = is_pruned ~ " or (" ~ no_click_and_old ~ ")" -%}
-    {%- if _relation_exists(raw_conversions) -%}
-        {%- call statement('record_pruned_conversion_ids') -%}
-            insert into {{ pruned_conversions }}
-            select distinct
-                event_id,
-                {{ as_of_sql }} as pruned_as_of
-            from {{ raw_conversions }}
-            where ({{ conversion_goes }})
-                and event_id not in (select event_id from {{ pruned_conversions }})
-        {%- endcall -%}
+    {#- 3. Remove the rows of every recorded tracking id (those of earlier prunes too: one
+        that stopped part-way is finished here), and conversions before the horizon
+        without a click. Removing is idempotent; conversions first: "no click" is judged
+        on the raw clicks still there. The raw tables only where they are the
+        warehouse's copy (raw_rows_removed_by_prune). -#}
+    {%- set is_removed_conversion = "event_id in (select event_id from "
+        ~ pruned_conversions ~ ")" -%}
+    {%- set removals = [] -%}
+    {%- if raw_rows_removed_by_prune() -%}
+        {%- do removals.append((raw_conversions, conversion_goes)) -%}
+        {%- do removals.append((source('collector', 'clicks'), is_pruned)) -%}
     {%- endif -%}
-    {%- set deletes = [
-        (raw_conversions, conversion_goes),
-        (source('collector', 'clicks'), is_pruned),
+    {%- do removals.extend([
+        (ref('stg_collector__conversions'), is_removed_conversion),
+        (ref('stg_collector__clicks'), is_pruned),
         (ref('int_conversions_matched_to_clicks'),
             is_pruned ~ " or (converted_at < " ~ horizon_ts ~ " and clicked_at is null)"),
         (clicks, is_pruned),
-        (fct_conversions, is_pruned),
+        (ref('fct_conversions'), is_pruned),
         (ref('fct_unattributed_conversions'),
             is_pruned ~ " or (converted_at < " ~ horizon_ts ~ " and clicked_at is null)"),
-        (fct_clicks, is_pruned),
+        (ref('fct_clicks'), is_pruned),
         (ref('mart_attribution'), is_pruned),
-    ] -%}
-    {%- for relation, condition in deletes if _relation_exists(relation) -%}
+    ]) -%}
+    {%- for relation, condition in removals if _is_table(relation) -%}
         {%- set doomed = run_query("select count(*) from " ~ relation ~ " where " ~ condition) -%}
-        {%- call statement('prune_' ~ relation.identifier) -%}
-            delete from {{ relation }} where {{ condition }}
-        {%- endcall -%}
-        {{ log("prune_row_level_data: " ~ doomed.columns[0].values()[0] ~ " rows of "
-            ~ relation ~ " deleted (click before " ~ horizon ~ ")", info=true) }}
+        {%- set doomed = doomed.columns[0].values()[0] -%}
+        {%- if doomed > 0 -%}
+            {{ delete_rows(relation, condition, 'remove ' ~ relation.identifier, fail_after) }}
+        {%- else -%}
+            {{ prune_checkpoint('remove ' ~ relation.identifier, fail_after) }}
+        {%- endif -%}
+        {{ log("prune_row_level_data: " ~ doomed ~ " rows of " ~ relation
+            ~ " removed (click before " ~ horizon ~ ")", info=true) }}
     {%- endfor -%}
 
-    {#- 3. The published marts say from when on clicks are kept, from this prune on (the
+    {#- 4. The published marts say from when on clicks are kept, from this prune on (the
         next build reads it from the prune log). -#}
     {%- set meta = ref('_meta') -%}
     {%- if _relation_exists(meta)
         and 'retained_since' in adapter.get_columns_in_relation(meta) | map(attribute='name') | list -%}
-        {%- call statement('record_retained_since') -%}
-            update {{ meta }}
-            set retained_since = cast('{{ horizon }}' as date)
-            where retained_since is null or retained_since < cast('{{ horizon }}' as date)
-        {%- endcall -%}
+        {%- set horizon_date = "cast('" ~ horizon ~ "' as date)" -%}
+        {{ set_column(
+            meta, 'retained_since', horizon_date,
+            'retained_since is null or retained_since < ' ~ horizon_date,
+            'record retained_since', fail_after
+        ) }}
     {%- endif -%}
     {%- do adapter.commit() -%}
+    {%- if fail_after is not none -%}
+        {{ exceptions.raise_compiler_error(
+            "prune_row_level_data: fail_after='" ~ fail_after ~ "' names no step of this prune"
+        ) }}
+    {%- endif -%}
 {% endmacro %}
+
+{#- Whether the prune removes rows from the raw tables: on DuckDB they are the
+    warehouse's own copy (orchestration/assets/ingest.py); on Spark they are the files in
+    data/raw, read in place, which the prune job's prune_raw_files removes by day and
+    the models keep pruned rows out of meanwhile (the retention tables). -#}
+{% macro raw_rows_removed_by_prune() -%}
+    {{ return(adapter.dispatch('raw_rows_removed_by_prune', 'convtrack')()) }}
+{%- endmacro %}
+
+{% macro default__raw_rows_removed_by_prune() -%}
+    {{ return(true) }}
+{%- endmacro %}
+
+{% macro spark__raw_rows_removed_by_prune() -%}
+    {{ return(false) }}
+{%- endmacro %}
+
+{% macro _relation(name) -%}
+    {%- set schema, identifier = name.split('.') -%}
+    {{ return(api.Relation.create(schema=schema, identifier=identifier)) }}
+{%- endmacro %}
+
+{#- A table, not a view (a view holds no rows to remove). -#}
+{% macro _is_table(relation) -%}
+    {%- set found = adapter.get_relation(
+        database=relation.database, schema=relation.schema, identifier=relation.identifier
+    ) -%}
+    {{ return(found is not none and found.type == 'table') }}
+{%- endmacro %}
 
 {% macro _relation_exists(relation) -%}
     {{ return(adapter.get_relation(

@@ -19,7 +19,12 @@
       day on clicks are kept (_meta.retained_since).
     Created by on-run-start (the models read them as sources) and by the prune itself. A
     warehouse pruned before a table existed gets it empty: `create table if not exists`
-    adds what is missing and never touches what is there. -#}
+    adds what is missing and never touches what is there.
+    - prune_started: the as_of of every prune that started recording. One started and
+      not in prune_log stopped part-way: its records count nowhere (finished_prunes_only)
+      and the next prune discards them (macros/retention/prune_row_level_data.sql). A
+      warehouse pruned before this table existed has none: every prune of it finished
+      (they ran in one transaction). -#}
 {% macro create_retention_tables() -%}
     {{ return(adapter.dispatch('create_retention_tables', 'convtrack')()) }}
 {%- endmacro %}
@@ -60,6 +65,27 @@
         retention_days int,
         horizon date
     ) {{ retention_table_options() }};
+    create table if not exists {{ retention_schema() }}.prune_started (
+        pruned_as_of date
+    ) {{ retention_table_options() }};
+{%- endmacro %}
+
+{#- The as_of of every prune that started recording and did not finish: `started` and
+    `log` name the prune_started and prune_log tables. -#}
+{% macro unfinished_prunes(started, log) -%}
+    select started.pruned_as_of
+    from {{ started }} as started
+    where started.pruned_as_of not in (select finished.pruned_as_of from {{ log }} as finished)
+{%- endmacro %}
+
+{#- The rows of a retention table that finished prunes recorded (the models read only
+    those). -#}
+{% macro finished_prunes_only(relation) -%}
+    select *
+    from {{ relation }}
+    where pruned_as_of not in (
+        {{ unfinished_prunes(source('retention', 'prune_started'), source('retention', 'prune_log')) }}
+    )
 {%- endmacro %}
 
 {#- Spark SQL runs one statement per call: each statement of the script is run here, and
@@ -76,8 +102,8 @@
     {{ return('retention') }}
 {%- endmacro %}
 
-{#- Plain Parquet on Spark: Delta and Iceberg are out of reach here. Pruning, which deletes
-    rows, is refused on Spark for now (docs/operations.md#engines). -#}
+{#- Plain Parquet on Spark: Delta and Iceberg are out of reach here. Pruning rewrites
+    tables instead of deleting rows (macros/retention/rewrite_rows.sql). -#}
 {% macro retention_table_options() -%}
     {{ return(adapter.dispatch('retention_table_options', 'convtrack')()) }}
 {%- endmacro %}

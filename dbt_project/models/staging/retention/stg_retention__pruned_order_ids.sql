@@ -4,7 +4,8 @@ with
 
 source as (
 
-    select * from {{ source('retention', 'pruned_order_ids') }}
+    -- Only what finished prunes recorded (macros/retention/retention_tables.sql).
+    {{ finished_prunes_only(source('retention', 'pruned_order_ids')) }}
 
 ),
 

@@ -5,7 +5,8 @@ with
 
 source as (
 
-    select * from {{ source('retention', 'pruned_tracking_ids') }}
+    -- Only what finished prunes recorded (macros/retention/retention_tables.sql).
+    {{ finished_prunes_only(source('retention', 'pruned_tracking_ids')) }}
 
 ),
 
