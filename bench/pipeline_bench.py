@@ -17,7 +17,10 @@ conversions over 90 days) as Parquet import files outside any data directory, th
    Dagster instance in a fresh data dir) on a tiny history of ~100 events over 90 days;
    the baseline is the script on the same tiny data;
 6. with `--scale N1,N2,...`: the full pipeline at each number of clicks (conversions at
-   10 %), time and memory per million clicks, and a PNG of both (bench/pipeline_scale.png).
+   10 %), time and memory per million clicks, and a PNG of both (bench/pipeline_scale.png);
+7. with `--engines duckdb,spark`: steps 2, 3 and 5 on Spark too (CONVTRACK_ENGINE=spark,
+   a data dir of its own with a copy of the same raw files), beside DuckDB's; Spark's
+   published marts against the script's and DuckDB's; a bare Spark session timed alone.
 
 Every job run is split into phases: fixed start-up (Python imports and Dagster run
 creation, until the first step starts, plus dbt's start-up and parse, until its first
@@ -32,6 +35,7 @@ every 50 ms and reports the peak of the sum.
     .venv/bin/python bench/pipeline_bench.py [--clicks 10000000] [--conversions 1000000]
         [--days 90] [--links 50] [--work /tmp/convtrack-pipeline-bench] [--keep]
         [--json FILE] [--scale 1000000,10000000,30000000] [--scale-only]
+        [--engines duckdb,spark] [--report FILE]
 """
 
 from __future__ import annotations
