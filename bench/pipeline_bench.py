@@ -921,7 +921,7 @@ PHASES_SHOWN = [
     ("dbt models", "dbt models"),
     ("dbt tests", "dbt tests"),
     ("dbt unit tests", "dbt unit tests"),
-    ("dbt other nodes (seeds, snapshots, hooks)", "dbt other nodes"),
+    ("dbt other nodes (seeds, snapshots)", "dbt other nodes"),
     # dbt blocks between nodes while the parent consumes its event stream (dagster-dbt).
     ("dbt idle: between nodes (waiting on Dagster's event stream), after the last", "dbt idle"),
     ("publish (steps of group publish)", "publish"),
