@@ -52,7 +52,10 @@ $(WRK):
 # The pipeline at 10M clicks + 1M conversions against one hand-written DuckDB script, and
 # every other figure of issue 10 (bench/pipeline_bench.py; ARGS="--clicks 200000
 # --conversions 20000" for a quick run, ARGS="--scale 1000000,10000000" for the growth
-# curve). numpy generates the data and matplotlib draws the curve; they are no project
+# curve). On DuckDB only unless asked; Spark beside DuckDB (issue 11; needs java, see
+# `make java`; 50 min on a very busy 2-core machine, bench/README.md):
+#   make bench-pipeline ARGS="--clicks 200000 --conversions 20000 --engines duckdb,spark"
+# numpy generates the data and matplotlib draws the curve; they are no project
 # dependencies, so they go beside the venv, in $(BENCH_LIB), at the lock's versions of
 # whatever they share with the venv (python-dateutil, packaging, six).
 BENCH_LIB := $(VENV)/bench-lib

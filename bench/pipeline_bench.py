@@ -17,7 +17,10 @@ conversions over 90 days) as Parquet import files outside any data directory, th
    Dagster instance in a fresh data dir) on a tiny history of ~100 events over 90 days;
    the baseline is the script on the same tiny data;
 6. with `--scale N1,N2,...`: the full pipeline at each number of clicks (conversions at
-   10 %), time and memory per million clicks, and a PNG of both (bench/pipeline_scale.png).
+   10 %), time and memory per million clicks, and a PNG of both (bench/pipeline_scale.png);
+7. with `--engines duckdb,spark`: steps 2, 3 and 5 on Spark too (CONVTRACK_ENGINE=spark,
+   a data dir of its own with a copy of the same raw files), beside DuckDB's; Spark's
+   published marts against the script's and DuckDB's; a bare Spark session timed alone.
 
 Every job run is split into phases: fixed start-up (Python imports and Dagster run
 creation, until the first step starts, plus dbt's start-up and parse, until its first
@@ -32,6 +35,7 @@ every 50 ms and reports the peak of the sum.
     .venv/bin/python bench/pipeline_bench.py [--clicks 10000000] [--conversions 1000000]
         [--days 90] [--links 50] [--work /tmp/convtrack-pipeline-bench] [--keep]
         [--json FILE] [--scale 1000000,10000000,30000000] [--scale-only]
+        [--engines duckdb,spark] [--report FILE]
 """
 
 from __future__ import annotations
@@ -603,6 +607,70 @@ def phase_baseline(data_dir: Path, out_db: Path, as_of: str) -> dict[str, object
     return {"seconds": time.perf_counter() - t0}
 
 
+def phase_spark_session(scratch: str, master: str) -> dict[str, object]:
+    """The Spark engine's fixed costs alone, in a process of its own: a session as
+    dbt-spark's `session` method makes it (Hive catalogue, an embedded Derby metastore
+    made in `scratch`), then its first catalogue query, a first and a warm job, and the
+    floor of what every model and data test costs Spark: a one-row table created (a
+    Spark job, files and a metastore entry) and a query of it (a job)."""
+    t0 = time.perf_counter()
+    from pyspark.sql import SparkSession
+
+    imports = time.perf_counter() - t0
+    root = Path(scratch)
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    builder = SparkSession.builder.master(master).appName("convtrack-bench-probe")
+    # What of profiles.yml's Spark settings bears on start-up and on a small job.
+    for key, value in {
+        "spark.sql.warehouse.dir": str(root / "warehouse"),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": (
+            f"jdbc:derby:;databaseName={root / 'metastore_db'};create=true"
+        ),
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={root}",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.shuffle.partitions": "8",
+    }.items():
+        builder = builder.config(key, value)
+
+    def timed(action) -> float:
+        t = time.perf_counter()
+        action()
+        return time.perf_counter() - t
+
+    t1 = time.perf_counter()
+    spark = builder.enableHiveSupport().getOrCreate()  # the JVM starts here
+    session_s = time.perf_counter() - t1
+    spark.sparkContext.setLogLevel("ERROR")
+    try:
+        out = {
+            "imports_seconds": imports,
+            "session_seconds": session_s,
+            "first_catalog_query_seconds": timed(lambda: spark.sql("show databases").collect()),
+            "first_job_seconds": timed(lambda: spark.range(1000).selectExpr("sum(id)").collect()),
+            "warm_job_seconds": timed(lambda: spark.range(1000).selectExpr("sum(id)").collect()),
+        }
+        creates = [
+            timed(lambda i=i: spark.sql(f"create table t{i} using parquet as select 1 as x"))
+            for i in range(5)
+        ]
+        queries = [
+            timed(lambda i=i: spark.sql(f"select count(*) from t{i} where x is null").collect())
+            for i in range(5)
+        ]
+        out.update(
+            create_table_seconds=statistics.median(creates),
+            query_table_seconds=statistics.median(queries),
+            spark_version=spark.version,
+            java_version=spark.sparkContext._jvm.System.getProperty("java.version"),
+        )
+    finally:
+        stop_s = timed(spark.stop)
+    shutil.rmtree(root, ignore_errors=True)
+    return {**out, "stop_seconds": stop_s}
+
+
 def phase_plot(points: list[dict], out: str) -> dict[str, object]:
     """Time and peak memory of the full pipeline against clicks, as a PNG."""
     import matplotlib
@@ -651,17 +719,21 @@ PHASES = {
     "run_steps": lambda a: phase_run_steps(Path(a["data_dir"]), a["run_id"]),
     "baseline": lambda a: phase_baseline(Path(a["data_dir"]), Path(a["out_db"]), a["as_of"]),
     "plot": lambda a: with_bench_lib(phase_plot)(a["points"], a["out"]),
+    "spark_session": lambda a: phase_spark_session(a["scratch"], a["master"]),
 }
 
 
 # ---------------------------------------------------------------- measuring a process
 
 
-def _tree_rss(root: int) -> int:
-    """Resident bytes of `root` and every descendant (shared pages counted per process)."""
+def _tree_rss(root: int, cpu: dict[int, float] | None = None) -> int:
+    """Resident bytes of `root` and every descendant (shared pages counted per process);
+    into `cpu`, each one's CPU seconds so far (user + system)."""
     page = os.sysconf("SC_PAGE_SIZE")
+    ticks = os.sysconf("SC_CLK_TCK")
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
+    used: dict[int, float] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -672,13 +744,16 @@ def _tree_rss(root: int) -> int:
                 resident = int(f.read().split()[1])
         except OSError:
             continue
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
+        fields = stat[stat.rindex(")") + 2 :].split()
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
         rss[int(entry.name)] = resident * page
+        used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
     total, stack = 0, [root]
     while stack:
         pid = stack.pop()
         total += rss.get(pid, 0)
+        if cpu is not None and pid in used:
+            cpu[pid] = max(cpu.get(pid, 0.0), used[pid])
         stack.extend(children.get(pid, []))
     return total
 
@@ -698,12 +773,13 @@ def measure(cmd: list[str], *, env: dict | None = None, log: Path | None = None)
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
         peak = 0
+        tree_cpu: dict[int, float] = {}
         done = threading.Event()
 
         def sample() -> None:
             nonlocal peak
             while not done.is_set():
-                peak = max(peak, _tree_rss(proc.pid))
+                peak = max(peak, _tree_rss(proc.pid, tree_cpu))
                 done.wait(0.05)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -722,14 +798,18 @@ def measure(cmd: list[str], *, env: dict | None = None, log: Path | None = None)
         "epoch_seconds": time.time() - started,
         "peak_tree_rss": peak,
         "cpu_seconds": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+        # The same from /proc, sampled: it also counts a descendant no one waited for
+        # (pyspark's JVM), which the children's rusage above misses.
+        "tree_cpu_seconds": sum(tree_cpu.values()),
         "load_before": load,
         "load_after": os.getloadavg(),
     }
 
 
-def run_phase(name: str, args: dict) -> dict:
-    """Run one phase in a child process; its result, wall time and peak memory."""
-    m = measure([sys.executable, __file__, "--phase", name, json.dumps(args)])
+def run_phase(name: str, args: dict, env: dict | None = None) -> dict:
+    """Run one phase in a child process (`env` added to its environment); its result,
+    wall time and peak memory."""
+    m = measure([sys.executable, __file__, "--phase", name, json.dumps(args)], env=env)
     if m["returncode"] != 0:
         raise SystemExit(f"phase {name} failed with exit code {m['returncode']}")
     result = json.loads(m.pop("stdout").strip().splitlines()[-1])
@@ -744,9 +824,11 @@ def _epoch(stamp: str) -> float:
 
 
 def _dbt_log(path: Path) -> dict | None:
-    """When a dbt invocation's log starts, when its first node could run (the
-    ConcurrencyLine), when it ends, and whether dbt had to re-parse the whole project."""
-    start = nodes_at = end = None
+    """When a dbt invocation's log starts, when it has parsed the project and could run
+    nodes (the ConcurrencyLine), when its first query to the warehouse came back (the
+    first SQLQueryStatus after that: on Spark, the JVM and the session start inside it),
+    when it ends, and whether dbt had to re-parse the whole project."""
+    start = nodes_at = connected_at = end = None
     full_parse = False
     for line in path.read_text().splitlines():
         try:
@@ -759,10 +841,18 @@ def _dbt_log(path: Path) -> dict | None:
             full_parse = True
         if info.get("name") == "ConcurrencyLine" and nodes_at is None:
             nodes_at = ts
+        if info.get("name") == "SQLQueryStatus" and nodes_at and connected_at is None:
+            connected_at = ts
         end = ts
     if start is None:
         return None
-    return {"log_start": start, "nodes_at": nodes_at or end, "end": end, "full_parse": full_parse}
+    return {
+        "log_start": start,
+        "nodes_at": nodes_at or end,
+        "connected_at": connected_at or nodes_at or end,
+        "end": end,
+        "full_parse": full_parse,
+    }
 
 
 def dbt_invocations(artifacts: Path, since: float, until: float) -> list[dict]:
@@ -811,16 +901,27 @@ def share_wall(nodes: list[dict], lo: float, hi: float) -> dict[str, float]:
     return shares
 
 
-DBT_KINDS = {"model": "dbt models", "test": "dbt tests", "unit_test": "dbt unit tests"}
+DBT_KINDS = {
+    "model": "dbt models",
+    "test": "dbt tests",
+    "unit_test": "dbt unit tests",
+    "operation": "dbt hooks",
+}
 PHASES_SHOWN = [
     ("start-up: Python, imports, run creation (until the run's first event)", "startup_python"),
     ("start-up: Dagster, from the run's first event to its first step", "startup_dagster"),
-    ("start-up: dbt start and parse (until its first node)", "startup_dbt"),
+    ("start-up: dbt process start and project parse (until dbt can run nodes)", "startup_dbt"),
+    (
+        "start-up: dbt's first warehouse query (on Spark: JVM, session, metastore)",
+        "startup_connect",
+    ),
+    ("start-up: dbt schemas and relation cache (until its first hook or node)", "startup_schemas"),
+    ("dbt on-run-start hooks (retention tables; on Spark: raw tables)", "dbt hooks"),
     ("raw load (steps of group raw)", "raw load"),
     ("dbt models", "dbt models"),
     ("dbt tests", "dbt tests"),
     ("dbt unit tests", "dbt unit tests"),
-    ("dbt other nodes (seeds, snapshots, hooks)", "dbt other nodes"),
+    ("dbt other nodes (seeds, snapshots)", "dbt other nodes"),
     # dbt blocks between nodes while the parent consumes its event stream (dagster-dbt).
     ("dbt idle: between nodes (waiting on Dagster's event stream), after the last", "dbt idle"),
     ("publish (steps of group publish)", "publish"),
@@ -834,7 +935,8 @@ def breakdown(
 ) -> dict:
     """A run's wall time (a process from `started`, `wall` seconds) in phases that add
     up to it: each step goes to its asset groups' phase; a step that ran dbt is split
-    into dbt's start-up, its nodes by kind, and the rest."""
+    into dbt's start-up (process and parse, first warehouse query, schemas), its nodes
+    by kind (hooks, models, tests), and the rest."""
     out = {key: 0.0 for _, key in PHASES_SHOWN}
     first = min((s["start"] for s in steps), default=started + wall)
     run_start = min(run_start or first, first)
@@ -847,8 +949,16 @@ def breakdown(
         if mine:
             at = step["start"]
             for inv in mine:
-                out["startup_dbt"] += inv["nodes_at"] - at
-                for kind, secs in share_wall(inv["nodes"], inv["nodes_at"], inv["end"]).items():
+                parsed = max(inv["nodes_at"], at)
+                connected = min(max(inv["connected_at"], parsed), inv["end"])
+                first_node = min(
+                    (n["start"] for n in inv["nodes"] if "start" in n), default=inv["end"]
+                )
+                first_node = min(max(first_node, connected), inv["end"])
+                out["startup_dbt"] += parsed - at
+                out["startup_connect"] += connected - parsed
+                out["startup_schemas"] += first_node - connected
+                for kind, secs in share_wall(inv["nodes"], first_node, inv["end"]).items():
                     key = "dbt idle" if kind == "idle" else DBT_KINDS.get(kind, "dbt other nodes")
                     out[key] += secs
                 at = inv["end"]
@@ -860,7 +970,7 @@ def breakdown(
         else:
             out["other steps"] += step["end"] - step["start"]
     out["between steps"] = started + wall - first - in_steps
-    out["fixed start-up"] = out["startup_python"] + out["startup_dagster"] + out["startup_dbt"]
+    out["fixed start-up"] = sum(v for k, v in out.items() if k.startswith("startup_"))
     out["total"] = wall
     out["full_parse"] = any(inv["full_parse"] for inv in invocations)
     return out
@@ -882,20 +992,47 @@ def mart_tables() -> list[str]:
     return sorted(key.path[-1] for key in MART_ASSET_KEYS)
 
 
-def compare_marts(published: Path, baseline: Path) -> dict[str, object]:
-    """Rows in one and not the other, per mart (bags, so duplicates count); a mart the
-    baseline lacks differs by all its rows."""
+# Columns that differ from one build to the next by design: the run's id and time.
+PER_RUN_COLUMNS = ("run_id", "built_at")
+# ... and from one engine to the other (`_meta` names the engine that built the marts).
+PER_ENGINE_COLUMNS = ("engine", "engine_version")
+
+
+def compare_marts(
+    published: Path,
+    baseline: Path,
+    *,
+    schema: str = "marts",
+    ignore: tuple[str, ...] = PER_RUN_COLUMNS,
+) -> dict[str, object]:
+    """Rows in one and not the other, per mart (bags, so duplicates count), over the
+    columns both sides have but `ignore`; a mart the baseline lacks differs by all its
+    rows. `baseline` holds its marts in `schema` (the script's file: `marts`; another
+    published snapshot: `main`). A column only one side has is named in the result
+    (`only_columns`), not compared: the script has no `_meta.engine`."""
     import duckdb
 
     diffs = {}
     with duckdb.connect() as con:
         con.execute("attach ? as p (read_only)", [str(published)])
         con.execute("attach ? as b (read_only)", [str(baseline)])
+
+        def columns(db: str, table: str) -> list[str]:
+            return [
+                r[0]
+                for r in con.execute(
+                    "select column_name from duckdb_columns() where database_name = ? "
+                    "and schema_name = ? and table_name = ? order by column_index",
+                    [db, "main" if db == "p" else schema, table],
+                ).fetchall()
+            ]
+
         in_baseline = {
             r[0]
             for r in con.execute(
                 "select table_name from duckdb_tables() where database_name = 'b' "
-                "and schema_name = 'marts'"
+                "and schema_name = ?",
+                [schema],
             ).fetchall()
         }
         for table in mart_tables():
@@ -903,29 +1040,34 @@ def compare_marts(published: Path, baseline: Path) -> dict[str, object]:
                 (rows,) = con.execute(f'select count(*) from p.main."{table}"').fetchone()
                 diffs[table] = {"rows": rows, "only_pipeline": rows, "only_baseline": 0}
                 continue
-            cols = [
-                r[0]
-                for r in con.execute(
-                    "select column_name from duckdb_columns() where database_name = 'p' "
-                    "and table_name = ? order by column_index",
-                    [table],
-                ).fetchall()
-                if r[0] not in ("run_id", "built_at")
-            ]
+            mine, theirs = columns("p", table), columns("b", table)
+            cols = [c for c in mine if c in theirs and c not in ignore]
             sel = ", ".join(f'"{c}"' for c in cols)
             p = f'select {sel} from p.main."{table}"'
-            b = f'select {sel} from b.marts."{table}"'
+            b = f'select {sel} from b.{schema}."{table}"'
             (only_p,) = con.execute(f"select count(*) from ({p} except all {b})").fetchone()
             (only_b,) = con.execute(f"select count(*) from ({b} except all {p})").fetchone()
             (rows,) = con.execute(f"select count(*) from ({p})").fetchone()
             diffs[table] = {"rows": rows, "only_pipeline": only_p, "only_baseline": only_b}
+            one_side = sorted((set(mine) ^ set(theirs)) - set(ignore))
+            if one_side:
+                diffs[table]["only_columns"] = one_side
     return diffs
 
 
 def marts_line(diffs: dict) -> str:
     bad = {t: d for t, d in diffs.items() if d["only_pipeline"] or d["only_baseline"]}
     counts = ", ".join(f"{t} {d['rows']:,}" for t, d in diffs.items())
-    return ("identical" if not bad else f"DIFFER in {bad}") + f" ({counts})"
+    skipped = "; ".join(
+        f"{t}: not compared {', '.join(d['only_columns'])} (one side only)"
+        for t, d in diffs.items()
+        if d.get("only_columns")
+    )
+    return (
+        ("identical" if not bad else f"DIFFER in {bad}")
+        + f" ({counts})"
+        + (f"; {skipped}" if skipped else "")
+    )
 
 
 # ---------------------------------------------------------------- the read API
@@ -1031,8 +1173,44 @@ def gen_args(work: Path, clicks: int, conversions: int, days: int, links: int) -
     }
 
 
-def full_build(work: Path, clicks: int, conversions: int, days: int, links: int) -> dict:
-    """Generate, import and run the whole job over the history in `work`."""
+def engine_env(engine: str) -> dict[str, str]:
+    """The environment a run on `engine` gets (docs/operations.md#engines)."""
+    return {
+        "CONVTRACK_ENGINE": engine,
+        **({"SPARK_LOCAL_IP": "127.0.0.1"} if engine == "spark" else {}),
+    }
+
+
+def mirror_raw(data_dir: Path, other: Path) -> int:
+    """Copy the raw files of `data_dir` that `other` lacks into `other`: the same rows,
+    byte for byte, for a build on another engine. Returns the number of files copied."""
+    copied_files = 0
+    for src in sorted((data_dir / "raw").rglob("*")):
+        dst = other / src.relative_to(data_dir)
+        if src.is_file() and not dst.exists():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+            copied_files += 1
+    return copied_files
+
+
+def run_pipeline_phase(engine: str, data_dir: Path, first: str, last: str) -> dict:
+    """The job over [first, last] on `engine`, in a child process; exits on failure."""
+    run = run_phase(
+        "pipeline",
+        {"data_dir": str(data_dir), "first": first, "last": last},
+        env=engine_env(engine),
+    )
+    if not run["success"]:
+        raise SystemExit(f"the pipeline run on {engine} over {first} .. {last} failed ({data_dir})")
+    return run
+
+
+def full_build(
+    work: Path, clicks: int, conversions: int, days: int, links: int, mirror: Path | None = None
+) -> dict:
+    """Generate, import and run the whole job over the history in `work`; with `mirror`,
+    a data dir that gets a copy of the imported raw files (for another engine's build)."""
     shutil.rmtree(work, ignore_errors=True)
     data_dir = work / "data"
     gen = run_phase("generate", gen_args(work, clicks, conversions, days, links))
@@ -1040,17 +1218,22 @@ def full_build(work: Path, clicks: int, conversions: int, days: int, links: int)
         "import",
         {"data_dir": str(data_dir), "files": gen["files"]["history"], "links": gen["links"]},
     )
+    if mirror:
+        mirror_raw(data_dir, mirror)
     from orchestration.run import first_raw_day
 
     # As run_pipeline: from the first raw day of any stream (the links were recorded
     # before the first click) to the last day of the history.
     first = first_raw_day(settings_for(data_dir), FIRST_DAY + dt.timedelta(days=days)).isoformat()
-    full = run_phase(
-        "pipeline", {"data_dir": str(data_dir), "first": first, "last": gen["last_history_day"]}
-    )
-    if not full["success"]:
-        raise SystemExit(f"the full pipeline run failed ({work})")
-    return {"work": work, "data_dir": data_dir, "gen": gen, "import": imp, "full": full}
+    full = run_pipeline_phase("duckdb", data_dir, first, gen["last_history_day"])
+    return {
+        "work": work,
+        "data_dir": data_dir,
+        "gen": gen,
+        "import": imp,
+        "full": full,
+        "first": first,
+    }
 
 
 def job_phases(run: dict, data_dir: Path) -> dict:
@@ -1062,7 +1245,12 @@ def job_phases(run: dict, data_dir: Path) -> dict:
     phases = breakdown(
         run["started"], run["epoch_seconds"], run.get("run_start"), run["steps"], invocations
     )
-    return {"phases": phases, "slowest": slowest_nodes(invocations)}
+    nodes = [
+        {"unique_id": n["unique_id"], "seconds": n["seconds"], "status": n["status"]}
+        for inv in invocations
+        for n in inv["nodes"]
+    ]
+    return {"phases": phases, "slowest": slowest_nodes(invocations), "nodes": nodes}
 
 
 def tiny_history(work: Path, days: int) -> dict:
@@ -1077,29 +1265,62 @@ def tiny_history(work: Path, days: int) -> dict:
         {"data_dir": str(data_dir), "files": gen["files"]["history"], "links": gen["links"]},
     )
     as_of = gen["last_history_day"]
-    cli = measure(
-        [*convtrack_command(), "pipeline", "run", "--as-of", as_of],
-        env={"CONVTRACK_DATA_DIR": str(data_dir)},
-        log=work / "pipeline-run.log",
-    )
-    found = re.search(r"pipeline run (\S+) built", cli["stdout"])
-    if cli["returncode"] != 0 or not found:
-        raise SystemExit(f"convtrack pipeline run failed on the tiny history: {cli['stdout']}")
-    steps = run_phase("run_steps", {"data_dir": str(data_dir), "run_id": found.group(1)})
-    # Only the run's timeline: the phase's own measurement (its wall time, its start)
-    # must not stand in for the CLI's.
-    cli.update({key: steps[key] for key in ("run_start", "events_before_first_step", "steps")})
+    cli = cli_pipeline_run("duckdb", data_dir, as_of, work / "pipeline-run.log")
     base = run_phase(
         "baseline",
         {"data_dir": str(data_dir), "out_db": str(work / "baseline.duckdb"), "as_of": as_of},
     )
     return {
         "events": gen["history_clicks"] + gen["history_conversions"],
+        "data_dir": str(data_dir),
+        "as_of": as_of,
         "cli": cli,
         "phases": job_phases(cli, data_dir)["phases"],
         "baseline": base,
         "diffs": compare_marts(
             data_dir / "warehouse" / "published.duckdb", work / "baseline.duckdb"
+        ),
+    }
+
+
+def cli_pipeline_run(engine: str, data_dir: Path, as_of: str, log: Path) -> dict:
+    """`convtrack pipeline run --as-of DAY` on `engine`, as a user runs it, measured;
+    with the run's step timeline from the data dir's Dagster instance."""
+    cli = measure(
+        [*convtrack_command(), "pipeline", "run", "--as-of", as_of],
+        env={"CONVTRACK_DATA_DIR": str(data_dir), **engine_env(engine)},
+        log=log,
+    )
+    found = re.search(r"pipeline run (\S+) built", cli["stdout"])
+    if cli["returncode"] != 0 or not found:
+        raise SystemExit(f"convtrack pipeline run failed on {engine} ({log}): {cli['stdout']}")
+    steps = run_phase(
+        "run_steps", {"data_dir": str(data_dir), "run_id": found.group(1)}, env=engine_env(engine)
+    )
+    # Only the run's timeline: the phase's own measurement (its wall time, its start)
+    # must not stand in for the CLI's.
+    cli.update({key: steps[key] for key in ("run_start", "events_before_first_step", "steps")})
+    return cli
+
+
+def spark_tiny(work: Path, tiny: dict) -> dict:
+    """The tiny history's raw files (copied from DuckDB's tiny data dir) built on Spark
+    by `convtrack pipeline run`; its marts against the script's and DuckDB's."""
+    shutil.rmtree(work, ignore_errors=True)
+    data_dir = work / "data"
+    mirror_raw(Path(tiny["data_dir"]), data_dir)
+    cli = cli_pipeline_run("spark", data_dir, tiny["as_of"], work / "pipeline-run.log")
+    published = data_dir / "warehouse" / "published.duckdb"
+    duck = Path(tiny["data_dir"])
+    return {
+        "cli": cli,
+        **job_phases(cli, data_dir),
+        "diffs": compare_marts(published, duck.parent / "baseline.duckdb"),
+        "diffs_duckdb": compare_marts(
+            published,
+            duck / "warehouse" / "published.duckdb",
+            schema="main",
+            ignore=PER_RUN_COLUMNS + PER_ENGINE_COLUMNS,
         ),
     }
 
@@ -1150,6 +1371,26 @@ def machine() -> str:
         f"nproc={os.cpu_count()}, {cpu}, {mem_kb / 2**20:.1f} GiB RAM, "
         f"Python {platform.python_version()}, {platform.platform()}"
     )
+
+
+def git_commit() -> str:
+    """The commit measured (with `+` when the work tree differs from it)."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+" if dirty else "")
 
 
 def gb(n: float) -> str:
@@ -1209,6 +1450,15 @@ def main() -> None:
         help="comma-separated numbers of clicks: the full pipeline at each (growth, PNG)",
     )
     parser.add_argument("--scale-only", action="store_true", help="only the growth curve")
+    parser.add_argument(
+        "--engines",
+        default="duckdb",
+        help="duckdb (the default) or duckdb,spark: the full build, the new day and the "
+        "tiny history on Spark too, beside DuckDB's",
+    )
+    parser.add_argument(
+        "--report", type=Path, help="print the report of an earlier run's --json file, and stop"
+    )
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("phase_args", nargs="?", help=argparse.SUPPRESS)
     opts = parser.parse_args()
@@ -1216,9 +1466,17 @@ def main() -> None:
         result = PHASES[opts.phase](json.loads(opts.phase_args))
         print(json.dumps(result, default=str))
         return
+    if opts.report:
+        print_reports(opts, json.loads(opts.report.read_text()))
+        return
     sizes = [int(s.replace("_", "")) for s in opts.scale.split(",")] if opts.scale else []
     if opts.scale_only and not sizes:
         parser.error("--scale-only needs --scale")
+    opts.engines = [e.strip() for e in opts.engines.split(",") if e.strip()]
+    if "duckdb" not in opts.engines or not set(opts.engines) <= {"duckdb", "spark"}:
+        parser.error("--engines: duckdb, or duckdb,spark (Spark is measured beside DuckDB)")
+    if "spark" in opts.engines and opts.scale_only:
+        parser.error("--engines duckdb,spark measures no growth: leave out --scale-only")
 
     # A SIGTERM ends the bench through `finally` blocks (the read API's server is stopped).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -1226,9 +1484,12 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     print(f"machine: {machine()}")
     print(f"work dir: {work}; load average at start: {os.getloadavg()}", flush=True)
+    bench_t0 = time.perf_counter()
     figures: dict[str, object] = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
+        "commit": git_commit(),
+        "engines": opts.engines,
     }
     main_build = None
     if not opts.scale_only:
@@ -1236,16 +1497,38 @@ def main() -> None:
     if sizes:
         print(f"\ngrowth: the full pipeline at {', '.join(f'{s:,}' for s in sizes)} clicks")
         figures["growth"] = growth(opts, sizes, main_build)
+    figures["bench_seconds"] = time.perf_counter() - bench_t0
+    figures["load_at_end"] = os.getloadavg()
     if opts.json:
         opts.json.write_text(json.dumps(figures, indent=1, default=str))
-    report(opts, figures)
+    print_reports(opts, figures)
     if not opts.keep:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def print_reports(opts, figures: dict) -> None:
+    """The tables of one run's figures (of this run, or of a --json file)."""
+    report(opts, figures)
+    if "spark" in figures:
+        report_spark(figures)
+    print(
+        f"\nthe bench took {figures['bench_seconds']:.0f} s (commit {figures['commit']}; "
+        f"load average at the end {figures['load_at_end']})"
+    )
+
+
 def measure_everything(opts, work: Path, figures: dict) -> dict:
     """Every figure but growth; prints progress; fills `figures`."""
-    build = full_build(work / "history", opts.clicks, opts.conversions, opts.days, opts.links)
+    spark = "spark" in opts.engines
+    spark_dir = work / "spark" / "data"
+    build = full_build(
+        work / "history",
+        opts.clicks,
+        opts.conversions,
+        opts.days,
+        opts.links,
+        mirror=spark_dir if spark else None,
+    )
     gen, imp, full, data_dir = build["gen"], build["import"], build["full"], build["data_dir"]
     print(
         f"generated {gen['history_clicks']:,} clicks and {gen['history_conversions']:,} "
@@ -1283,13 +1566,55 @@ def measure_everything(opts, work: Path, figures: dict) -> dict:
     )
     diffs = compare_marts(data_dir / "warehouse" / "published.duckdb", work / "baseline.duckdb")
     print(f"baseline script: {base['wall_seconds']:.1f} s; marts {marts_line(diffs)}", flush=True)
+    published = data_dir / "warehouse" / "published.duckdb"
+    if spark:
+        figures["spark"] = sp = {
+            "session": run_phase(
+                "spark_session",
+                {
+                    "scratch": str(work / "spark" / "probe"),
+                    "master": settings_for(data_dir).spark_master,
+                },
+                env=engine_env("spark"),
+            )
+        }
+        print(f"Spark session alone: {sp['session']['session_seconds']:.1f} s", flush=True)
+        sp["full"] = run_pipeline_phase("spark", spark_dir, build["first"], last)
+        sp["full_phases"] = job_phases(sp["full"], spark_dir)
+        sp["diffs"] = compare_marts(
+            spark_dir / "warehouse" / "published.duckdb", work / "baseline.duckdb"
+        )
+        sp["diffs_duckdb"] = compare_marts(
+            spark_dir / "warehouse" / "published.duckdb",
+            published,
+            schema="main",
+            ignore=PER_RUN_COLUMNS + PER_ENGINE_COLUMNS,
+        )
+        print(
+            f"full pipeline on Spark: {sp['full']['wall_seconds']:.1f} s; marts vs script "
+            f"{marts_line(sp['diffs'])}; vs DuckDB's {marts_line(sp['diffs_duckdb'])}",
+            flush=True,
+        )
 
     imp_new = run_phase("import", {"data_dir": str(data_dir), "files": gen["files"]["new_day"]})
     new_day = gen["new_day"]
-    inc = run_phase("pipeline", {"data_dir": str(data_dir), "first": new_day, "last": new_day})
-    if not inc["success"]:
-        raise SystemExit("the new-day pipeline run failed")
+    inc = run_pipeline_phase("duckdb", data_dir, new_day, new_day)
     print(f"new day: {inc['wall_seconds']:.1f} s", flush=True)
+    if spark:
+        mirror_raw(data_dir, spark_dir)
+        sp["new_day"] = run_pipeline_phase("spark", spark_dir, new_day, new_day)
+        sp["new_day_phases"] = job_phases(sp["new_day"], spark_dir)
+        sp["new_day_diffs_duckdb"] = compare_marts(
+            spark_dir / "warehouse" / "published.duckdb",
+            published,
+            schema="main",
+            ignore=PER_RUN_COLUMNS + PER_ENGINE_COLUMNS,
+        )
+        print(
+            f"new day on Spark: {sp['new_day']['wall_seconds']:.1f} s; marts vs DuckDB's "
+            f"{marts_line(sp['new_day_diffs_duckdb'])}",
+            flush=True,
+        )
 
     snapshot = data_dir / "warehouse" / "published.duckdb"
     ids = attributed_tracking_ids(snapshot, LOOKUPS)
@@ -1299,6 +1624,13 @@ def measure_everything(opts, work: Path, figures: dict) -> dict:
 
     tiny = tiny_history(work / "tiny", opts.days)
     print(f"tiny history: {tiny['cli']['wall_seconds']:.1f} s", flush=True)
+    if spark:
+        sp["tiny"] = spark_tiny(work / "spark" / "tiny", tiny)
+        print(
+            f"tiny history on Spark: {sp['tiny']['cli']['wall_seconds']:.1f} s; marts vs "
+            f"script {marts_line(sp['tiny']['diffs'])}",
+            flush=True,
+        )
 
     figures.update(
         generate=gen,
@@ -1496,6 +1828,125 @@ def report(opts, f: dict) -> None:
             ),
             growth_rows,
         )
+
+
+def report_spark(f: dict) -> None:
+    """The Spark runs beside DuckDB's of the same run: times, ratios, where the time goes,
+    each model's time, the marts compared."""
+    sp, probe = f["spark"], f["spark"]["session"]
+    runs = [
+        ("full build", f["full"], sp["full"]),
+        ("one new day", f["new_day"], sp["new_day"]),
+        ("tiny history, `convtrack pipeline run`", f["tiny"]["cli"], sp["tiny"]["cli"]),
+    ]
+    rows = []
+    for name, duck, spark in runs:
+        rows.append(
+            (
+                name,
+                f"{duck['wall_seconds']:.1f} s",
+                f"{spark['wall_seconds']:.1f} s",
+                f"{spark['wall_seconds'] / duck['wall_seconds']:.1f}x",
+                f"{duck['tree_cpu_seconds']:.0f} / {spark['tree_cpu_seconds']:.0f} s",
+                f"{gb(duck['peak_tree_rss'])} / {gb(spark['peak_tree_rss'])}",
+                f"{spark['load_before'][0]:.1f} → {spark['load_after'][0]:.1f}",
+            )
+        )
+    print(
+        f"\nSpark beside DuckDB, same data, same run (Spark {probe['spark_version']}, "
+        f"Java {probe['java_version']}):"
+    )
+    print_table(
+        (
+            "run",
+            "DuckDB",
+            "Spark",
+            "Spark / DuckDB",
+            "CPU, DuckDB / Spark",
+            "peak memory, DuckDB / Spark",
+            "load (1 min) during Spark's",
+        ),
+        rows,
+    )
+    print(
+        f"Spark session alone (a process of its own): JVM and session start "
+        f"{probe['session_seconds']:.1f} s, first catalogue query (Derby metastore made) "
+        f"{probe['first_catalog_query_seconds']:.1f} s, first job "
+        f"{probe['first_job_seconds']:.1f} s, a warm job {probe['warm_job_seconds']:.2f} s; "
+        f"a one-row table created {probe['create_table_seconds']:.2f} s and queried "
+        f"{probe['query_table_seconds']:.2f} s (medians of 5)"
+    )
+
+    cols = [
+        ("full, DuckDB", f["full_phases"]["phases"]),
+        ("full, Spark", sp["full_phases"]["phases"]),
+        ("new day, DuckDB", f["new_day_phases"]["phases"]),
+        ("new day, Spark", sp["new_day_phases"]["phases"]),
+        ("tiny, DuckDB", f["tiny"]["phases"]),
+        ("tiny, Spark", sp["tiny"]["phases"]),
+    ]
+    print("\nwhere the time goes, DuckDB beside Spark (wall seconds; the parts add up):")
+    print_table(
+        ("phase", *(name for name, _ in cols)),
+        [
+            ("fixed start-up", *(f"{p['fixed start-up']:.1f}" for _, p in cols)),
+            *(
+                (
+                    f"  {label}" if key.startswith("startup") else label,
+                    *(f"{p[key]:.1f}" for _, p in cols),
+                )
+                for label, key in PHASES_SHOWN
+            ),
+            ("total", *(f"{p['total']:.1f}" for _, p in cols)),
+        ],
+    )
+
+    def by_kind(nodes: list[dict]) -> dict[str, list[float]]:
+        kinds: dict[str, list[float]] = {}
+        for n in nodes:
+            kinds.setdefault(n["unique_id"].split(".")[0], []).append(n["seconds"])
+        return kinds
+
+    def times(nodes: list[dict]) -> dict[str, float]:
+        return {
+            n["unique_id"].split(".")[-1]: n["seconds"]
+            for n in nodes
+            if n["unique_id"].startswith("model.")
+        }
+
+    duck_models, spark_models = times(f["full_phases"]["nodes"]), times(sp["full_phases"]["nodes"])
+    print("\neach model, full build (its own execution time, s; dbt runs 2 at a time):")
+    model_rows = [
+        (
+            name,
+            f"{duck_models.get(name, float('nan')):.2f}",
+            f"{spark_models.get(name, float('nan')):.2f}",
+        )
+        for name in sorted(
+            set(duck_models) | set(spark_models), key=lambda m: -spark_models.get(m, 0)
+        )
+    ]
+    for label, nodes_d, nodes_s in (
+        ("full build", f["full_phases"]["nodes"], sp["full_phases"]["nodes"]),
+        ("new day", f["new_day_phases"]["nodes"], sp["new_day_phases"]["nodes"]),
+    ):
+        kd, ks = by_kind(nodes_d), by_kind(nodes_s)
+        for kind in sorted(set(kd) | set(ks)):
+            d, s_ = kd.get(kind, []), ks.get(kind, [])
+            model_rows.append(
+                (
+                    f"all {kind}s, {label} (n, sum, mean)",
+                    f"{len(d)}, {sum(d):.1f}, {statistics.mean(d) if d else 0:.2f}",
+                    f"{len(s_)}, {sum(s_):.1f}, {statistics.mean(s_) if s_ else 0:.2f}",
+                )
+            )
+    print_table(("model", "DuckDB", "Spark"), model_rows)
+
+    print(f"\nSpark's marts, full build, vs the script: {marts_line(sp['diffs'])}")
+    print(f"Spark's marts, full build, vs DuckDB's: {marts_line(sp['diffs_duckdb'])}")
+    print(f"Spark's marts, new day, vs DuckDB's: {marts_line(sp['new_day_diffs_duckdb'])}")
+    print(f"Spark's tiny marts vs the script: {marts_line(sp['tiny']['diffs'])}")
+    print(f"Spark's tiny marts vs DuckDB's: {marts_line(sp['tiny']['diffs_duckdb'])}")
 
 
 if __name__ == "__main__":
