@@ -89,7 +89,7 @@ def dbt_run_env(
     spark_raw_sources: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """What a run tells dbt, as environment variables (dbt_project/macros/run_var.sql,
-    profiles.yml): the settings dbt reads (the engine picks the profile's target), and
+    profiles.yml): the settings dbt reads (the profile's output: dbt_target), and
     for a build its range and run id - and on Spark the raw tables to register
     (orchestration.assets.ingest.spark_raw_sources).
 
@@ -100,18 +100,29 @@ def dbt_run_env(
     recompute from there minus the lookback, so late data inside the window is attributed
     as if it had been on time.
     """
+    thrift = settings.spark_thrift_address if settings.engine == "spark" else None
     values = {
         "attribution_window_days": str(settings.attribution_window_days),
         "reporting_timezone": settings.reporting_timezone,
         "duckdb_memory_limit": settings.duckdb_memory_limit,
-        "engine": settings.engine,
-        "spark_master": settings.spark_master if settings.engine == "spark" else None,
+        "target": dbt_target(settings),
+        "spark_master": settings.spark_master if dbt_target(settings) == "spark" else None,
+        "spark_thrift_host": thrift[0] if thrift else None,
+        "spark_thrift_port": str(thrift[1]) if thrift else None,
         "spark_raw_sources": json.dumps(spark_raw_sources) if spark_raw_sources else None,
         "start_date": start_date.isoformat() if start_date else None,
         "as_of": as_of.isoformat() if as_of else None,
         "run_id": run_id,
     }
     return {dbt_env_name(name): value for name, value in values.items() if value is not None}
+
+
+def dbt_target(settings: Settings) -> str:
+    """The output of dbt_project/profiles.yml a run builds with: DuckDB, Spark in dbt's own
+    process, or a Spark Thrift server (docs/operations.md#engines)."""
+    if settings.engine == "spark" and settings.spark_thrift is not None:
+        return "spark_thrift"
+    return settings.engine
 
 
 # Every such variable starts so; a run clears those of an earlier run in the process.

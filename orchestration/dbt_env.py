@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from convtrack.core.settings import Settings
-from orchestration.build_range import DBT_ENV_PREFIX
+from orchestration.build_range import DBT_ENV_PREFIX, dbt_target
 
 # dbt's name for it (dagster-dbt's PARTIAL_PARSE_FILE_NAME).
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
@@ -42,7 +42,7 @@ def dbt_environment(settings: Settings, run_env: Mapping[str, str] | None = None
                 **(run_env or {}),
             }
         )
-        if settings.engine == "spark" and settings.spark_master.startswith("local"):
+        if dbt_target(settings) == "spark" and settings.spark_master.startswith("local"):
             # A session on this machine: Spark binds to loopback instead of whatever
             # address the host name resolves to (and warns about it).
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")

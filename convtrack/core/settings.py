@@ -44,6 +44,30 @@ _SPARK_MASTER = re.compile(
     r"local(\[(\d{1,6}|\*)(,\d{1,6})?\])?|(spark|k8s|mesos)://[!-~]+|yarn", re.ASCII
 )
 
+# A Spark Thrift server (docs/operations.md#engines): `host:port`, the host a DNS name, an
+# IPv4 address or a bracketed IPv6 one - ASCII of a host name's length, as it travels
+# through an environment variable to dbt's profile.
+MAX_SPARK_THRIFT_CHARS = 253 + len(":65535")
+_SPARK_THRIFT = re.compile(r"(?P<host>\[[0-9a-f:.]+\]|[a-z0-9.-]+):(?P<port>\d{1,5})", re.ASCII)
+_HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", re.ASCII)
+
+
+def thrift_address(server: str) -> tuple[str, int] | None:
+    """The host (without brackets) and port a Spark Thrift server's `host:port` names, or
+    None when it names none."""
+    match = _SPARK_THRIFT.fullmatch(server.strip().lower())
+    if match is None or len(server.strip()) > MAX_SPARK_THRIFT_CHARS:
+        return None
+    host, port = match["host"], int(match["port"])
+    if host.startswith("["):
+        try:
+            host = str(ipaddress.IPv6Address(host[1:-1]))
+        except ValueError:
+            return None
+    elif not all(_HOST_LABEL.fullmatch(label) for label in host.removesuffix(".").split(".")):
+        return None
+    return (host, port) if 1 <= port <= 65535 else None
+
 
 def env_var(field_name: str) -> str:
     """The environment variable that sets a `Settings` field."""
@@ -115,6 +139,10 @@ class Settings(BaseSettings):
     # The Spark master when the engine is spark: a local session by default, with as many
     # worker threads as cores it may take; a cluster's URL otherwise.
     spark_master: str = "local[2]"
+    # A Spark Thrift server (host:port) when the engine is spark: dbt sends it the SQL
+    # (dbt-spark's `thrift` method) and the server runs it on its own master and
+    # executors; CONVTRACK_SPARK_MASTER is then not this process's to choose.
+    spark_thrift: str | None = None
 
     @field_validator("engine", mode="before")
     @classmethod
@@ -138,6 +166,21 @@ class Settings(BaseSettings):
                 "cluster's spark://host:7077"
             )
         return v.strip()
+
+    @field_validator("spark_thrift", mode="before")
+    @classmethod
+    def _spark_thrift_server(cls, v: Any, info: ValidationInfo) -> Any:
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return None  # unset: no Thrift server
+        address = thrift_address(v) if isinstance(v, str) else None
+        if address is None:
+            raise ValueError(
+                f"{env_var(info.field_name)}: {v!r} is not a Spark Thrift server; write "
+                "host:port with a port from 1 to 65535, e.g. spark-thrift.internal:10000 "
+                "or 127.0.0.1:10000"
+            )
+        host, port = address
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
     @field_validator("duckdb_memory_limit")
     @classmethod
@@ -228,6 +271,20 @@ class Settings(BaseSettings):
                 f"their clicks; set {floor} or more, or leave it unset"
             )
         return self
+
+    @model_validator(mode="after")
+    def _one_way_to_spark(self) -> Settings:
+        if self.spark_thrift is not None and "spark_master" in self.model_fields_set:
+            raise ValueError(
+                f"{env_var('spark_master')} and {env_var('spark_thrift')} are both set: a "
+                "Thrift server runs on the master it was started with; unset one of them"
+            )
+        return self
+
+    @property
+    def spark_thrift_address(self) -> tuple[str, int] | None:
+        """The Thrift server's host and port, when one is set."""
+        return None if self.spark_thrift is None else thrift_address(self.spark_thrift)
 
     @property
     def trusted_proxies(self) -> list[str]:

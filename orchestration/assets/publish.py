@@ -1,5 +1,6 @@
 """Publish: an atomic, read-only snapshot of the marts for analysts, the read API and reports."""
 
+import contextlib
 import json
 import os
 from functools import cache
@@ -92,8 +93,9 @@ def duckdb_marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str
 
 
 def spark_table_dir(settings: Settings, schema: str, table: str) -> Path:
-    """Where Spark keeps a table's Parquet files: the warehouse directory the profile sets
-    (dbt_project/profiles.yml), a folder per schema, one per table."""
+    """Where Spark in dbt's own process keeps a table's Parquet files: the warehouse
+    directory the profile sets (dbt_project/profiles.yml), a folder per schema, one per
+    table."""
     return settings.spark_dir / "warehouse" / f"{schema}.db" / table
 
 
@@ -103,23 +105,71 @@ def spark_table_files(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.parquet")) + sorted(directory.glob("[!._]*=*/*.parquet"))
 
 
+# How publish introduces itself to a Thrift server (as dbt's profile does): a server with
+# the default authentication takes any name.
+THRIFT_USER = "convtrack"
+
+
+def thrift_table_dirs(settings: Settings, schema: str, tables: list[str]) -> dict[str, Path]:
+    """Where a Spark Thrift server keeps each table's files, as its catalogue says: the
+    warehouse directory is the server's. This process reads them at that path, so it must
+    see the server's filesystem where the server does (docs/operations.md#engines)."""
+    from pyhive import hive  # the spark extra's: only a Thrift run needs it
+
+    host, port = settings.spark_thrift_address
+    directories = {}
+    with contextlib.closing(hive.connect(host=host, port=port, username=THRIFT_USER)) as conn:
+        cursor = conn.cursor()
+        for table in tables:
+            cursor.execute(f"describe table extended `{schema}`.`{table}`")
+            locations = [str(value) for name, value, *_ in cursor.fetchall() if name == "Location"]
+            if not locations:
+                raise RuntimeError(
+                    f"the Thrift server at {settings.spark_thrift} has no "
+                    f"location for {schema}.{table}"
+                )
+            directories[table] = local_path(locations[0], f"{schema}.{table}")
+    return directories
+
+
+def local_path(location: str, table: str) -> Path:
+    """The path on this machine of a table's `location` (`file:/...` or a bare path);
+    refused for any other filesystem (hdfs:, s3a: ...), which DuckDB here cannot read."""
+    path = location.removeprefix("file:")
+    if path.startswith("//"):  # file://[authority]/path: only an empty authority is local
+        authority, _, rest = path[2:].partition("/")
+        path = "/" + rest if authority in ("", "localhost") else location
+    if not path.startswith("/"):
+        raise RuntimeError(
+            f"{table} lives at {location!r}: publish reads the marts' files from a filesystem "
+            "this machine mounts at the same path (docs/operations.md#engines)"
+        )
+    return Path(path)
+
+
 def spark_marts(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, str]:
     """Every mart Spark built, by name: a view over its Parquet files, typed as the
     DuckDB engine types it.
 
     The files are read directly: no second Spark (its metastore admits one process at a
-    time, and a session takes seconds to start). An incremental mart's files are in one
-    directory per day partition (`partition_day=YYYY-MM-DD/`); that column is Spark's
-    alone, in the directory names only, and is left out: the files hold the model's
-    columns, in its order, and so does the empty file in `_columns/` that stands in for
-    them when there are none (dbt_project/macros/incremental/incremental_config.sql).
+    time, and a session takes seconds to start); with a Thrift server, its catalogue says
+    where they are. An incremental mart's files are in one directory per day partition
+    (`partition_day=YYYY-MM-DD/`); that column is Spark's alone, in the directory names
+    only, and is left out: the files hold the model's columns, in its order, and so does
+    the empty file in `_columns/` that stands in for them when there are none
+    (dbt_project/macros/incremental/incremental_config.sql).
     Spark's timestamps are instants, which DuckDB reads as `timestamp with time zone`:
     they become UTC timestamps without zone, as everywhere in convtrack
     (docs/schemas.md#warehouse). Every other type Spark writes (string, bigint, int,
     double, boolean, date, decimal) reads as DuckDB's own."""
+    tables = sorted(key.path[-1] for key in MART_ASSET_KEYS)
+    directories = (
+        thrift_table_dirs(settings, MARTS_SCHEMA, tables)
+        if settings.spark_thrift is not None
+        else {table: spark_table_dir(settings, MARTS_SCHEMA, table) for table in tables}
+    )
     marts = {}
-    for table in sorted(key.path[-1] for key in MART_ASSET_KEYS):
-        directory = spark_table_dir(settings, MARTS_SCHEMA, table)
+    for table, directory in directories.items():
         # A partitioned mart without rows has no data file: its columns file, empty.
         paths = spark_table_files(directory) or sorted(directory.glob("_columns/*.parquet"))
         if not paths:

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from convtrack.core.rules import default_attribution_window_days, retention_floor_days
 from convtrack.core.settings import (
     MAX_SPARK_MASTER_CHARS,
+    MAX_SPARK_THRIFT_CHARS,
     Settings,
     configuration_problems,
     env_var,
@@ -59,6 +60,7 @@ def test_defaults() -> None:
     assert settings.log_segment_max_bytes == 32 * 1024 * 1024
     assert settings.log_segment_max_age_s == 60.0
     assert (settings.engine, settings.spark_master) == ("duckdb", "local[2]")
+    assert settings.spark_thrift is settings.spark_thrift_address is None
 
 
 def test_every_variable_is_read_from_the_environment(monkeypatch, tmp_path) -> None:
@@ -391,3 +393,81 @@ def test_an_engine_and_master_are_refused_at_start_or_fit_an_environment(
         assert taken.isascii() and taken.isprintable() and len(taken) <= MAX_SPARK_MASTER_CHARS
         os.environ["CONVTRACK_PROPERTY_PROBE"] = taken
         del os.environ["CONVTRACK_PROPERTY_PROBE"]
+
+
+# A Spark Thrift server: host:port, refused at start when it is not one.
+
+
+@pytest.mark.parametrize(
+    ("value", "kept", "address"),
+    [
+        ("127.0.0.1:10000", "127.0.0.1:10000", ("127.0.0.1", 10000)),
+        (" Spark-Thrift.internal:1 ", "spark-thrift.internal:1", ("spark-thrift.internal", 1)),
+        ("[::1]:65535", "[::1]:65535", ("::1", 65535)),
+        ("", None, None),
+    ],
+)
+def test_a_thrift_server_is_read_from_the_environment(
+    monkeypatch, value: str, kept: str | None, address: tuple[str, int] | None
+) -> None:
+    monkeypatch.setenv("CONVTRACK_SPARK_THRIFT", value)
+    settings = Settings()
+    assert (settings.spark_thrift, settings.spark_thrift_address) == (kept, address)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["thrift", "thrift:", ":10000", "host:0", "host:65536", "-host:1", "a..b:1", "[::g]:1",
+     "::1:10000", "h\u00f6st:1", "host:1:2", "host:+1", "host :1", "a" * 300 + ":1"],
+)  # fmt: skip
+def test_what_is_no_thrift_server_is_refused(value: str) -> None:
+    (problem,) = refusal(CONVTRACK_SPARK_THRIFT=value)
+    assert problem.startswith(f"CONVTRACK_SPARK_THRIFT: {value!r} is not a Spark Thrift server")
+
+
+def test_a_thrift_server_and_a_master_are_not_both_taken() -> None:
+    assert refusal(CONVTRACK_SPARK_THRIFT="127.0.0.1:10000", CONVTRACK_SPARK_MASTER="local[1]") == [
+        "CONVTRACK_SPARK_MASTER and CONVTRACK_SPARK_THRIFT are both set: a Thrift server "
+        "runs on the master it was started with; unset one of them"
+    ]
+
+
+# Near-misses of host:port, hostile text, ports past the range, hosts past a name's length.
+thrift_servers = st.one_of(
+    hostile_text,
+    st.builds(
+        lambda host, sep, port: f"{host}{sep}{port}",
+        st.one_of(
+            st.sampled_from(["127.0.0.1", "[::1]", "spark", "", "[spark]", "-x", "x-"]),
+            st.text(st.characters(max_codepoint=126), max_size=20),
+            st.integers(min_value=1, max_value=400).map(lambda n: "a" * n),
+            st.integers(min_value=1, max_value=70).map(lambda n: ".".join(["b" * 63] * n)),
+        ),
+        st.sampled_from([":", "", "::", " : "]),
+        st.one_of(
+            st.integers(min_value=-1, max_value=10**30).map(str),
+            st.text(st.characters(categories=["Nd"]), min_size=1, max_size=6),
+        ),
+    ),
+)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(server=thrift_servers)
+def test_a_thrift_server_is_refused_at_start_or_fits_a_profile(server: str) -> None:
+    try:
+        settings = Settings(spark_thrift=server)
+    except ValidationError as exc:
+        assert "CONVTRACK_SPARK_THRIFT" in str(exc)
+        return
+    if settings.spark_thrift is None:  # blank: unset
+        assert not server.strip()
+        return
+    # What the settings take travels to dbt's profile as environment variables: a host of
+    # a name's length and a port dbt can read.
+    taken, (host, port) = settings.spark_thrift, settings.spark_thrift_address
+    assert taken.isascii() and taken.isprintable() and len(taken) <= MAX_SPARK_THRIFT_CHARS
+    assert 1 <= port <= 65535 and 0 < len(host) <= 253 and host.isascii()
+    assert taken.endswith(f":{port}") and " " not in taken
+    os.environ["CONVTRACK_PROPERTY_PROBE"] = host
+    del os.environ["CONVTRACK_PROPERTY_PROBE"]

@@ -77,14 +77,14 @@ def test_dbt_hears_the_run_through_the_environment_and_the_settings_always(tmp_p
         "CONVTRACK_DBT_ATTRIBUTION_WINDOW_DAYS": "14",
         "CONVTRACK_DBT_REPORTING_TIMEZONE": "Europe/Berlin",
         "CONVTRACK_DBT_DUCKDB_MEMORY_LIMIT": "1.5GiB",
-        "CONVTRACK_DBT_ENGINE": "duckdb",
+        "CONVTRACK_DBT_TARGET": "duckdb",
     }
     # A prune tells only the settings: no range, no as-of build.
     assert set(dbt_run_env(settings)) == {
         "CONVTRACK_DBT_ATTRIBUTION_WINDOW_DAYS",
         "CONVTRACK_DBT_REPORTING_TIMEZONE",
         "CONVTRACK_DBT_DUCKDB_MEMORY_LIMIT",
-        "CONVTRACK_DBT_ENGINE",
+        "CONVTRACK_DBT_TARGET",
     }
 
 
@@ -92,9 +92,25 @@ def test_on_spark_dbt_also_hears_the_master_and_the_raw_tables(tmp_path):
     settings = Settings(data_dir=tmp_path, engine="spark", spark_master="local[1]")
     sources = {"clicks": {"location": "/d/raw/clicks", "columns": [], "days": []}}
     env = dbt_run_env(settings, spark_raw_sources=sources)
-    assert env["CONVTRACK_DBT_ENGINE"] == "spark"
+    assert env["CONVTRACK_DBT_TARGET"] == "spark"
     assert env["CONVTRACK_DBT_SPARK_MASTER"] == "local[1]"
     assert json.loads(env["CONVTRACK_DBT_SPARK_RAW_SOURCES"]) == sources
+    assert not [name for name in env if "THRIFT" in name]
+
+
+def test_with_a_thrift_server_dbt_hears_its_host_and_port_and_no_master(tmp_path):
+    settings = Settings(data_dir=tmp_path, engine="spark", spark_thrift="[::1]:10001")
+    env = dbt_run_env(settings)
+    assert env["CONVTRACK_DBT_TARGET"] == "spark_thrift"
+    assert (env["CONVTRACK_DBT_SPARK_THRIFT_HOST"], env["CONVTRACK_DBT_SPARK_THRIFT_PORT"]) == (
+        "::1",
+        "10001",
+    )
+    assert "CONVTRACK_DBT_SPARK_MASTER" not in env
+    # On DuckDB the Thrift server is no business of dbt's.
+    duckdb_env = dbt_run_env(Settings(data_dir=tmp_path, spark_thrift="[::1]:10001"))
+    assert duckdb_env["CONVTRACK_DBT_TARGET"] == "duckdb"
+    assert not [name for name in duckdb_env if "SPARK" in name]
 
 
 day_texts = st.one_of(

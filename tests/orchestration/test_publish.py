@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from convtrack.core.settings import Settings
-from orchestration.assets.publish import SNAPSHOT_ROW_GROUP_SIZE, publish_snapshot
+from orchestration.assets.publish import SNAPSHOT_ROW_GROUP_SIZE, local_path, publish_snapshot
 
 DUCKDB_CLI = Path(sys.executable).with_name("duckdb")
 
@@ -106,3 +106,24 @@ def test_the_snapshot_keeps_lookup_tables_in_their_lookup_order(tmp_path):
     assert stored == sorted(stored)
     # So the order is what lets a lookup skip blocks, and the block it reads is small.
     assert blocks >= 300000 / SNAPSHOT_ROW_GROUP_SIZE > 2
+
+
+@pytest.mark.parametrize(
+    ("location", "path"),
+    [
+        ("file:/srv/spark/warehouse/marts.db/t", "/srv/spark/warehouse/marts.db/t"),
+        ("file:///srv/it's here/t", "/srv/it's here/t"),
+        ("file://localhost/srv/t", "/srv/t"),
+        ("/srv/t", "/srv/t"),
+    ],
+)
+def test_a_thrift_servers_table_location_is_a_path_here(location, path):
+    assert local_path(location, "marts.t") == Path(path)
+
+
+@pytest.mark.parametrize(
+    "location", ["hdfs://nn:8020/warehouse/t", "s3a://bucket/t", "file://other-host/srv/t", "t"]
+)
+def test_a_location_this_machine_cannot_read_is_refused(location):
+    with pytest.raises(RuntimeError, match="a filesystem this machine mounts at the same path"):
+        local_path(location, "marts.t")

@@ -98,10 +98,16 @@
     partitions are listed in the catalogue, and a folder named `_...` is no data). A
     partitioned table without rows has no data file at all - the ledger before the first
     conversion - and publishing still needs its columns (orchestration/assets/publish.py:
-    spark_marts). The path is the profile's warehouse directory (profiles.yml). -#}
+    spark_marts). The folder is the table's location in the catalogue: the profile's
+    warehouse directory in a session, the server's through a Thrift server. -#}
 {% macro write_columns_file() -%}
-    {%- set location = env_var('CONVTRACK_DATA_DIR', '../data') ~ '/spark/warehouse/'
-        ~ this.schema ~ '.db/' ~ this.identifier ~ '/_columns' -%}
+    {%- set locations = [] -%}
+    {%- if execute -%}
+        {%- for row in run_query('describe table extended ' ~ this) if row[0] == 'Location' -%}
+            {%- do locations.append(row[1]) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- set location = (locations | first | default(this.identifier)) ~ '/_columns' -%}
     {%- set spark_only = ' except (partition_day)'
         if 'partition_day' in config.get('partition_by', []) else '' -%}
     insert overwrite directory {{ spark_string_literal(location) }} using parquet
