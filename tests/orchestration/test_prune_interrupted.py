@@ -267,8 +267,7 @@ def test_a_prune_stopped_after_any_step_then_run_again_ends_as_an_uninterrupted_
 ):
     reference = uninterrupted[AS_OF]
     steps = interrupted_steps(reference["steps"])
-    differences = {}
-    for step in steps:
+    for n, step in enumerate(steps, 1):
         warehouse.restore()
         success, _, error = warehouse.dbt.prune(fail_after=step)
         assert not success and f"stopped after step '{step}'" in error, (step, error)
@@ -278,9 +277,8 @@ def test_a_prune_stopped_after_any_step_then_run_again_ends_as_an_uninterrupted_
         found = retention_differences(warehouse.state(published), reference["retention"])
         found += mart_differences(published, reference["published"])
         found += [f"left behind: {name}" for name in warehouse.leftover_work_tables()]
-        if found:
-            differences[step] = found
-    assert differences == {}
+        assert found == [], f"stopped after {step!r}, then run again"
+        print(f"{warehouse.engine}: {n}/{len(steps)} stopped after {step!r}, run again: the same")
 
 
 @pytest.mark.parametrize(
