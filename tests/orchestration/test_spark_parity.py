@@ -49,7 +49,8 @@ from tests.dbt.test_dbt_incremental import (
 )
 from tests.marts import RUN_METADATA, mart_tables
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow]
+# DuckDB once and Spark twice through the real pipeline: longer than the suite's usual limit.
+pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 AS_OF = D2
 # Columns of _meta that say which run and engine built the marts, not what they hold.
