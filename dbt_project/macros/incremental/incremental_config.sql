@@ -99,17 +99,21 @@
     partitioned table without rows has no data file at all - the ledger before the first
     conversion - and publishing still needs its columns (orchestration/assets/publish.py:
     spark_marts). The folder is the table's location in the catalogue: the profile's
-    warehouse directory in a session, the server's through a Thrift server. -#}
-{% macro write_columns_file() -%}
+    warehouse directory in a session, the server's through a Thrift server. A prune's
+    rewrite of the table (macros/retention/rewrite_rows.sql) removes the folder and
+    writes it again. -#}
+{% macro write_columns_file(relation=none) -%}
+    {%- set relation = relation if relation is not none else this -%}
     {%- set locations = [] -%}
+    {%- set names = [] -%}
     {%- if execute -%}
-        {%- for row in run_query('describe table extended ' ~ this) if row[0] == 'Location' -%}
+        {%- for row in run_query('describe table extended ' ~ relation) if row[0] == 'Location' -%}
             {%- do locations.append(row[1]) -%}
         {%- endfor -%}
+        {%- do names.extend(adapter.get_columns_in_relation(relation) | map(attribute='name')) -%}
     {%- endif -%}
-    {%- set location = (locations | first | default(this.identifier)) ~ '/_columns' -%}
-    {%- set spark_only = ' except (partition_day)'
-        if 'partition_day' in config.get('partition_by', []) else '' -%}
+    {%- set location = (locations | first | default(relation.identifier)) ~ '/_columns' -%}
+    {%- set spark_only = ' except (partition_day)' if 'partition_day' in names else '' -%}
     insert overwrite directory {{ spark_string_literal(location) }} using parquet
-    select *{{ spark_only }} from {{ this }} limit 0
+    select *{{ spark_only }} from {{ relation }} limit 0
 {%- endmacro %}

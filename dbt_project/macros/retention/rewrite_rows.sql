@@ -109,6 +109,9 @@
         'insert overwrite table ' ~ relation ~ ' select * from ' ~ work ~ ' where ' ~ where
     ) -%}
     {%- do run_query('set ' ~ mode_key ~ '=' ~ mode) -%}
+    {#- The overwrite took the table's whole folder, its columns file too: a mart the prune
+        left without rows still publishes (macros/incremental/incremental_config.sql). -#}
+    {%- do run_query(write_columns_file(relation)) -%}
 {%- endmacro %}
 
 {#- Finish the rewrites a crash interrupted (see the top): a complete work table is
