@@ -1055,6 +1055,14 @@ def compare_marts(
     return diffs
 
 
+def compare_snapshots(published: Path, duckdb_published: Path) -> dict[str, object]:
+    """compare_marts between two published snapshots (another engine's and DuckDB's), all
+    but what says which run and engine built them."""
+    return compare_marts(
+        published, duckdb_published, schema="main", ignore=PER_RUN_COLUMNS + PER_ENGINE_COLUMNS
+    )
+
+
 def marts_line(diffs: dict) -> str:
     bad = {t: d for t, d in diffs.items() if d["only_pipeline"] or d["only_baseline"]}
     counts = ", ".join(f"{t} {d['rows']:,}" for t, d in diffs.items())
@@ -1316,12 +1324,7 @@ def spark_tiny(work: Path, tiny: dict) -> dict:
         "cli": cli,
         **job_phases(cli, data_dir),
         "diffs": compare_marts(published, duck.parent / "baseline.duckdb"),
-        "diffs_duckdb": compare_marts(
-            published,
-            duck / "warehouse" / "published.duckdb",
-            schema="main",
-            ignore=PER_RUN_COLUMNS + PER_ENGINE_COLUMNS,
-        ),
+        "diffs_duckdb": compare_snapshots(published, duck / "warehouse" / "published.duckdb"),
     }
 
 
@@ -1584,11 +1587,8 @@ def measure_everything(opts, work: Path, figures: dict) -> dict:
         sp["diffs"] = compare_marts(
             spark_dir / "warehouse" / "published.duckdb", work / "baseline.duckdb"
         )
-        sp["diffs_duckdb"] = compare_marts(
-            spark_dir / "warehouse" / "published.duckdb",
-            published,
-            schema="main",
-            ignore=PER_RUN_COLUMNS + PER_ENGINE_COLUMNS,
+        sp["diffs_duckdb"] = compare_snapshots(
+            spark_dir / "warehouse" / "published.duckdb", published
         )
         print(
             f"full pipeline on Spark: {sp['full']['wall_seconds']:.1f} s; marts vs script "
@@ -1604,11 +1604,8 @@ def measure_everything(opts, work: Path, figures: dict) -> dict:
         mirror_raw(data_dir, spark_dir)
         sp["new_day"] = run_pipeline_phase("spark", spark_dir, new_day, new_day)
         sp["new_day_phases"] = job_phases(sp["new_day"], spark_dir)
-        sp["new_day_diffs_duckdb"] = compare_marts(
-            spark_dir / "warehouse" / "published.duckdb",
-            published,
-            schema="main",
-            ignore=PER_RUN_COLUMNS + PER_ENGINE_COLUMNS,
+        sp["new_day_diffs_duckdb"] = compare_snapshots(
+            spark_dir / "warehouse" / "published.duckdb", published
         )
         print(
             f"new day on Spark: {sp['new_day']['wall_seconds']:.1f} s; marts vs DuckDB's "

@@ -175,6 +175,18 @@ def pipeline_run(
     )
 
 
+def _local_warehouse(settings: Settings) -> Path | None:
+    """What on this machine shows that the pipeline built a warehouse: the DuckDB file, or
+    the catalogue of Spark in dbt's own process; None through a Thrift server, whose
+    catalogue is the server's (docs/operations.md#engines)."""
+    from orchestration.build_range import dbt_target
+
+    target = dbt_target(settings)
+    if target == "spark_thrift":
+        return None
+    return settings.spark_dir / "metastore_db" if target == "spark" else settings.warehouse_path
+
+
 @pipeline_app.command("prune")
 def pipeline_prune(
     as_of: Annotated[
@@ -184,13 +196,8 @@ def pipeline_prune(
     """Remove row-level data past RETENTION_DAYS (warehouse and data/raw), then republish."""
     settings = _settings()
     day = _parse_day(as_of)
-    # The DuckDB file, or Spark's catalogue of its tables (docs/operations.md#engines).
-    warehouse = (
-        settings.spark_dir / "metastore_db"
-        if settings.engine == "spark"
-        else settings.warehouse_path
-    )
-    if not warehouse.exists():
+    warehouse = _local_warehouse(settings)
+    if warehouse is not None and not warehouse.exists():
         typer.secho(f"no warehouse at {warehouse}: run the pipeline first", err=True)
         raise typer.Exit(1)
     from orchestration.run import run_prune

@@ -100,13 +100,14 @@ def dbt_run_env(
     recompute from there minus the lookback, so late data inside the window is attributed
     as if it had been on time.
     """
-    thrift = settings.spark_thrift_address if settings.engine == "spark" else None
+    target = dbt_target(settings)
+    thrift = settings.spark_thrift_address if target == "spark_thrift" else None
     values = {
         "attribution_window_days": str(settings.attribution_window_days),
         "reporting_timezone": settings.reporting_timezone,
         "duckdb_memory_limit": settings.duckdb_memory_limit,
-        "target": dbt_target(settings),
-        "spark_master": settings.spark_master if dbt_target(settings) == "spark" else None,
+        "target": target,
+        "spark_master": settings.spark_master if target == "spark" else None,
         "spark_thrift_host": thrift[0] if thrift else None,
         "spark_thrift_port": str(thrift[1]) if thrift else None,
         "spark_raw_sources": json.dumps(spark_raw_sources) if spark_raw_sources else None,

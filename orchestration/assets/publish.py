@@ -139,7 +139,7 @@ def local_path(location: str, table: str) -> Path:
     if path.startswith("//"):  # file://[authority]/path: only an empty authority is local
         authority, _, rest = path[2:].partition("/")
         path = "/" + rest if authority in ("", "localhost") else location
-    if not path.startswith("/"):
+    if not path.startswith("/") or "\x00" in path:  # a NUL names no file anywhere
         raise RuntimeError(
             f"{table} lives at {location!r}: publish reads the marts' files from a filesystem "
             "this machine mounts at the same path (docs/operations.md#engines)"

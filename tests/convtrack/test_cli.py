@@ -13,8 +13,9 @@ import socket
 import pytest
 from typer.testing import CliRunner
 
-from convtrack.cli import app
+from convtrack.cli import _local_warehouse, app
 from convtrack.core.raw_schema import FIRST_DAY
+from convtrack.core.settings import Settings
 
 # Wide enough that rich's help boxes never wrap a phrase a test looks for.
 WIDE = {"COLUMNS": "200"}
@@ -177,6 +178,16 @@ def test_prune_without_a_warehouse_says_to_run_the_pipeline_first(tmp_path) -> N
     assert result.exit_code == 1
     assert "no warehouse at" in result.output
     assert "run the pipeline first" in result.output
+
+
+def test_only_a_warehouse_this_machine_holds_is_looked_for(tmp_path) -> None:
+    duckdb_ = Settings(data_dir=tmp_path)
+    session = Settings(data_dir=tmp_path, engine="spark")
+    thrift = Settings(data_dir=tmp_path, engine="spark", spark_thrift="127.0.0.1:10000")
+    assert _local_warehouse(duckdb_) == duckdb_.warehouse_path
+    assert _local_warehouse(session) == tmp_path / "spark" / "metastore_db"
+    # Through a Thrift server the catalogue is the server's: nothing here to look for.
+    assert _local_warehouse(thrift) is None
 
 
 # import

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from convtrack.core.settings import Settings
 from orchestration.assets.publish import SNAPSHOT_ROW_GROUP_SIZE, local_path, publish_snapshot
@@ -127,3 +129,26 @@ def test_a_thrift_servers_table_location_is_a_path_here(location, path):
 def test_a_location_this_machine_cannot_read_is_refused(location):
     with pytest.raises(RuntimeError, match="a filesystem this machine mounts at the same path"):
         local_path(location, "marts.t")
+
+
+# What a catalogue could answer: any text (NULs, lone surrogates and the separators
+# often), and the forms above with such text after them.
+ANY_TEXT = st.text(st.characters() | st.sampled_from(["\x00", "\ud800", "/", ":", "%", " "]))
+LOCATIONS = ANY_TEXT | st.builds(
+    str.__add__,
+    st.sampled_from(["file:", "file://", "file:///", "file://localhost/", "/", "hdfs://"]),
+    ANY_TEXT,
+)
+
+
+@given(LOCATIONS)
+@example("file:/srv/a\x00b")  # the extremes, whatever the draw: a NUL, a lone surrogate
+@example("/srv/\ud800/t")
+@example("file://")
+def test_any_location_is_a_path_here_or_refused_naming_the_table(location):
+    try:
+        path = local_path(location, "marts.t")
+    except RuntimeError as refused:
+        assert "marts.t" in str(refused)
+    else:
+        assert path.is_absolute() and "\x00" not in str(path)

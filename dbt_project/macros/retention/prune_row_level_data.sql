@@ -298,14 +298,17 @@
 
 {#- A table, not a view (a view holds no rows to remove). -#}
 {% macro _is_table(relation) -%}
-    {%- set found = adapter.get_relation(
-        database=relation.database, schema=relation.schema, identifier=relation.identifier
-    ) -%}
+    {%- set found = _found_relation(relation) -%}
     {{ return(found is not none and found.type == 'table') }}
 {%- endmacro %}
 
 {% macro _relation_exists(relation) -%}
+    {{ return(_found_relation(relation) is not none) }}
+{%- endmacro %}
+
+{#- The warehouse's relation of that name, or none. -#}
+{% macro _found_relation(relation) -%}
     {{ return(adapter.get_relation(
         database=relation.database, schema=relation.schema, identifier=relation.identifier
-    ) is not none) }}
+    )) }}
 {%- endmacro %}
