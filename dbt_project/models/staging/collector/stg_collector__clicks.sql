@@ -1,6 +1,8 @@
 -- One row per click event: retries and re-imports repeat an event_id, the first received
 -- wins (macros/staging/first_received.sql).
 -- Incremental by raw day, exact over the whole history (macros/staging/first_received.sql).
+-- A click of a tracking id retention pruned stays out, even while its raw file is kept
+-- (on Spark the raw files are read in place, and a rebuilt day would bring it back).
 
 {%- set tie_breakers = [
     'clicked_at', 'tracking_id', 'campaign_link_id', 'source',
@@ -25,6 +27,12 @@ source as (
 first_received as (
 
     {{ first_received('source', tie_breakers) }}
+
+),
+
+pruned as (
+
+    select * from {{ ref('stg_retention__pruned_tracking_ids') }}
 
 ),
 
@@ -57,6 +65,9 @@ final as (
     -- A missing user agent is a (bot's) user agent of its own.
     inner join user_agents
         on first_received.user_agent is not distinct from user_agents.user_agent
+    left join pruned
+        on first_received.tracking_id = pruned.tracking_id
+    where pruned.tracking_id is null
 
 )
 

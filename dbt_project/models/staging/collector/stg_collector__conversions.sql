@@ -1,6 +1,8 @@
 -- One row per conversion event: the tracker retries with the same event_id, the first
 -- received wins (macros/staging/first_received.sql).
 -- Incremental by raw day, exact over the whole history (macros/staging/first_received.sql).
+-- A conversion retention removed stays out, even while its raw file is kept (on Spark
+-- the raw files are read in place, and a rebuilt day would bring it back).
 
 {%- set tie_breakers = [
     'converted_at', 'tracking_id', 'campaign_link_id', 'source', 'event_type',
@@ -28,23 +30,32 @@ first_received as (
 
 ),
 
+pruned as (
+
+    select * from {{ ref('stg_retention__pruned_conversion_ids') }}
+
+),
+
 final as (
 
     select
-        cast(event_id as {{ dbt.type_string() }}) as event_id,
-        cast(tracking_id as {{ dbt.type_string() }}) as tracking_id,
-        cast(campaign_link_id as {{ dbt.type_string() }}) as campaign_link_id,
-        cast(event_type as {{ dbt.type_string() }}) as event_type,
-        cast(revenue_amount as decimal(10, 2)) as revenue_amount,
-        cast(currency as {{ dbt.type_string() }}) as currency,
-        cast(order_id as {{ dbt.type_string() }}) as order_id,
-        cast(event_data as {{ dbt.type_string() }}) as event_data,
-        cast(converted_at as {{ dbt.type_timestamp() }}) as converted_at,
-        cast(received_at as {{ dbt.type_timestamp() }}) as received_at,
+        cast(first_received.event_id as {{ dbt.type_string() }}) as event_id,
+        cast(first_received.tracking_id as {{ dbt.type_string() }}) as tracking_id,
+        cast(first_received.campaign_link_id as {{ dbt.type_string() }}) as campaign_link_id,
+        cast(first_received.event_type as {{ dbt.type_string() }}) as event_type,
+        cast(first_received.revenue_amount as decimal(10, 2)) as revenue_amount,
+        cast(first_received.currency as {{ dbt.type_string() }}) as currency,
+        cast(first_received.order_id as {{ dbt.type_string() }}) as order_id,
+        cast(first_received.event_data as {{ dbt.type_string() }}) as event_data,
+        cast(first_received.converted_at as {{ dbt.type_timestamp() }}) as converted_at,
+        cast(first_received.received_at as {{ dbt.type_timestamp() }}) as received_at,
         -- `source` is a keyword to sqlfluff, but it is the raw stream's column name.
-        cast(source as {{ dbt.type_string() }}) as source,  -- noqa: RF04
-        cast(dt as date) as dt
+        cast(first_received.source as {{ dbt.type_string() }}) as source,  -- noqa: RF04
+        cast(first_received.dt as date) as dt
     from first_received
+    left join pruned
+        on first_received.event_id = pruned.event_id
+    where pruned.event_id is null
 
 )
 
