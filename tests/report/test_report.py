@@ -1,0 +1,154 @@
+"""The report's figures and file, from a snapshot the real pipeline built from raw rows
+labelled by hand (tests/report_snapshot.py); what a browser does with it is in
+tests/browser/test_report.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+import duckdb
+import pytest
+
+from convtrack.core.settings import Settings
+from convtrack.report import ReportOptionError, SnapshotMissing, write_report
+from convtrack.report.data import Period, load
+from tests.report_snapshot import AS_OF, LINKS, Story
+
+pytestmark = pytest.mark.slow
+
+WINDOW = 30  # the default attribution window: the default headline period's length
+CURRENT = Period(AS_OF - dt.timedelta(days=WINDOW - 1), AS_OF)
+
+
+def expected(s: Story, period: Period, video: str | None = None) -> tuple[int, int, Decimal]:
+    """Human clicks, credited conversions and their revenue in `period`, from the rows."""
+
+    def keep(row: dict, at: str) -> bool:
+        return period.start <= row[at].date() <= period.end and (
+            video is None or LINKS[row["campaign_link_id"]][1] == video
+        )
+
+    clicks = [c for c in s.human_clicks() if keep(c, "clicked_at")]
+    credited = [c for c in s.credited() if keep(c, "converted_at")]
+    revenue = sum((c["revenue_amount"] or Decimal(0) for c in credited), Decimal("0.00"))
+    return len(clicks), len(credited), revenue
+
+
+def mart(settings: Settings, sql: str) -> list[dict]:
+    with duckdb.connect(str(settings.published_path), read_only=True) as con:
+        result = con.execute(sql)
+        names = [d[0] for d in result.description]
+        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
+def test_headline_figures_are_the_hand_sums_against_the_previous_period(
+    built: Settings, scenario: Story
+) -> None:
+    data = load(built.published_path, default_days=WINDOW)
+
+    assert data.period == CURRENT
+    now, before = data.current, data.previous
+    assert (now.clicks, now.conversions, now.revenue) == expected(scenario, CURRENT)
+    assert (before.clicks, before.conversions, before.revenue) == expected(
+        scenario, CURRENT.previous()
+    )
+    # The story was written so both periods have something to compare.
+    assert now.clicks and before.clicks and now.conversions and before.conversions
+
+
+def test_a_period_and_a_video_narrow_the_headline(built: Settings, scenario: Story) -> None:
+    period = Period(AS_OF - dt.timedelta(days=9), AS_OF)
+    data = load(
+        built.published_path, start=period.start, end=period.end, video="vid-desk", default_days=7
+    )
+
+    assert data.period == period
+    assert (data.current.clicks, data.current.conversions, data.current.revenue) == expected(
+        scenario, period, "vid-desk"
+    )
+    assert {r["youtube_video_id"] for r in data.rows("funnel")} == {"vid-desk"}
+
+
+def test_tables_are_the_marts_rows(built: Settings) -> None:
+    data = load(built.published_path, default_days=WINDOW)
+
+    assert data.rows("funnel") == mart(
+        built, "select * from mart_conversion_funnel order by youtube_video_id, short_code"
+    )
+    mart_rows = mart(built, "select * from mart_revenue_by_type")
+    shown = [{k: r[k] for k in mart_rows[0]} for r in data.rows("revenue_by_type")]
+    assert sorted(shown, key=str) == sorted(mart_rows, key=str)
+    daily = mart(built, "select count(*) as n from agg_daily_link_metrics")[0]["n"]
+    assert len(data.rows("daily")) == daily
+
+
+def test_ledger_counts_every_uncredited_conversion_by_its_reason(
+    built: Settings, scenario: Story
+) -> None:
+    data = load(built.published_path, default_days=WINDOW)
+
+    reasons: dict[str, int] = {}
+    for row in data.rows("ledger"):
+        reasons[row["reason"]] = reasons.get(row["reason"], 0) + row["conversions"]
+    by_hand: dict[str, int] = {}
+    for reason in scenario.verdict.values():
+        if reason is not None:
+            by_hand[reason] = by_hand.get(reason, 0) + 1
+    assert reasons == by_hand
+
+
+def test_the_file_loads_nothing_and_names_the_snapshot(built: Settings, tmp_path) -> None:
+    path = write_report(built, tmp_path / "r.html")
+    html = path.read_text()
+    (run_id,) = mart(built, "select run_id from _meta")[0].values()
+
+    assert f'as of <strong id="meta-as-of">{AS_OF}</strong>' in html
+    assert run_id in html
+    # No element that fetches (the browser test watches the network itself): no script
+    # from elsewhere, and outside the scripts no src=, no <link>, no url(...) in styles.
+    assert not re.search(r"<script[^>]*\ssrc=", html)
+    markup = re.sub(r"<script[^>]*>.*?</script>", "", html, flags=re.DOTALL)
+    assert not re.search(r"\ssrc=|<link|url\(", markup)
+    assert "default-src 'none'" in html
+
+
+def test_an_empty_warehouse_gives_empty_states(built_empty: Settings, tmp_path) -> None:
+    html = write_report(built_empty, tmp_path / "empty.html").read_text()
+
+    assert 'id="empty-no-data"' in html
+    assert "No data yet" in html
+    assert 'id="chart-' not in html  # nothing to draw, nothing drawn
+
+
+def test_an_unknown_video_is_refused_naming_the_option(built: Settings, tmp_path) -> None:
+    with pytest.raises(ReportOptionError) as refused:
+        write_report(built, tmp_path / "r.html", video="no-such-video")
+    assert refused.value.option == "--video"
+    assert "vid-chair, vid-desk" in str(refused.value)
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_no_snapshot_says_how_to_make_one(tmp_path) -> None:
+    with pytest.raises(SnapshotMissing, match="convtrack pipeline run"):
+        write_report(Settings(data_dir=tmp_path / "data"), tmp_path / "r.html")
+
+
+def test_the_command_writes_the_report_and_refuses_an_unknown_video(
+    built: Settings, tmp_path, monkeypatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from convtrack.cli import app
+
+    monkeypatch.setenv("CONVTRACK_DATA_DIR", str(built.data_dir))
+    out = tmp_path / "desk.html"
+    done = CliRunner().invoke(app, ["report", "--out", str(out), "--video", "vid-desk"])
+    refused = CliRunner().invoke(app, ["report", "--out", str(out), "--video", "vid-nope"])
+
+    assert done.exit_code == 0, done.output
+    assert done.output.strip() == str(out)
+    assert "video vid-desk" in out.read_text()
+    assert refused.exit_code == 2
+    assert "--video" in refused.output and "vid-nope" in refused.output
