@@ -260,8 +260,13 @@ def render(
     freshness = None
     if built_at is not None:
         age = generated_at.replace(tzinfo=None) - built_at
-        hours = max(age.total_seconds(), 0) / 3600
-        freshness = f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
+        minutes = max(age.total_seconds(), 0) / 60
+        if minutes < 60:
+            freshness = f"{minutes:.0f} min"
+        elif minutes < 48 * 60:
+            freshness = f"{minutes / 60:.1f} h"
+        else:
+            freshness = f"{minutes / 60 / 24:.1f} days"
     tables = {
         table_id: {
             "title": title,

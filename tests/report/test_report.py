@@ -152,3 +152,14 @@ def test_the_command_writes_the_report_and_refuses_an_unknown_video(
     assert "video vid-desk" in out.read_text()
     assert refused.exit_code == 2
     assert "--video" in refused.output and "vid-nope" in refused.output
+
+
+def test_a_pipeline_run_writes_the_report(built: Settings) -> None:
+    """The Dagster asset `report`, downstream of the snapshot, ran in the fixture's run."""
+    from convtrack.report import report_path
+
+    (meta,) = mart(built, "select as_of, run_id from _meta")
+    html = report_path(built).read_text()
+
+    assert f'<strong id="meta-as-of">{meta["as_of"]}</strong>' in html
+    assert meta["run_id"] in html
