@@ -54,6 +54,7 @@ def write_report(
         reporting_timezone=settings.reporting_timezone,
         window_days=settings.attribution_window_days,
         generated_at=now or dt.datetime.now(dt.UTC),
+        cache_dir=reports_dir(settings) / ".cache",
     )
     out = out or report_path(settings)
     ensure_dir(out.parent)

@@ -8,10 +8,12 @@ import datetime as dt
 import json
 from decimal import Decimal
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from convtrack.core.files import ensure_dir, write_bytes_atomically
 from convtrack.report import charts
 from convtrack.report.data import ReportData, Totals
 
@@ -64,12 +66,21 @@ TABLES: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
 
 
 @cache
-def vega_bundle() -> str:
-    """Vega, Vega-Lite and vega-embed in one script (vl-convert ships them; seconds to
-    build, so once per process)."""
+def vega_bundle(cache_dir: Path | None = None) -> str:
+    """Vega, Vega-Lite and vega-embed in one script. vl-convert builds it from the
+    modules it ships, which takes seconds (3.6 s here, more than the rest of a report), so
+    it is kept once per process and, with `cache_dir`, in a file named for vl-convert's
+    version: a pipeline run reads it back instead of building it again."""
     import vl_convert
 
-    return vl_convert.javascript_bundle()
+    cached = None if cache_dir is None else cache_dir / f"vega-{vl_convert.__version__}.js"
+    if cached is not None and cached.exists():
+        return cached.read_text()
+    bundle = vl_convert.javascript_bundle()
+    if cached is not None:
+        ensure_dir(cache_dir)
+        write_bytes_atomically(bundle.encode(), cached)
+    return bundle
 
 
 def _environment() -> jinja2.Environment:
@@ -252,8 +263,9 @@ def render(
     reporting_timezone: str,
     window_days: int,
     generated_at: dt.datetime,
+    cache_dir: Path | None = None,
 ) -> str:
-    """The whole page."""
+    """The whole page; `cache_dir` keeps the Vega bundle between processes."""
     fmt = Formats(currency)
     meta = data.meta or {}
     built_at = meta.get("built_at")
@@ -308,7 +320,7 @@ def render(
         charts=page_data["charts"],
         window_use=window_use(data, window_days),
         page_data=_script_json(page_data),
-        vega_bundle=vega_bundle(),
+        vega_bundle=vega_bundle(cache_dir),
         video_of=_video,
         all_videos=charts.ALL_VIDEOS,
     )

@@ -163,3 +163,17 @@ def test_a_pipeline_run_writes_the_report(built: Settings) -> None:
 
     assert f'<strong id="meta-as-of">{meta["as_of"]}</strong>' in html
     assert meta["run_id"] in html
+
+
+def test_the_vega_bundle_is_kept_for_the_next_process(tmp_path) -> None:
+    from convtrack.report.render import vega_bundle
+
+    vega_bundle.cache_clear()
+    built_now = vega_bundle(tmp_path)
+    (kept,) = tmp_path.glob("vega-*.js")
+    kept.write_text(built_now + "// read back")
+    vega_bundle.cache_clear()  # as a new process would start
+
+    assert "window.vegaEmbed" in built_now
+    assert vega_bundle(tmp_path) == built_now + "// read back"
+    vega_bundle.cache_clear()
