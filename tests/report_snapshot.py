@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from dagster import DagsterInstance
 
-from convtrack.core import raw_schema
 from convtrack.core.settings import Settings
 from orchestration.run import run_pipeline
 from tests.collector.conftest import uuid7_at
+from tests.raw_files import write_streams
 
 AS_OF = dt.date(2026, 3, 31)
 DESK = "0190f1a2-0000-7000-8000-0000000000d1"
@@ -111,19 +108,6 @@ def link_rows(at: dt.datetime) -> list[dict]:
     ]  # fmt: skip
 
 
-def write_raw(raw: Path, streams: dict[str, list[dict]]) -> None:
-    """Each stream's rows into the day partition of their event time, as the collector does."""
-    for stream, rows in streams.items():
-        by_day = defaultdict(list)
-        for row in rows:
-            by_day[row[raw_schema.EVENT_TIME[stream]].date()].append(row)
-        for d, day_rows in by_day.items():
-            directory = raw_schema.partition_dir(raw, stream, d)
-            directory.mkdir(parents=True, exist_ok=True)
-            table = pa.Table.from_pylist(day_rows, schema=raw_schema.SCHEMAS[stream])
-            pq.write_table(table, directory / "w-1.parquet")
-
-
 def build(data_dir: Path, s: Story | None, monkeypatch) -> Settings:
     """Raw files of `s` (only the links when None), one pipeline run as of AS_OF."""
     # dbt runs as a subprocess and finds the warehouse through this variable.
@@ -132,7 +116,7 @@ def build(data_dir: Path, s: Story | None, monkeypatch) -> Settings:
     streams = {"campaign_links": link_rows(day(70))}
     if s is not None:
         streams |= {"clicks": s.clicks, "conversions": s.conversions}
-    write_raw(settings.raw_dir, streams)
+    write_streams(settings.raw_dir, streams)
     run = run_pipeline(settings, AS_OF, instance=DagsterInstance.ephemeral(), log_level="WARNING")
     assert run is not None and run.success
     return settings

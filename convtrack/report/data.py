@@ -84,6 +84,20 @@ class ReportData:
 
 LINK_COLUMNS = "campaign_link_id, short_code, campaign_name, youtube_video_id, placement"
 
+
+def _counted_by(table: str, key: str, order: str) -> str:
+    """Conversions and their revenue in a row-level mart, by `key`, type and video."""
+    return f"""
+        select c.{key}, c.event_type, l.youtube_video_id, count(*) as conversions,
+               cast(coalesce(sum(c.revenue_amount), 0) as decimal(18, 2)) as revenue
+        from {table} c
+        left join dim_campaign_links l using (campaign_link_id)
+        where {{video}}
+        group by all
+        order by {order}, c.event_type, l.youtube_video_id nulls last
+    """
+
+
 # Each table of the page: the SQL over the snapshot, `{video}` standing for the filter on
 # the link's video (dim_campaign_links / the funnel mart carry youtube_video_id).
 QUERIES: dict[str, str] = {
@@ -108,24 +122,8 @@ QUERIES: dict[str, str] = {
         where {video}
         order by l.youtube_video_id nulls last, l.short_code, r.campaign_link_id, r.event_type
     """,
-    "days_to_convert": """
-        select c.days_since_click, c.event_type, l.youtube_video_id, count(*) as conversions,
-               cast(coalesce(sum(c.revenue_amount), 0) as decimal(18, 2)) as revenue
-        from fct_conversions c
-        left join dim_campaign_links l using (campaign_link_id)
-        where {video}
-        group by all
-        order by c.days_since_click, c.event_type, l.youtube_video_id nulls last
-    """,
-    "ledger": """
-        select u.reason, u.event_type, l.youtube_video_id, count(*) as conversions,
-               cast(coalesce(sum(u.revenue_amount), 0) as decimal(18, 2)) as revenue
-        from fct_unattributed_conversions u
-        left join dim_campaign_links l using (campaign_link_id)
-        where {video}
-        group by all
-        order by conversions desc, u.reason, u.event_type, l.youtube_video_id nulls last
-    """,
+    "days_to_convert": _counted_by("fct_conversions", "days_since_click", "days_since_click"),
+    "ledger": _counted_by("fct_unattributed_conversions", "reason", "conversions desc, reason"),
 }
 # Where the video filter applies, per query: the alias that carries youtube_video_id.
 VIDEO_ALIAS = {"funnel": "f"}
