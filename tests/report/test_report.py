@@ -177,3 +177,34 @@ def test_the_vega_bundle_is_kept_for_the_next_process(tmp_path) -> None:
     assert "window.vegaEmbed" in built_now
     assert vega_bundle(tmp_path) == built_now + "// read back"
     vega_bundle.cache_clear()
+
+
+def test_a_prune_loses_no_day_of_the_daily_history(tmp_path, scenario: Story, monkeypatch) -> None:
+    """Retention removes the clicks before its horizon; the report's days and headline
+    figures stay, since they come from the daily history (docs/rules.md#retention)."""
+    from dagster import DagsterInstance
+
+    from orchestration.run import run_prune
+    from tests.report_snapshot import build
+
+    settings = build(tmp_path / "data", scenario, monkeypatch)
+    before = load(settings.published_path, default_days=WINDOW)
+    pruned = run_prune(settings, AS_OF, instance=DagsterInstance.ephemeral(), log_level="WARNING")
+    after = load(settings.published_path, default_days=WINDOW)
+
+    assert pruned.success
+    old_clicks = [c for c in scenario.clicks if c["clicked_at"].date() < pruned.cutoff]
+    assert old_clicks  # the story has clicks retention removes
+    assert not any(
+        r["tracking_id"] in {c["tracking_id"] for c in old_clicks}
+        for r in mart(settings, "select tracking_id from mart_attribution")
+    )
+    days = {r["metric_date"] for r in after.rows("daily")}
+    assert {c["clicked_at"].date() for c in old_clicks} <= days
+    assert after.rows("daily") == before.rows("daily")
+    assert (after.current, after.previous) == (before.current, before.previous)
+    assert after.meta["retained_since"] == pruned.cutoff
+    # The prune job rewrote the report after republishing.
+    from convtrack.report import report_path
+
+    assert f"row-level data kept since {pruned.cutoff}" in report_path(settings).read_text()
