@@ -5,16 +5,26 @@ tests/browser/test_report.py."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+import shutil
 from decimal import Decimal
 
 import duckdb
+import markupsafe
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
+from collector.validation.rules import (
+    MAX_CAMPAIGN_NAME_CHARS,
+    MAX_PLACEMENT_CHARS,
+    MAX_VIDEO_ID_CHARS,
+)
 from convtrack.core.settings import Settings
 from convtrack.report import ReportOptionError, SnapshotMissing, write_report
 from convtrack.report.data import Period, load
-from tests.report_snapshot import AS_OF, LINKS, Story
+from tests.report_snapshot import AS_OF, DESK, LINKS, Story
 
 pytestmark = pytest.mark.slow
 
@@ -112,6 +122,68 @@ def test_the_file_loads_nothing_and_names_the_snapshot(built: Settings, tmp_path
     markup = re.sub(r"<script[^>]*>.*?</script>", "", html, flags=re.DOTALL)
     assert not re.search(r"\ssrc=|<link|url\(", markup)
     assert "default-src 'none'" in html
+
+
+# What a link's free text may hold (the collector bounds its length only): markup, the
+# ends of a script or a comment, quotes, JavaScript's line separators, NUL.
+MARKUP = st.sampled_from([
+    "</script>", "</SCRIPT ", "<script>alert(1)</script>", "<!--", "-->", "<![CDATA[", "]]>",
+    '<img src=x onerror="alert(1)">', '"', "'", "`${1}`", "&amp;", "&lt;", "\\", "\u2028",
+    "\u2029", "\x00", "=cmd|' /C calc'!A0", "\r\n",
+])  # fmt: skip
+
+
+def link_text(max_chars: int) -> st.SearchStrategy[str]:
+    pieces = st.one_of(MARKUP, st.text(st.characters(exclude_categories=["Cs"]), max_size=12))
+    return st.lists(pieces, max_size=8).map(lambda p: "".join(p)[:max_chars])
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    name=link_text(MAX_CAMPAIGN_NAME_CHARS),
+    video=link_text(MAX_VIDEO_ID_CHARS).filter(bool),
+    placement=link_text(MAX_PLACEMENT_CHARS),
+)
+@example(name="</script><script>alert(1)</script>", video="<!--", placement="\u2028")
+def test_any_text_of_a_link_is_shown_as_text_never_as_markup(
+    built: Settings, tmp_path, name: str, video: str, placement: str
+) -> None:
+    # The snapshot with one link's free text replaced, as a link created with it would be.
+    data_dir = tmp_path / "data"
+    hostile = Settings(data_dir=data_dir)
+    hostile.published_path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(built.published_path, hostile.published_path)
+    with duckdb.connect(str(hostile.published_path)) as con:
+        for table in ("dim_campaign_links", "mart_conversion_funnel"):
+            con.execute(
+                f"update {table} set campaign_name = ?, youtube_video_id = ?, placement = ? "
+                "where campaign_link_id = ?",
+                [name, video, placement, DESK],
+            )
+    # As bytes: reading as text would turn a "\r" of the name into "\n".
+    clean = write_report(built, tmp_path / "clean.html").read_bytes().decode()
+    page = write_report(hostile, tmp_path / "hostile.html").read_bytes().decode()
+
+    # No element the text could have opened or closed: the same scripts, comments and
+    # tags as a report of plain names.
+    def structure(text: str) -> tuple:
+        lowered = text.lower()
+        return tuple(lowered.count(t) for t in ("<script", "</script", "<!--", "<img", "<tr"))
+
+    assert structure(page) == structure(clean)
+    # The page's data parses back to the very text, and the table shows it escaped.
+    found = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page)
+    assert found is not None
+    rows = json.loads(found.group(1))["tables"]["links"]["rows"]
+    shown = [r for r in rows if r["campaign_link_id"] == DESK]
+    assert [(r["campaign_name"], r["youtube_video_id"], r["placement"]) for r in shown] == [
+        (name, video, placement)
+    ]
+    assert str(markupsafe.escape(name)) in page
 
 
 def test_an_empty_warehouse_gives_empty_states(built_empty: Settings, tmp_path) -> None:
