@@ -23,6 +23,7 @@ from collector.routes import (
     health,
     read,
     redirect,
+    report,
     tracker,
 )
 from collector.storage import LogRawEventStore
@@ -69,6 +70,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_cors(app)
     install_observability(app)
     install_proxy_headers(app)
-    for module in (health, tracker, redirect, conversions, cleanup, campaign_links, admin, read):
+    for module in (
+        health,
+        tracker,
+        redirect,
+        conversions,
+        cleanup,
+        campaign_links,
+        admin,
+        read,
+        report,
+    ):
         app.include_router(module.router)
     return app

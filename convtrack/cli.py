@@ -39,8 +39,8 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def _parse_day(value: str | None) -> dt.date:
-    """--as-of: a day from the pipeline's first day to today (UTC), today by default."""
+def _parse_day(value: str | None, option: str = "--as-of") -> dt.date:
+    """A day option: from the pipeline's first day to today (UTC), today by default."""
     from convtrack.core.raw_schema import FIRST_DAY
 
     today = dt.datetime.now(dt.UTC).date()
@@ -49,10 +49,14 @@ def _parse_day(value: str | None) -> dt.date:
     try:
         day = dt.date.fromisoformat(value)
     except ValueError as exc:
-        raise typer.BadParameter(f"expected a date like 2026-03-01, got {value!r}") from exc
+        raise typer.BadParameter(
+            f"expected a date like 2026-03-01, got {value!r}", param_hint=option
+        ) from exc
     # The daily partitions end today; a prune as of a later day would remove kept rows.
     if not FIRST_DAY <= day <= today:
-        raise typer.BadParameter(f"must be between {FIRST_DAY} and today, {today} (UTC)")
+        raise typer.BadParameter(
+            f"must be between {FIRST_DAY} and today, {today} (UTC)", param_hint=option
+        )
     return day
 
 
@@ -210,6 +214,42 @@ def pipeline_prune(
         f"prune run {run.run_id}: row-level data before {run.cutoff} removed "
         f"({settings.retention_days} days kept); snapshot republished"
     )
+
+
+@app.command()
+def report(
+    out: Annotated[
+        Path | None,
+        typer.Option(dir_okay=False, help="Where to write it (default: data/reports/latest.html)."),
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option("--from", help="First day of the headline period (default: a window back)."),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option("--to", help="Last day of the headline period (default: the as-of day)."),
+    ] = None,
+    video: Annotated[
+        str | None, typer.Option("--video", help="Only this YouTube video's links.")
+    ] = None,
+) -> None:
+    """Write the self-contained HTML report of the published snapshot; print its path."""
+    from convtrack.report import ReportOptionError, SnapshotMissing, write_report
+
+    settings = _settings()
+    first = _parse_day(start, "--from") if start is not None else None
+    last = _parse_day(end, "--to") if end is not None else None
+    if first and last and first > last:
+        raise typer.BadParameter(f"{first} is after --to {last}", param_hint="--from")
+    try:
+        path = write_report(settings, out, start=first, end=last, video=video)
+    except ReportOptionError as exc:
+        raise typer.BadParameter(str(exc), param_hint=exc.option) from None
+    except SnapshotMissing as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(path)
 
 
 @app.command()

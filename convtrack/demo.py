@@ -3,7 +3,8 @@
 Starts the collector on a free loopback port, registers links for a handful of videos,
 imports about 60 days of history through the admin import API, sends today's traffic
 through the real redirect and conversion endpoints (bots, retries, bad payloads and
-all), runs the Dagster pipeline, and prints the funnel and revenue per video.
+all), runs the Dagster pipeline, prints the funnel and revenue per video, and ends with the path
+of the HTML report the pipeline wrote.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from rich.table import Table
 
 from convtrack.collector_process import free_port, running_collector
 from convtrack.core.settings import Settings
+from convtrack.report import report_path
 from convtrack.traffic import BOT_AGENTS, HUMAN_AGENTS, Story, build_story
 
 DEMO_MARKER = ".convtrack-demo"
@@ -252,14 +254,26 @@ def run_demo(settings: Settings) -> int:
                 f"read API, GET /api/conversions/attribution/{sample}: {resp.status_code}"
             )
             console.print_json(resp.text)
+        # The pipeline's last step wrote the report; the collector serves it too.
+        served = httpx.get(
+            f"{base}/report", headers={"Authorization": f"Bearer {reader}"}, timeout=10
+        )
+        console.print(f"GET /report: {served.status_code}, {len(served.content):,} bytes")
+    report = report_path(settings)
+    if not report.exists():
+        console.print("[red]the pipeline wrote no report; see the log above[/red]")
+        return 1
     console.rule("next")
     console.print(
         f"finished in {time.monotonic() - started:.0f} s.\n"
         f"  query the marts:  .venv/bin/duckdb -readonly {_rel(settings.published_path)}\n"
         f"                    e.g. select * from mart_revenue_by_type;\n"
         f"  Dagster UI:       make dagster-dev   (then open http://127.0.0.1:3000)\n"
-        f"  raw events:       {_rel(settings.raw_dir)}/<stream>/dt=YYYY-MM-DD/*.parquet"
+        f"  raw events:       {_rel(settings.raw_dir)}/<stream>/dt=YYYY-MM-DD/*.parquet\n"
+        f"  the report (one file, opens offline; `convtrack report --help` for other ones):"
     )
+    # Last, alone on its line: the path a script or a reader takes from the output.
+    console.print(_rel(report), soft_wrap=True)
     return 0
 
 

@@ -12,6 +12,7 @@ from dagster import (
 
 from orchestration.assets.ingest import raw_assets
 from orchestration.assets.publish import MART_ASSET_KEYS, published_snapshot
+from orchestration.assets.report import report
 from orchestration.assets.transform import convtrack_dbt_models
 from orchestration.build_range import RESOURCE_KEY, BuildRange
 from orchestration.maintenance import compaction, prune
@@ -27,7 +28,7 @@ pipeline_job = define_asset_job(
     # and each extra process would pay seconds of imports.
     executor_def=in_process_executor,
     tags={"convtrack/writes": "warehouse"},
-    description="Load raw days, build every dbt model and test, publish the snapshot.",
+    description="Load raw days, build every dbt model and test, publish the snapshot and the report.",
 )
 
 # The marts are rebuilt hourly; a day without a successful build is an incident.
@@ -47,6 +48,7 @@ defs = Definitions(
             )
         ),
         published_snapshot,
+        report,
     ],
     jobs=[pipeline_job, prune, compaction],
     schedules=[hourly_build, daily_prune, daily_compaction],

@@ -16,6 +16,7 @@ from dagster_dbt import DbtCliResource
 
 from convtrack.core import raw_schema
 from convtrack.core.compaction import COMPACTED_PREFIX, compact_partition, is_closed, live_files
+from convtrack.report import write_report
 from orchestration.assets.publish import publish_snapshot
 from orchestration.build_range import dbt_run_env
 from orchestration.dbt_env import dbt_environment
@@ -93,10 +94,11 @@ def republish(
     convtrack: ConvtrackSettings,
     warehouse_lock: WarehouseWriterLock,
 ) -> None:
-    """Publish the pruned marts so readers stop seeing pruned rows."""
+    """Publish the pruned marts so readers stop seeing pruned rows; the report too."""
     settings = convtrack.load()
     counts = publish_snapshot(settings)
     context.log.info(f"republished {len(counts)} tables after the prune as of {as_of}")
+    context.log.info(f"rewrote the report at {write_report(settings)}")
 
 
 @job(

@@ -64,3 +64,29 @@ def collector(tmp_path: Path):
     c = start_collector(tmp_path / "data", tmp_path / "collector.log")
     yield c
     stop_collector(c)
+
+
+# Published snapshots for the report's tests (tests/report, tests/browser), each built
+# once per session by the real pipeline from the hand-labelled rows of
+# tests/report_snapshot.py.
+@pytest.fixture(scope="session")
+def scenario():
+    from tests.report_snapshot import story
+
+    return story()
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory, scenario):
+    from tests.report_snapshot import build
+
+    with pytest.MonkeyPatch.context() as env:
+        return build(tmp_path_factory.mktemp("report") / "data", scenario, env)
+
+
+@pytest.fixture(scope="session")
+def built_empty(tmp_path_factory):
+    from tests.report_snapshot import build
+
+    with pytest.MonkeyPatch.context() as env:
+        return build(tmp_path_factory.mktemp("report-empty") / "data", None, env)

@@ -234,3 +234,25 @@ def test_prune_on_spark_without_a_warehouse_says_to_build_first(tmp_path) -> Non
     assert result.exit_code == 1
     assert "metastore_db: run the pipeline first" in result.output, result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["--from", "2026-02-30"], "--from"),
+        (["--to", "last week"], "--to"),
+        (["--from", "2019-12-31"], "--from"),
+        (["--from", "2026-03-02", "--to", "2026-03-01"], "--from"),
+    ],
+)
+def test_report_dates_are_checked_naming_the_option(args: list[str], option: str) -> None:
+    result = run("report", *args)
+    assert result.exit_code == 2, result.output
+    assert option in result.output
+
+
+def test_report_without_a_snapshot_says_how_to_make_one(tmp_path) -> None:
+    result = run("report", "--out", str(tmp_path / "r.html"))
+    assert result.exit_code == 1
+    assert "convtrack pipeline run" in result.output
+    assert not (tmp_path / "r.html").exists()

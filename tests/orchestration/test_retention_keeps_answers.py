@@ -12,24 +12,21 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from dagster import DagsterInstance
 from fastapi.testclient import TestClient
 
 from collector.app import create_app
-from convtrack.core import raw_schema
 from convtrack.core.settings import Settings
 from orchestration.assets.publish import spark_table_dir, spark_table_files
 from orchestration.run import run_pipeline, run_prune
 from tests.collector.conftest import uuid7_at
 from tests.marts import ROW_LEVEL_MARTS, RUN_METADATA, mart_tables
+from tests.raw_files import write_streams
 
 pytestmark = pytest.mark.slow
 
@@ -142,15 +139,7 @@ def write_raw(raw: Path, s: Scenario) -> None:
         "clicks": s.clicks,
         "conversions": s.conversions,
     }  # fmt: skip
-    for stream, rows in streams.items():
-        by_day = defaultdict(list)
-        for row in rows:
-            by_day[row[raw_schema.EVENT_TIME[stream]].date()].append(row)
-        for d, day_rows in by_day.items():
-            directory = raw_schema.partition_dir(raw, stream, d)
-            directory.mkdir(parents=True, exist_ok=True)
-            table = pa.Table.from_pylist(day_rows, schema=raw_schema.SCHEMAS[stream])
-            pq.write_table(table, directory / "w-1.parquet")
+    write_streams(raw, streams)
 
 
 def published_tables(settings: Settings) -> dict[str, tuple[list[tuple], list[tuple]]]:

@@ -1,0 +1,282 @@
+"""The report's figures and file, from a snapshot the real pipeline built from raw rows
+labelled by hand (tests/report_snapshot.py); what a browser does with it is in
+tests/browser/test_report.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+from decimal import Decimal
+
+import duckdb
+import markupsafe
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from collector.validation.rules import (
+    MAX_CAMPAIGN_NAME_CHARS,
+    MAX_PLACEMENT_CHARS,
+    MAX_VIDEO_ID_CHARS,
+)
+from convtrack.core.settings import Settings
+from convtrack.report import ReportOptionError, SnapshotMissing, write_report
+from convtrack.report.data import Period, load
+from tests.report_snapshot import AS_OF, DESK, LINKS, Story
+
+pytestmark = pytest.mark.slow
+
+WINDOW = 30  # the default attribution window: the default headline period's length
+CURRENT = Period(AS_OF - dt.timedelta(days=WINDOW - 1), AS_OF)
+
+
+def expected(s: Story, period: Period, video: str | None = None) -> tuple[int, int, Decimal]:
+    """Human clicks, credited conversions and their revenue in `period`, from the rows."""
+
+    def keep(row: dict, at: str) -> bool:
+        return period.start <= row[at].date() <= period.end and (
+            video is None or LINKS[row["campaign_link_id"]][1] == video
+        )
+
+    clicks = [c for c in s.human_clicks() if keep(c, "clicked_at")]
+    credited = [c for c in s.credited() if keep(c, "converted_at")]
+    revenue = sum((c["revenue_amount"] or Decimal(0) for c in credited), Decimal("0.00"))
+    return len(clicks), len(credited), revenue
+
+
+def mart(settings: Settings, sql: str) -> list[dict]:
+    with duckdb.connect(str(settings.published_path), read_only=True) as con:
+        result = con.execute(sql)
+        names = [d[0] for d in result.description]
+        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
+def test_headline_figures_are_the_hand_sums_against_the_previous_period(
+    built: Settings, scenario: Story
+) -> None:
+    data = load(built.published_path, default_days=WINDOW)
+
+    assert data.period == CURRENT
+    now, before = data.current, data.previous
+    assert (now.clicks, now.conversions, now.revenue) == expected(scenario, CURRENT)
+    assert (before.clicks, before.conversions, before.revenue) == expected(
+        scenario, CURRENT.previous()
+    )
+    # The story was written so both periods have something to compare.
+    assert now.clicks and before.clicks and now.conversions and before.conversions
+
+
+def test_a_period_and_a_video_narrow_the_headline(built: Settings, scenario: Story) -> None:
+    period = Period(AS_OF - dt.timedelta(days=9), AS_OF)
+    data = load(
+        built.published_path, start=period.start, end=period.end, video="vid-desk", default_days=7
+    )
+
+    assert data.period == period
+    assert (data.current.clicks, data.current.conversions, data.current.revenue) == expected(
+        scenario, period, "vid-desk"
+    )
+    assert {r["youtube_video_id"] for r in data.rows("funnel")} == {"vid-desk"}
+
+
+def test_tables_are_the_marts_rows(built: Settings) -> None:
+    data = load(built.published_path, default_days=WINDOW)
+
+    assert data.rows("funnel") == mart(
+        built, "select * from mart_conversion_funnel order by youtube_video_id, short_code"
+    )
+    mart_rows = mart(built, "select * from mart_revenue_by_type")
+    shown = [{k: r[k] for k in mart_rows[0]} for r in data.rows("revenue_by_type")]
+    assert sorted(shown, key=str) == sorted(mart_rows, key=str)
+    daily = mart(built, "select count(*) as n from agg_daily_link_metrics")[0]["n"]
+    assert len(data.rows("daily")) == daily
+
+
+def test_ledger_counts_every_uncredited_conversion_by_its_reason(
+    built: Settings, scenario: Story
+) -> None:
+    data = load(built.published_path, default_days=WINDOW)
+
+    reasons: dict[str, int] = {}
+    for row in data.rows("ledger"):
+        reasons[row["reason"]] = reasons.get(row["reason"], 0) + row["conversions"]
+    by_hand: dict[str, int] = {}
+    for reason in scenario.verdict.values():
+        if reason is not None:
+            by_hand[reason] = by_hand.get(reason, 0) + 1
+    assert reasons == by_hand
+
+
+def test_the_file_loads_nothing_and_names_the_snapshot(built: Settings, tmp_path) -> None:
+    path = write_report(built, tmp_path / "r.html")
+    html = path.read_text()
+    (run_id,) = mart(built, "select run_id from _meta")[0].values()
+
+    assert f'as of <strong id="meta-as-of">{AS_OF}</strong>' in html
+    assert run_id in html
+    # No element that fetches (the browser test watches the network itself): no script
+    # from elsewhere, and outside the scripts no src=, no <link>, no url(...) in styles.
+    assert not re.search(r"<script[^>]*\ssrc=", html)
+    markup = re.sub(r"<script[^>]*>.*?</script>", "", html, flags=re.DOTALL)
+    assert not re.search(r"\ssrc=|<link|url\(", markup)
+    assert "default-src 'none'" in html
+
+
+# What a link's free text may hold (the collector bounds its length only): markup, the
+# ends of a script or a comment, quotes, JavaScript's line separators, NUL.
+MARKUP = st.sampled_from([
+    "</script>", "</SCRIPT ", "<script>alert(1)</script>", "<!--", "-->", "<![CDATA[", "]]>",
+    '<img src=x onerror="alert(1)">', '"', "'", "`${1}`", "&amp;", "&lt;", "\\", "\u2028",
+    "\u2029", "\x00", "=cmd|' /C calc'!A0", "\r\n",
+])  # fmt: skip
+
+
+def link_text(max_chars: int) -> st.SearchStrategy[str]:
+    pieces = st.one_of(MARKUP, st.text(st.characters(exclude_categories=["Cs"]), max_size=12))
+    return st.lists(pieces, max_size=8).map(lambda p: "".join(p)[:max_chars])
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    name=link_text(MAX_CAMPAIGN_NAME_CHARS),
+    video=link_text(MAX_VIDEO_ID_CHARS).filter(bool),
+    placement=link_text(MAX_PLACEMENT_CHARS),
+)
+@example(name="</script><script>alert(1)</script>", video="<!--", placement="\u2028")
+def test_any_text_of_a_link_is_shown_as_text_never_as_markup(
+    built: Settings, tmp_path, name: str, video: str, placement: str
+) -> None:
+    # The snapshot with one link's free text replaced, as a link created with it would be.
+    data_dir = tmp_path / "data"
+    hostile = Settings(data_dir=data_dir)
+    hostile.published_path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(built.published_path, hostile.published_path)
+    with duckdb.connect(str(hostile.published_path)) as con:
+        for table in ("dim_campaign_links", "mart_conversion_funnel"):
+            con.execute(
+                f"update {table} set campaign_name = ?, youtube_video_id = ?, placement = ? "
+                "where campaign_link_id = ?",
+                [name, video, placement, DESK],
+            )
+    # As bytes: reading as text would turn a "\r" of the name into "\n".
+    clean = write_report(built, tmp_path / "clean.html").read_bytes().decode()
+    page = write_report(hostile, tmp_path / "hostile.html").read_bytes().decode()
+
+    # No element the text could have opened or closed: the same scripts, comments and
+    # tags as a report of plain names.
+    def structure(text: str) -> tuple:
+        lowered = text.lower()
+        return tuple(lowered.count(t) for t in ("<script", "</script", "<!--", "<img", "<tr"))
+
+    assert structure(page) == structure(clean)
+    # The page's data parses back to the very text, and the table shows it escaped.
+    found = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page)
+    assert found is not None
+    rows = json.loads(found.group(1))["tables"]["links"]["rows"]
+    shown = [r for r in rows if r["campaign_link_id"] == DESK]
+    assert [(r["campaign_name"], r["youtube_video_id"], r["placement"]) for r in shown] == [
+        (name, video, placement)
+    ]
+    assert str(markupsafe.escape(name)) in page
+
+
+def test_an_empty_warehouse_gives_empty_states(built_empty: Settings, tmp_path) -> None:
+    html = write_report(built_empty, tmp_path / "empty.html").read_text()
+
+    assert 'id="empty-no-data"' in html
+    assert "No data yet" in html
+    assert 'id="chart-' not in html  # nothing to draw, nothing drawn
+
+
+def test_an_unknown_video_is_refused_naming_the_option(built: Settings, tmp_path) -> None:
+    with pytest.raises(ReportOptionError) as refused:
+        write_report(built, tmp_path / "r.html", video="no-such-video")
+    assert refused.value.option == "--video"
+    assert "vid-chair, vid-desk" in str(refused.value)
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_no_snapshot_says_how_to_make_one(tmp_path) -> None:
+    with pytest.raises(SnapshotMissing, match="convtrack pipeline run"):
+        write_report(Settings(data_dir=tmp_path / "data"), tmp_path / "r.html")
+
+
+def test_the_command_writes_the_report_and_refuses_an_unknown_video(
+    built: Settings, tmp_path, monkeypatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from convtrack.cli import app
+
+    monkeypatch.setenv("CONVTRACK_DATA_DIR", str(built.data_dir))
+    out = tmp_path / "desk.html"
+    done = CliRunner().invoke(app, ["report", "--out", str(out), "--video", "vid-desk"])
+    refused = CliRunner().invoke(app, ["report", "--out", str(out), "--video", "vid-nope"])
+
+    assert done.exit_code == 0, done.output
+    assert done.output.strip() == str(out)
+    assert "video vid-desk" in out.read_text()
+    assert refused.exit_code == 2
+    assert "--video" in refused.output and "vid-nope" in refused.output
+
+
+def test_a_pipeline_run_writes_the_report(built: Settings) -> None:
+    """The Dagster asset `report`, downstream of the snapshot, ran in the fixture's run."""
+    from convtrack.report import report_path
+
+    (meta,) = mart(built, "select as_of, run_id from _meta")
+    html = report_path(built).read_text()
+
+    assert f'<strong id="meta-as-of">{meta["as_of"]}</strong>' in html
+    assert meta["run_id"] in html
+
+
+def test_the_vega_bundle_is_kept_for_the_next_process(tmp_path) -> None:
+    from convtrack.report.render import vega_bundle
+
+    vega_bundle.cache_clear()
+    built_now = vega_bundle(tmp_path)
+    (kept,) = tmp_path.glob("vega-*.js")
+    kept.write_text(built_now + "// read back")
+    vega_bundle.cache_clear()  # as a new process would start
+
+    assert "window.vegaEmbed" in built_now
+    assert vega_bundle(tmp_path) == built_now + "// read back"
+    vega_bundle.cache_clear()
+
+
+def test_a_prune_loses_no_day_of_the_daily_history(tmp_path, scenario: Story, monkeypatch) -> None:
+    """Retention removes the clicks before its horizon; the report's days and headline
+    figures stay, since they come from the daily history (docs/rules.md#retention)."""
+    from dagster import DagsterInstance
+
+    from orchestration.run import run_prune
+    from tests.report_snapshot import build
+
+    settings = build(tmp_path / "data", scenario, monkeypatch)
+    before = load(settings.published_path, default_days=WINDOW)
+    pruned = run_prune(settings, AS_OF, instance=DagsterInstance.ephemeral(), log_level="WARNING")
+    after = load(settings.published_path, default_days=WINDOW)
+
+    assert pruned.success
+    old_clicks = [c for c in scenario.clicks if c["clicked_at"].date() < pruned.cutoff]
+    assert old_clicks  # the story has clicks retention removes
+    assert not any(
+        r["tracking_id"] in {c["tracking_id"] for c in old_clicks}
+        for r in mart(settings, "select tracking_id from mart_attribution")
+    )
+    days = {r["metric_date"] for r in after.rows("daily")}
+    assert {c["clicked_at"].date() for c in old_clicks} <= days
+    assert after.rows("daily") == before.rows("daily")
+    assert (after.current, after.previous) == (before.current, before.previous)
+    assert after.meta["retained_since"] == pruned.cutoff
+    # The prune job rewrote the report after republishing.
+    from convtrack.report import report_path
+
+    assert f"row-level data kept since {pruned.cutoff}" in report_path(settings).read_text()

@@ -1,0 +1,122 @@
+"""A small published snapshot for the report's tests, built by the real pipeline from raw
+Parquet whose every conversion is labelled by hand: credited, or the ledger's reason.
+
+The expected figures are summed from these rows in the tests, never copied from a run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from dagster import DagsterInstance
+
+from convtrack.core.settings import Settings
+from orchestration.run import run_pipeline
+from tests.collector.conftest import uuid7_at
+from tests.raw_files import write_streams
+
+AS_OF = dt.date(2026, 3, 31)
+DESK = "0190f1a2-0000-7000-8000-0000000000d1"
+DESK_PIN = "0190f1a2-0000-7000-8000-0000000000d2"
+CHAIR = "0190f1a2-0000-7000-8000-0000000000c1"
+LINKS = {  # id -> (short code, video)
+    DESK: ("desk", "vid-desk"),
+    DESK_PIN: ("desk-pin", "vid-desk"),
+    CHAIR: ("chair", "vid-chair"),
+}
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36"
+PREVIEW = "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)"
+
+
+def day(days_before: int, hours: float = 12) -> dt.datetime:
+    """A time `days_before` AS_OF (UTC, also the reporting time zone here)."""
+    midnight = dt.datetime.combine(AS_OF - dt.timedelta(days=days_before), dt.time())
+    return midnight + dt.timedelta(hours=hours)
+
+
+@dataclass
+class Story:
+    clicks: list[dict] = field(default_factory=list)
+    conversions: list[dict] = field(default_factory=list)
+    # event_id -> None when credited, else the ledger's reason: labelled by hand.
+    verdict: dict[str, str | None] = field(default_factory=dict)
+    bots: set[str] = field(default_factory=set)
+
+    def click(self, link: str, at: dt.datetime, *, bot: bool = False) -> str:
+        tracking = uuid7_at(at)
+        self.clicks.append(
+            dict(event_id=str(uuid.uuid4()), tracking_id=tracking, campaign_link_id=link,
+                 clicked_at=at, received_at=at + dt.timedelta(seconds=1),
+                 ip_address="203.0.113.0", user_agent=PREVIEW if bot else BROWSER,
+                 referrer=None, source="import")
+        )  # fmt: skip
+        if bot:
+            self.bots.add(tracking)
+        return tracking
+
+    def convert(self, tracking, link, kind, at, revenue=None, *, verdict=None) -> None:
+        event_id = str(uuid.uuid4())
+        self.conversions.append(
+            dict(event_id=event_id, tracking_id=tracking, campaign_link_id=link,
+                 event_type=kind, revenue_amount=None if revenue is None else Decimal(revenue),
+                 currency="USD", order_id=f"o-{event_id}" if kind == "purchase" else None,
+                 event_data=None, converted_at=at, received_at=at + dt.timedelta(seconds=2),
+                 source="import")
+        )  # fmt: skip
+        self.verdict[event_id] = verdict
+
+    def credited(self) -> list[dict]:
+        return [c for c in self.conversions if self.verdict[c["event_id"]] is None]
+
+    def human_clicks(self) -> list[dict]:
+        return [c for c in self.clicks if c["tracking_id"] not in self.bots]
+
+
+def story() -> Story:
+    s = Story()
+    # The headline period (the 30 days up to AS_OF).
+    c1 = s.click(DESK, day(5))
+    s.convert(c1, DESK, "purchase", day(5, 14), "49.99")
+    s.convert(c1, DESK, "newsletter_signup", day(3))
+    c2 = s.click(DESK, day(10))
+    s.convert(c2, CHAIR, "purchase", day(9), "3.00", verdict="link_mismatch")
+    c3 = s.click(DESK_PIN, day(8))
+    s.convert(c3, DESK_PIN, "course_enrollment", day(1), "99.00")
+    c4 = s.click(CHAIR, day(20))
+    s.convert(c4, CHAIR, "purchase", day(20, 13), "20.00")
+    s.click(CHAIR, day(4), bot=True)
+    s.click(DESK_PIN, day(2))
+    s.convert(str(uuid.uuid4()), CHAIR, "newsletter_signup", day(6), verdict="no_click")
+    # The previous 30 days.
+    p1 = s.click(DESK, day(40))
+    s.convert(p1, DESK, "purchase", day(39), "10.00")
+    p2 = s.click(CHAIR, day(45))
+    s.convert(p2, CHAIR, "purchase", day(5), "7.00", verdict="window_expired")
+    return s
+
+
+def link_rows(at: dt.datetime) -> list[dict]:
+    return [
+        dict(campaign_link_id=link, short_code=code, destination_url=f"https://creator.example/{code}",
+             campaign_name=code.replace("-", " ").title(), youtube_video_id=video,
+             placement="description", created_at=at, disabled_at=None, recorded_at=at)
+        for link, (code, video) in LINKS.items()
+    ]  # fmt: skip
+
+
+def build(data_dir: Path, s: Story | None, monkeypatch) -> Settings:
+    """Raw files of `s` (only the links when None), one pipeline run as of AS_OF."""
+    # dbt runs as a subprocess and finds the warehouse through this variable.
+    monkeypatch.setenv("CONVTRACK_DATA_DIR", str(data_dir))
+    settings = Settings(data_dir=data_dir)
+    streams = {"campaign_links": link_rows(day(70))}
+    if s is not None:
+        streams |= {"clicks": s.clicks, "conversions": s.conversions}
+    write_streams(settings.raw_dir, streams)
+    run = run_pipeline(settings, AS_OF, instance=DagsterInstance.ephemeral(), log_level="WARNING")
+    assert run is not None and run.success
+    return settings
