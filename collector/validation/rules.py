@@ -59,6 +59,10 @@ MAX_CAMPAIGN_NAME_CHARS = 200
 MAX_VIDEO_ID_CHARS = 64
 MAX_PLACEMENT_CHARS = 64
 
+# touches: the campaign clicks the tracker saw before a conversion, oldest first, the
+# conversion's own last (docs/rules.md#touches). The tracker keeps at most this many.
+MAX_TOUCHES = 10
+
 # Event times (imports bring their own): not before the raw layout's first day
 # (convtrack.core.raw_schema.FIRST_DAY), and not further ahead of the collector's clock than
 # this - a clock a little fast is normal, a date years ahead is a mistake.

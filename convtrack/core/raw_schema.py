@@ -18,6 +18,9 @@ FIRST_DAY = dt.date(2020, 1, 1)
 
 TS = pa.timestamp("us")
 MONEY = pa.decimal128(10, 2)
+# A conversion's touches, oldest first, its own ids last (docs/schemas.md#raw-events).
+TOUCH = pa.struct([("tracking_id", pa.string()), ("campaign_link_id", pa.string())])
+TOUCHES = pa.list_(TOUCH)
 
 CLICKS = pa.schema(
     [
@@ -46,6 +49,8 @@ CONVERSIONS = pa.schema(
         ("converted_at", TS),
         ("received_at", TS),
         ("source", pa.string()),
+        # Added later: files written before it have no such column, and read as null.
+        ("touches", TOUCHES),
     ]
 )
 

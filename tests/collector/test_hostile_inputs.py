@@ -21,7 +21,13 @@ from hypothesis import strategies as st
 from collector.app import create_app
 from convtrack.core.settings import Settings
 from tests.collector.conftest import ADMIN, READER, read_stream
-from tests.collector.strategies import LINK, events, hostile_text, wire_text
+from tests.collector.strategies import (
+    LINK,
+    events,
+    events_with_touches,
+    hostile_text,
+    wire_text,
+)
 from tests.collector.test_read_api import SNAPSHOT_SQL, publish
 
 JSON = {"Content-Type": "application/json"}
@@ -99,13 +105,23 @@ def good_event(link_id: str) -> dict:
     }
 
 
-def test_a_batch_keeps_its_good_events_whatever_sits_beside_them(api, app_settings):
+@pytest.mark.parametrize("with_touches", [False, True], ids=["plain", "touches"])
+def test_a_batch_keeps_its_good_events_whatever_sits_beside_them(api, app_settings, with_touches):
+    """With touches, the events beside are hostile in their touches too, and the good
+    event has a path of three touches: it is stored with them."""
     client, link_id = api
+    beside = events_with_touches() if with_touches else events
 
     @EXAMPLES
-    @given(batch=st.lists(events, max_size=8), position=st.integers(0, 8))
+    @given(batch=st.lists(beside, max_size=8), position=st.integers(0, 8))
     def run(batch, position):
         good = good_event(link_id)
+        if with_touches:
+            earlier = [str(uuid_utils.uuid7()) for _ in range(2)]
+            good["touches"] = [
+                {"tracking_id": t, "campaign_link_id": link_id}
+                for t in [*earlier, good["tracking_id"]]
+            ]
         position = min(position, len(batch))
         sent = [*batch[:position], good, *batch[position:]]
         resp = client.post(
@@ -120,8 +136,29 @@ def test_a_batch_keeps_its_good_events_whatever_sits_beside_them(api, app_settin
         for result in answer["results"]:
             assert result["status"] == "accepted" or all(e["message"] for e in result["errors"])
         accepted = {r["event_id"] for r in answer["results"] if r["status"] == "accepted"}
-        on_disk = {r["event_id"] for r in read_stream(app_settings, "conversions")}
-        assert accepted <= on_disk
+        on_disk = {r["event_id"]: r for r in read_stream(app_settings, "conversions")}
+        assert accepted <= set(on_disk)
+        kept = on_disk[answer["results"][position]["event_id"]]
+        assert kept["touches"] == good.get("touches")
+
+    run()
+
+
+def test_conversions_with_hostile_touches_are_never_a_server_error(api, app_settings):
+    client, link_id = api
+    stored = len(read_stream(app_settings, "conversions"))
+
+    @EXAMPLES
+    @given(event=events_with_touches())
+    def run(event):
+        nonlocal stored
+        resp = client.post("/api/conversions", content=with_link(wire_text(event), link_id))
+        assert resp.status_code in (202, 422), resp.text
+        if resp.status_code == 202:
+            stored += 1
+        else:
+            assert_refusal_shape(resp)
+        assert len(read_stream(app_settings, "conversions")) == stored
 
     run()
 
