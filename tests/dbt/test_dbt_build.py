@@ -32,7 +32,9 @@ create table raw.clicks (
 create table raw.conversions (
     event_id varchar, tracking_id varchar, campaign_link_id varchar, event_type varchar,
     revenue_amount decimal(10, 2), currency varchar, order_id varchar, event_data varchar,
-    converted_at timestamp, received_at timestamp, source varchar, dt date
+    converted_at timestamp, received_at timestamp, source varchar, dt date,
+    -- last, as in a warehouse whose raw table gained it (orchestration/assets/ingest.py)
+    touches struct(tracking_id varchar, campaign_link_id varchar)[]
 );
 create table raw.campaign_links (
     campaign_link_id varchar, short_code varchar, destination_url varchar,
@@ -142,7 +144,7 @@ def load_scenario(con: duckdb.DuckDBPyConnection) -> None:
     conversion_rows.append((*retry, ts(retry_at), ts("2026-01-12 00:05:00")))
     con.executemany(
         "insert into raw.conversions values "
-        "(?, ?, ?, ?, cast(? as decimal(10, 2)), 'USD', ?, '{}', ?, ?, 'api', ?)",
+        "(?, ?, ?, ?, cast(? as decimal(10, 2)), 'USD', ?, '{}', ?, ?, 'api', ?, null)",
         [(*row, row[6].date()) for row in conversion_rows],
     )
 

@@ -1,7 +1,6 @@
 -- Every conversion with the click it claims (same tracking_id) and its verdict:
 -- 'attributed' or the reason it is not.
 
-{%- set window_days = run_var('attribution_window_days') | int %}
 {%- set skew_us = (var('clock_skew_minutes') | int) * 60 * 1000000 %}
 {%- set day_us = 86400 * 1000000 %}
 
@@ -86,15 +85,10 @@ judged as (
 
     select
         *,
-        case
-            -- Retention removed the click: it existed, but can no longer be judged.
-            when clicked_at is null and is_click_pruned then 'click_pruned'
-            when clicked_at is null then 'no_click'
-            when campaign_link_id != click_campaign_link_id then 'link_mismatch'
-            when elapsed_us < -{{ skew_us }} then 'before_click'
-            when days_since_click > {{ window_days }} then 'window_expired'
-            else 'attributed'
-        end as window_status
+        {{ click_verdict(
+            'clicked_at', 'is_click_pruned', 'campaign_link_id', 'click_campaign_link_id',
+            'elapsed_us', 'attributed',
+        ) }} as window_status
     from aged
 
 ),
