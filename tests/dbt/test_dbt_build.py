@@ -103,6 +103,12 @@ CONVERSIONS = [
     ("v13", "t06", L2, "newsletter_signup", None, None, "2026-02-03 02:30:00"),  # NY: 02-02
     ("v14", "t08", L1, "purchase", "25.50", "o6", "2026-02-28 00:00:00"),
 ]
+# Touch paths, oldest first, the conversion's own click last: v08 came through t01 (L1)
+# and t03 (clicked after v08: dropped); v14 through t06 (L2) and t99 (no such click).
+TOUCHES = {
+    "v08": [("t01", L1), ("t03", L1), ("t05", L2)],
+    "v14": [("t06", L2), ("t99", L1), ("t08", L1)],
+}
 # v02 retried by the tracker with the same event_id: counts once, as first received.
 CONVERSION_RETRY = ("v02", "t01", L1, "purchase", "99.99", "o1", "2026-01-12 00:00:00")
 
@@ -144,9 +150,15 @@ def load_scenario(con: duckdb.DuckDBPyConnection) -> None:
     conversion_rows.append((*retry, ts(retry_at), ts("2026-01-12 00:05:00")))
     con.executemany(
         "insert into raw.conversions values "
-        "(?, ?, ?, ?, cast(? as decimal(10, 2)), 'USD', ?, '{}', ?, ?, 'api', ?, null)",
-        [(*row, row[6].date()) for row in conversion_rows],
+        "(?, ?, ?, ?, cast(? as decimal(10, 2)), 'USD', ?, '{}', ?, ?, 'api', ?, "
+        "cast(? as struct(tracking_id varchar, campaign_link_id varchar)[]))",
+        [(*row, row[6].date(), touch_path(row[0])) for row in conversion_rows],
     )
+
+
+def touch_path(event_id: str) -> list[dict] | None:
+    path = TOUCHES.get(event_id)
+    return path and [{"tracking_id": t, "campaign_link_id": link} for t, link in path]
 
 
 def build_warehouse(dbt: Dbt, data_dir: Path, *, with_scenario: bool) -> Path:
@@ -338,3 +350,79 @@ def test_every_model_builds_on_an_empty_raw_schema(dbt, tmp_path):
         assert con.execute("select count(*) from marts.fct_clicks").fetchone() == (0,)
         (meta,) = rows(con, "select * from marts._meta")
         assert (meta["raw_clicks"], meta["attributed_conversions"]) == (0, 0)
+
+
+def test_touches_are_verified_and_counted_by_reason(warehouse):
+    statuses = rows(
+        warehouse,
+        "select event_id, touch_position, touch_status from intermediate.int_conversion_touches "
+        "where event_id in ('v08', 'v14') order by all",
+    )
+    assert [(r["event_id"], r["touch_position"], r["touch_status"]) for r in statuses] == [
+        ("v08", 1, "verified"),
+        ("v08", 2, "before_click"),  # t03 clicked two days after v08
+        ("v08", 3, "verified"),
+        ("v14", 1, "verified"),
+        ("v14", 2, "no_click"),
+        ("v14", 3, "verified"),
+    ]
+    (credited,) = warehouse.execute("select count(*) from marts.fct_conversions").fetchone()
+    by_reason = dict(
+        warehouse.execute(
+            "select touch_status, count(*) from intermediate.int_conversion_touches group by 1"
+        ).fetchall()
+    )
+    # Each credited conversion's own click, and t01 and t06.
+    assert by_reason == {"verified": credited + 2, "before_click": 1, "no_click": 1}
+
+
+def test_last_click_credits_are_todays_attribution(warehouse):
+    """Per link and event type, last_click credits what fct_conversions holds, to the cent."""
+    credits = warehouse.execute(
+        "select touch_campaign_link_id, event_type, sum(credited_conversions), "
+        "sum(credited_revenue) from intermediate.int_attribution_credits "
+        "where attribution_model = 'last_click' group by 1, 2 order by 1, 2"
+    ).fetchall()
+    today = warehouse.execute(
+        "select campaign_link_id, event_type, count(*), sum(revenue_amount) "
+        "from marts.fct_conversions group by 1, 2 order by 1, 2"
+    ).fetchall()
+    assert credits == today and len(today) > 2
+
+
+def test_models_split_a_path_by_their_rules(warehouse):
+    """v08, 30.00: its verified touches are t01 (L1, 2 d 14 h before) and its own t05 (L2,
+    30 min before). time_decay weighs each 2^(-age / 7 days)."""
+    got = {
+        (r["attribution_model"], r["touch_tracking_id"]): (
+            r["credited_conversions"],
+            r["credited_revenue"],
+        )
+        for r in rows(
+            warehouse,
+            "select * from intermediate.int_attribution_credits where event_id = 'v08'",
+        )
+    }
+    d = Decimal
+    old = 2 ** -((dt.timedelta(days=2, hours=14) / dt.timedelta(days=1)) / 7)
+    new = 2 ** -((dt.timedelta(minutes=30) / dt.timedelta(days=1)) / 7)
+    old_cents = 3000 * old / (old + new)  # 1310.55...: 1310, and the cent left (.55 > .45)
+    assert int(old_cents) == 1310 and old_cents % 1 > 0.5
+    assert got == {
+        ("last_click", "t01"): (d("0"), d("0.00")),
+        ("last_click", "t05"): (d("1"), d("30.00")),
+        ("first_click", "t01"): (d("1"), d("30.00")),
+        ("first_click", "t05"): (d("0"), d("0.00")),
+        ("linear", "t01"): (d("0.5"), d("15.00")),
+        ("linear", "t05"): (d("0.5"), d("15.00")),
+        ("position_based", "t01"): (d("0.5"), d("15.00")),
+        ("position_based", "t05"): (d("0.5"), d("15.00")),
+        ("time_decay", "t01"): (
+            d(round(old / (old + new), 6)).quantize(d("0.000001")),
+            d("13.11"),
+        ),
+        ("time_decay", "t05"): (
+            d(1 - round(old / (old + new), 6)).quantize(d("0.000001")),
+            d("16.89"),
+        ),
+    }
