@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -240,8 +241,6 @@ def report(
     settings = _settings()
     first = _parse_day(start, "--from") if start is not None else None
     last = _parse_day(end, "--to") if end is not None else None
-    if first and last and first > last:
-        raise typer.BadParameter(f"{first} is after --to {last}", param_hint="--from")
     try:
         path = write_report(settings, out, start=first, end=last, video=video)
     except ReportOptionError as exc:
@@ -249,7 +248,8 @@ def report(
     except SnapshotMissing as exc:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(1) from None
-    typer.echo(path)
+    # The path as the OS spells it: a name of undecodable bytes is no UTF-8 text.
+    typer.echo(os.fsencode(path))
 
 
 @app.command()

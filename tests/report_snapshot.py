@@ -12,14 +12,18 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 from dagster import DagsterInstance
 
+from convtrack.core.rules import default_attribution_window_days
 from convtrack.core.settings import Settings
 from orchestration.run import run_pipeline
 from tests.collector.conftest import uuid7_at
 from tests.raw_files import write_streams
 
 AS_OF = dt.date(2026, 3, 31)
+# The default headline period's length: the default attribution window.
+WINDOW = default_attribution_window_days()
 DESK = "0190f1a2-0000-7000-8000-0000000000d1"
 DESK_PIN = "0190f1a2-0000-7000-8000-0000000000d2"
 CHAIR = "0190f1a2-0000-7000-8000-0000000000c1"
@@ -75,6 +79,22 @@ class Story:
     def human_clicks(self) -> list[dict]:
         return [c for c in self.clicks if c["tracking_id"] not in self.bots]
 
+    def totals(
+        self, start: dt.date, end: dt.date, video: str | None = None
+    ) -> tuple[int, int, Decimal]:
+        """Human clicks, credited conversions and their revenue on days start..end (UTC,
+        the reporting zone here), of one video's links or all: the headline, by hand."""
+
+        def keep(row: dict, at: str) -> bool:
+            return start <= row[at].date() <= end and (
+                video is None or LINKS[row["campaign_link_id"]][1] == video
+            )
+
+        clicks = [c for c in self.human_clicks() if keep(c, "clicked_at")]
+        credited = [c for c in self.credited() if keep(c, "converted_at")]
+        revenue = sum((c["revenue_amount"] or Decimal(0) for c in credited), Decimal("0.00"))
+        return len(clicks), len(credited), revenue
+
 
 def story() -> Story:
     s = Story()
@@ -97,6 +117,14 @@ def story() -> Story:
     p2 = s.click(CHAIR, day(45))
     s.convert(p2, CHAIR, "purchase", day(5), "7.00", verdict="window_expired")
     return s
+
+
+def snapshot_rows(settings: Settings, sql: str) -> list[dict]:
+    """The rows of a query over the published snapshot, as dicts."""
+    with duckdb.connect(str(settings.published_path), read_only=True) as con:
+        result = con.execute(sql)
+        names = [d[0] for d in result.description]
+        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
 
 def link_rows(at: dt.datetime) -> list[dict]:

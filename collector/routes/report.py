@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from collector.deps import ReaderDep, SettingsDep
 from collector.errors import ApiError, error_responses
@@ -15,7 +15,13 @@ router = APIRouter(
 )
 
 
-@router.get("/report", response_class=HTMLResponse)
+# The page is HTML, its refusals JSON in the error shape: a plain Response class keeps the
+# refusals documented as JSON (an HTML one would label them text/html in the schema).
+@router.get(
+    "/report",
+    response_class=Response,
+    responses={200: {"content": {"text/html": {}}, "description": "The report, one HTML page"}},
+)
 def get_report(settings: SettingsDep) -> HTMLResponse:
     """data/reports/latest.html, one self-contained page; 404 until a run has written one."""
     try:

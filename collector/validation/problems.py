@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from collector.validation.rules import (
-    EVENT_TYPES,
     MAX_EVENT_DATA_BYTES,
     MAX_EVENT_TIME_AHEAD,
     MAX_ORDER_ID_CHARS,
@@ -14,6 +13,7 @@ from collector.validation.rules import (
     REVENUE_DECIMALS,
     REVENUE_WARNING_THRESHOLD,
 )
+from convtrack.core.raw_schema import EVENT_TYPES
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 the vectorised validators, the routes and the body-limit middleware read them.
 
 The attribution window is not here: it belongs to dbt's vars and reaches the collector
-through `Settings.attribution_window_days`.
+through `Settings.attribution_window_days`. Nor are the event types: they are the raw
+events' (`convtrack.core.raw_schema.EVENT_TYPES`).
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
-
-EVENT_TYPES: tuple[str, ...] = ("newsletter_signup", "course_enrollment", "purchase")
 
 # decimal(10,2) in the raw schema: 8 integer digits, 2 decimals.
 REVENUE_DECIMALS = 2

@@ -15,7 +15,6 @@ from typing import Any
 from collector.jsontext import compact_json
 from collector.validation.problems import Problem, problem
 from collector.validation.rules import (
-    EVENT_TYPES,
     MAX_EVENT_DATA_BYTES,
     MAX_EVENT_TIME_AHEAD,
     MAX_ORDER_ID_CHARS,
@@ -28,6 +27,7 @@ from collector.validation.rules import (
     UUID_RE,
     is_unicode_text,
 )
+from convtrack.core.raw_schema import EVENT_TYPES
 
 _EPOCH = dt.datetime(1970, 1, 1)
 _DAY = dt.timedelta(days=1)

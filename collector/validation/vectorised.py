@@ -19,7 +19,6 @@ from decimal import Decimal
 import polars as pl
 
 from collector.validation.rules import (
-    EVENT_TYPES,
     MAX_EVENT_DATA_BYTES,
     MAX_EVENT_TIME_AHEAD,
     MAX_ORDER_ID_CHARS,
@@ -30,6 +29,7 @@ from collector.validation.rules import (
     UUID7_MAX_MS,
     UUID_PATTERN,
 )
+from convtrack.core.raw_schema import EVENT_TYPES
 
 PROBLEM = pl.Struct({"code": pl.String, "field": pl.String})
 PROBLEM_LIST = pl.List(PROBLEM)

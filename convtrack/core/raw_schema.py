@@ -16,6 +16,10 @@ import pyarrow as pa
 # no event before it is accepted. Imports bring history; this only has to predate it.
 FIRST_DAY = dt.date(2020, 1, 1)
 
+# A conversion's `event_type`, in the order of a visitor's commitment: the collector
+# accepts these only (collector/validation/rules.py), the report lists them so.
+EVENT_TYPES: tuple[str, ...] = ("newsletter_signup", "course_enrollment", "purchase")
+
 TS = pa.timestamp("us")
 MONEY = pa.decimal128(10, 2)
 # A conversion's touches, oldest first, its own ids last (docs/schemas.md#raw-events).

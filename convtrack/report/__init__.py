@@ -12,7 +12,6 @@ from pathlib import Path
 from convtrack.core.files import ensure_dir, write_bytes_atomically
 from convtrack.core.settings import Settings
 from convtrack.report.data import ReportOptionError, SnapshotMissing, load
-from convtrack.report.render import render
 
 __all__ = ["LATEST_NAME", "ReportOptionError", "SnapshotMissing", "report_path", "write_report"]
 
@@ -41,6 +40,10 @@ def write_report(
     """Write the report of the published snapshot to `out` (default: data/reports/
     latest.html), atomically; its path. The headline period is start..end, by default
     the attribution window's days up to the snapshot's as-of day."""
+    # Here, not at the top: Altair takes half a second to import, and the collector
+    # imports this package for `report_path` alone.
+    from convtrack.report.render import render
+
     data = load(
         settings.published_path,
         start=start,
@@ -56,7 +59,16 @@ def write_report(
         generated_at=now or dt.datetime.now(dt.UTC),
         cache_dir=reports_dir(settings) / ".cache",
     )
+    chosen = out is not None
     out = out or report_path(settings)
-    ensure_dir(out.parent)
-    write_bytes_atomically(html.encode(), out)
+    try:
+        ensure_dir(out.parent)
+        write_bytes_atomically(html.encode(), out)
+    except OSError as exc:
+        if not chosen:
+            raise
+        # A path the caller chose may be anywhere: one the OS refuses is a bad option.
+        raise ReportOptionError(
+            "--out", f"cannot write {str(out)!r}: {exc.strerror or exc}"
+        ) from None
     return out

@@ -10,13 +10,14 @@ from typing import Any
 
 import altair as alt
 
+from convtrack.core.raw_schema import EVENT_TYPES
+
 VIDEO_PARAM = "video"
 ALL_VIDEOS = "(all videos)"
 NO_VIDEO = "(no video)"
 WIDTH = "container"
 # Counts are whole numbers: no 0.5 ticks.
 COUNT_AXIS = alt.Axis(tickMinStep=1, format=",d")
-EVENT_TYPE_ORDER = ["newsletter_signup", "course_enrollment", "purchase"]
 FUNNEL_STAGES = [
     ("clicks", "human clicks"),
     ("converting_clicks", "converting clicks"),
@@ -104,7 +105,7 @@ def revenue_by_type(rows: list[dict[str, Any]], currency: str) -> dict:
         y=alt.Y("video:N", title="video"),
         x=alt.X("sum(revenue):Q", title=f"revenue ({currency})", axis=alt.Axis(format=",.2f")),
         color=alt.Color(
-            "event_type:N", sort=EVENT_TYPE_ORDER, legend=alt.Legend(orient="bottom", title=None)
+            "event_type:N", sort=list(EVENT_TYPES), legend=alt.Legend(orient="bottom", title=None)
         ),
         tooltip=[
             alt.Tooltip("video:N"),

@@ -78,6 +78,9 @@ class ReportData:
     def has_conversions(self) -> bool:
         return any(r["conversions"] for r in self.rows("daily"))
 
+    def columns(self, table: str) -> list[str]:
+        return self.tables.get(table, ([], []))[0]
+
     def rows(self, table: str) -> list[dict[str, Any]]:
         return self.tables.get(table, ([], []))[1]
 
@@ -167,8 +170,6 @@ def choose_period(
         return None
     if start is None:
         start = end - dt.timedelta(days=default_days - 1)
-    if start > end:
-        raise ReportOptionError("--from", f"--from {start} is after --to {end}")
     return Period(start, end)
 
 
@@ -191,6 +192,10 @@ def load(
     default_days: int,
 ) -> ReportData:
     """Every figure of the report, from the snapshot at `published_path` (read-only)."""
+    # Only days given both ways can be out of order (a default end or start never is);
+    # checked first, so a wrong command line is told so with or without a snapshot.
+    if start is not None and end is not None and start > end:
+        raise ReportOptionError("--from", f"--from {start} is after --to {end}")
     if not published_path.exists():
         raise SnapshotMissing(
             f"no published snapshot at {published_path}: run `convtrack pipeline run` first"

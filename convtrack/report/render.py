@@ -169,21 +169,37 @@ def _video(row: dict[str, Any]) -> str:
     return row.get("youtube_video_id") or charts.NO_VIDEO
 
 
+def _chart_rows(
+    rows: list[dict[str, Any]],
+    *,
+    labels: tuple[str, ...] = (),
+    counts: tuple[str, ...] = (),
+    amounts: tuple[str, ...] = (),
+) -> list[dict[str, Any]]:
+    """A mart's rows as a chart reads them: the video, labels as text, counts as whole
+    numbers, amounts as numbers (none is 0)."""
+    return [
+        {
+            "video": _video(r),
+            **{c: _plain(r[c]) for c in labels},
+            **{c: int(r[c]) for c in counts},
+            **{c: float(r[c] or 0) for c in amounts},
+        }
+        for r in rows
+    ]
+
+
 def chart_specs(data: ReportData, currency: str, window_days: int) -> dict[str, dict]:
     """Each chart's spec by its element id, only for charts with something to show."""
     specs: dict[str, dict] = {}
     if data.has_clicks:
-        rows = [
-            {
-                "metric_date": r["metric_date"].isoformat(),
-                "video": _video(r),
-                "clicks": int(r["clicks"]),
-                "conversions": int(r["conversions"]),
-                "revenue": float(r["revenue"] or 0),
-            }
-            for r in data.rows("daily")
-        ]
-        specs["chart-daily"] = charts.daily(rows, currency)
+        daily = _chart_rows(
+            data.rows("daily"),
+            labels=("metric_date",),
+            counts=("clicks", "conversions"),
+            amounts=("revenue",),
+        )
+        specs["chart-daily"] = charts.daily(daily, currency)
         stages = [
             {
                 "video": _video(r),
@@ -195,37 +211,21 @@ def chart_specs(data: ReportData, currency: str, window_days: int) -> dict[str, 
         specs["chart-funnel-video"] = charts.funnel(stages, "video", "video")
         specs["chart-funnel-link"] = charts.funnel(stages, "link", "link")
     if any(r["conversions"] for r in data.rows("revenue_by_type")):
-        rows = [
-            {
-                "video": _video(r),
-                "event_type": r["event_type"],
-                "conversions": int(r["conversions"]),
-                "revenue": float(r["revenue"] or 0),
-            }
-            for r in data.rows("revenue_by_type")
-        ]
-        specs["chart-revenue-type"] = charts.revenue_by_type(rows, currency)
+        by_type = _chart_rows(
+            data.rows("revenue_by_type"),
+            labels=("event_type",),
+            counts=("conversions",),
+            amounts=("revenue",),
+        )
+        specs["chart-revenue-type"] = charts.revenue_by_type(by_type, currency)
     if data.rows("days_to_convert"):
-        rows = [
-            {
-                "video": _video(r),
-                "days_since_click": int(r["days_since_click"]),
-                "conversions": int(r["conversions"]),
-            }
-            for r in data.rows("days_to_convert")
-        ]
-        specs["chart-days"] = charts.days_to_convert(rows, window_days)
+        days = _chart_rows(data.rows("days_to_convert"), counts=("days_since_click", "conversions"))
+        specs["chart-days"] = charts.days_to_convert(days, window_days)
     if data.rows("ledger"):
-        rows = [
-            {
-                "video": _video(r),
-                "reason": r["reason"],
-                "conversions": int(r["conversions"]),
-                "revenue": float(r["revenue"] or 0),
-            }
-            for r in data.rows("ledger")
-        ]
-        specs["chart-ledger"] = charts.ledger(rows, currency)
+        ledger = _chart_rows(
+            data.rows("ledger"), labels=("reason",), counts=("conversions",), amounts=("revenue",)
+        )
+        specs["chart-ledger"] = charts.ledger(ledger, currency)
     return specs
 
 
@@ -256,6 +256,22 @@ def window_use(data: ReportData, window_days: int) -> dict[str, Any] | None:
     }
 
 
+def _age(now: dt.datetime, then: dt.datetime) -> str:
+    """How long ago `then` (naive UTC) was, in the unit a reader takes in at a glance."""
+    minutes = max((now.replace(tzinfo=None) - then).total_seconds(), 0) / 60
+    if minutes < 60:
+        return f"{minutes:.0f} min"
+    if minutes < 48 * 60:
+        return f"{minutes / 60:.1f} h"
+    return f"{minutes / 60 / 24:.1f} days"
+
+
+def _csv_data(data: ReportData, table: str) -> dict[str, Any]:
+    """A table's columns and rows as the page carries them for its CSV download."""
+    rows = [{k: _plain(v) for k, v in row.items()} for row in data.rows(table)]
+    return {"columns": data.columns(table), "rows": rows}
+
+
 def render(
     data: ReportData,
     *,
@@ -269,38 +285,17 @@ def render(
     fmt = Formats(currency)
     meta = data.meta or {}
     built_at = meta.get("built_at")
-    freshness = None
-    if built_at is not None:
-        age = generated_at.replace(tzinfo=None) - built_at
-        minutes = max(age.total_seconds(), 0) / 60
-        if minutes < 60:
-            freshness = f"{minutes:.0f} min"
-        elif minutes < 48 * 60:
-            freshness = f"{minutes / 60:.1f} h"
-        else:
-            freshness = f"{minutes / 60 / 24:.1f} days"
     tables = {
-        table_id: {
-            "title": title,
-            "columns": columns,
-            "rows": data.rows(source),
-            "csv_columns": data.tables.get(source, ([], []))[0],
-        }
+        table_id: {"title": title, "columns": columns, "rows": data.rows(source)}
         for table_id, (title, source, columns) in TABLES.items()
     }
     page_data = {
         "charts": chart_specs(data, currency, window_days),
+        # Every column of each table's rows, for its CSV; the daily history's too.
         "tables": {
-            table_id: {
-                "columns": t["csv_columns"],
-                "rows": [{k: _plain(v) for k, v in row.items()} for row in t["rows"]],
-            }
-            for table_id, t in tables.items()
+            table_id: _csv_data(data, source) for table_id, (_, source, _) in TABLES.items()
         },
-        "daily": {
-            "columns": data.tables.get("daily", ([], []))[0],
-            "rows": [{k: _plain(v) for k, v in r.items()} for r in data.rows("daily")],
-        },
+        "daily": _csv_data(data, "daily"),
         "allVideos": charts.ALL_VIDEOS,
         "noVideo": charts.NO_VIDEO,
         "videoParam": charts.VIDEO_PARAM,
@@ -314,7 +309,7 @@ def render(
         reporting_timezone=reporting_timezone,
         window_days=window_days,
         generated_at=generated_at,
-        freshness=freshness,
+        freshness=None if built_at is None else _age(generated_at, built_at),
         headline=headline(data, fmt),
         tables=tables,
         charts=page_data["charts"],

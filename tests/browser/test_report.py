@@ -10,18 +10,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pytest
 from playwright.sync_api import Browser, Page, Route
 
 from convtrack.core.settings import Settings
 from convtrack.report import write_report
 from tests.browser.conftest import TIMEOUT_MS
-from tests.report_snapshot import AS_OF, LINKS, Story
+from tests.report_snapshot import AS_OF, LINKS, WINDOW, Story, snapshot_rows
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-WINDOW = 30  # the default attribution window: the headline period's default length
 CHARTS = "document.querySelectorAll('.chart')"
 
 
@@ -80,13 +78,6 @@ def reader(browser: Browser, report_file: Path) -> Iterator[Reader]:
     yield from open_report(browser, report_file)
 
 
-def rows_of(settings: Settings, sql: str) -> list[dict]:
-    with duckdb.connect(str(settings.published_path), read_only=True) as con:
-        result = con.execute(sql)
-        names = [d[0] for d in result.description]
-        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
-
-
 def parsed(cell: str, like: object) -> object:
     """A CSV cell read back as the type of the snapshot's value `like`."""
     if cell == "" or like is None:
@@ -128,14 +119,7 @@ def test_opens_offline_draws_every_chart_and_asks_for_nothing(
 
 
 def test_headline_figures_are_the_hand_sums(reader: Reader, scenario: Story) -> None:
-    start = AS_OF - dt.timedelta(days=WINDOW - 1)
-
-    def inside(at: dt.datetime) -> bool:
-        return start <= at.date() <= AS_OF
-
-    clicks = sum(1 for c in scenario.human_clicks() if inside(c["clicked_at"]))
-    credited = [c for c in scenario.credited() if inside(c["converted_at"])]
-    revenue = sum((c["revenue_amount"] or Decimal(0) for c in credited), Decimal(0))
+    clicks, conversions, revenue = scenario.totals(AS_OF - dt.timedelta(days=WINDOW - 1), AS_OF)
     shown = {
         key: reader.page.inner_text(f"#headline-{key} .value")
         for key in ("clicks", "conversions", "revenue", "rate")
@@ -143,17 +127,17 @@ def test_headline_figures_are_the_hand_sums(reader: Reader, scenario: Story) -> 
 
     assert shown == {
         "clicks": f"{clicks:,}",
-        "conversions": f"{len(credited):,}",
+        "conversions": f"{conversions:,}",
         "revenue": f"USD {revenue:,.2f}",
-        "rate": f"{len(credited) / clicks:.1%}",
+        "rate": f"{conversions / clicks:.1%}",
     }
     assert reader.page.inner_text("#meta-as-of") == AS_OF.isoformat()
 
 
 def test_csv_downloads_are_the_marts_rows(reader: Reader, built: Settings) -> None:
-    links = rows_of(built, "select * from mart_conversion_funnel")
-    types = rows_of(built, "select * from mart_revenue_by_type")
-    daily = rows_of(built, "select * from agg_daily_link_metrics")
+    links = snapshot_rows(built, "select * from mart_conversion_funnel")
+    types = snapshot_rows(built, "select * from mart_revenue_by_type")
+    daily = snapshot_rows(built, "select * from agg_daily_link_metrics")
 
     def same(downloaded: list[dict], mart: list[dict]) -> None:
         columns = list(mart[0])

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import shutil
-from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 import markupsafe
@@ -24,33 +25,11 @@ from collector.validation.rules import (
 from convtrack.core.settings import Settings
 from convtrack.report import ReportOptionError, SnapshotMissing, write_report
 from convtrack.report.data import Period, load
-from tests.report_snapshot import AS_OF, DESK, LINKS, Story
+from tests.report_snapshot import AS_OF, DESK, LINKS, WINDOW, Story, snapshot_rows
 
 pytestmark = pytest.mark.slow
 
-WINDOW = 30  # the default attribution window: the default headline period's length
 CURRENT = Period(AS_OF - dt.timedelta(days=WINDOW - 1), AS_OF)
-
-
-def expected(s: Story, period: Period, video: str | None = None) -> tuple[int, int, Decimal]:
-    """Human clicks, credited conversions and their revenue in `period`, from the rows."""
-
-    def keep(row: dict, at: str) -> bool:
-        return period.start <= row[at].date() <= period.end and (
-            video is None or LINKS[row["campaign_link_id"]][1] == video
-        )
-
-    clicks = [c for c in s.human_clicks() if keep(c, "clicked_at")]
-    credited = [c for c in s.credited() if keep(c, "converted_at")]
-    revenue = sum((c["revenue_amount"] or Decimal(0) for c in credited), Decimal("0.00"))
-    return len(clicks), len(credited), revenue
-
-
-def mart(settings: Settings, sql: str) -> list[dict]:
-    with duckdb.connect(str(settings.published_path), read_only=True) as con:
-        result = con.execute(sql)
-        names = [d[0] for d in result.description]
-        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
 
 def test_headline_figures_are_the_hand_sums_against_the_previous_period(
@@ -60,9 +39,10 @@ def test_headline_figures_are_the_hand_sums_against_the_previous_period(
 
     assert data.period == CURRENT
     now, before = data.current, data.previous
-    assert (now.clicks, now.conversions, now.revenue) == expected(scenario, CURRENT)
-    assert (before.clicks, before.conversions, before.revenue) == expected(
-        scenario, CURRENT.previous()
+    previous = CURRENT.previous()
+    assert (now.clicks, now.conversions, now.revenue) == scenario.totals(CURRENT.start, CURRENT.end)
+    assert (before.clicks, before.conversions, before.revenue) == scenario.totals(
+        previous.start, previous.end
     )
     # The story was written so both periods have something to compare.
     assert now.clicks and before.clicks and now.conversions and before.conversions
@@ -75,8 +55,9 @@ def test_a_period_and_a_video_narrow_the_headline(built: Settings, scenario: Sto
     )
 
     assert data.period == period
-    assert (data.current.clicks, data.current.conversions, data.current.revenue) == expected(
-        scenario, period, "vid-desk"
+    now = data.current
+    assert (now.clicks, now.conversions, now.revenue) == scenario.totals(
+        period.start, period.end, "vid-desk"
     )
     assert {r["youtube_video_id"] for r in data.rows("funnel")} == {"vid-desk"}
 
@@ -84,13 +65,13 @@ def test_a_period_and_a_video_narrow_the_headline(built: Settings, scenario: Sto
 def test_tables_are_the_marts_rows(built: Settings) -> None:
     data = load(built.published_path, default_days=WINDOW)
 
-    assert data.rows("funnel") == mart(
+    assert data.rows("funnel") == snapshot_rows(
         built, "select * from mart_conversion_funnel order by youtube_video_id, short_code"
     )
-    mart_rows = mart(built, "select * from mart_revenue_by_type")
+    mart_rows = snapshot_rows(built, "select * from mart_revenue_by_type")
     shown = [{k: r[k] for k in mart_rows[0]} for r in data.rows("revenue_by_type")]
     assert sorted(shown, key=str) == sorted(mart_rows, key=str)
-    daily = mart(built, "select count(*) as n from agg_daily_link_metrics")[0]["n"]
+    daily = snapshot_rows(built, "select count(*) as n from agg_daily_link_metrics")[0]["n"]
     assert len(data.rows("daily")) == daily
 
 
@@ -112,7 +93,7 @@ def test_ledger_counts_every_uncredited_conversion_by_its_reason(
 def test_the_file_loads_nothing_and_names_the_snapshot(built: Settings, tmp_path) -> None:
     path = write_report(built, tmp_path / "r.html")
     html = path.read_text()
-    (run_id,) = mart(built, "select run_id from _meta")[0].values()
+    (run_id,) = snapshot_rows(built, "select run_id from _meta")[0].values()
 
     assert f'as of <strong id="meta-as-of">{AS_OF}</strong>' in html
     assert run_id in html
@@ -226,11 +207,60 @@ def test_the_command_writes_the_report_and_refuses_an_unknown_video(
     assert "--video" in refused.output and "vid-nope" in refused.output
 
 
+# Any text a shell can pass: NULs, lone surrogates (undecodable bytes), other digits,
+# long; days around the bounds; the links' own videos.
+ANY_TEXT = st.text(max_size=300)
+DAYS = st.dates(dt.date(1, 1, 1), dt.date(9999, 12, 31)).map(dt.date.isoformat)
+OPTIONS = ("--from", "--to", "--video", "--out")
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    start=st.one_of(st.none(), DAYS, ANY_TEXT),
+    end=st.one_of(st.none(), DAYS, ANY_TEXT),
+    video=st.one_of(st.none(), st.sampled_from(sorted({v for _, v in LINKS.values()})), ANY_TEXT),
+    out=st.one_of(st.none(), ANY_TEXT.filter(lambda t: ".." not in t)),
+)
+@example(start=None, end=None, video=None, out="\udc80.html")  # a name of Latin-1 bytes
+@example(start=None, end=None, video=None, out="x" * 300)  # longer than a name may be
+@example(start="2026-03-02", end="2026-03-01", video=None, out=None)
+def test_any_options_of_the_command_write_a_report_or_are_refused_by_name(
+    built: Settings, tmp_path, start, end, video, out
+) -> None:
+    from typer.testing import CliRunner
+
+    from convtrack.cli import app
+
+    # option=value: a value that looks like an option ("--help") is still the value.
+    path = tmp_path / "out" / (out if out is not None else "r.html")
+    args = ["report", f"--out={path}"]
+    for option, value in (("--from", start), ("--to", end), ("--video", video)):
+        if value is not None:
+            args.append(f"{option}={value}")
+    env = {"CONVTRACK_DATA_DIR": str(built.data_dir), "COLUMNS": "200"}
+    result = CliRunner().invoke(app, args, env=env)
+
+    # Written (its path printed), or refused naming an option: never a traceback.
+    assert result.exit_code in (0, 2), (args, result.output, result.exception)
+    if result.exit_code == 0:
+        assert (
+            Path(os.fsdecode(result.stdout_bytes.strip()))
+            .read_bytes()
+            .startswith(b"<!doctype html>")
+        )
+    else:
+        assert any(option in result.output for option in OPTIONS), result.output
+
+
 def test_a_pipeline_run_writes_the_report(built: Settings) -> None:
     """The Dagster asset `report`, downstream of the snapshot, ran in the fixture's run."""
     from convtrack.report import report_path
 
-    (meta,) = mart(built, "select as_of, run_id from _meta")
+    (meta,) = snapshot_rows(built, "select as_of, run_id from _meta")
     html = report_path(built).read_text()
 
     assert f'<strong id="meta-as-of">{meta["as_of"]}</strong>' in html
@@ -269,7 +299,7 @@ def test_a_prune_loses_no_day_of_the_daily_history(tmp_path, scenario: Story, mo
     assert old_clicks  # the story has clicks retention removes
     assert not any(
         r["tracking_id"] in {c["tracking_id"] for c in old_clicks}
-        for r in mart(settings, "select tracking_id from mart_attribution")
+        for r in snapshot_rows(settings, "select tracking_id from mart_attribution")
     )
     days = {r["metric_date"] for r in after.rows("daily")}
     assert {c["clicked_at"].date() for c in old_clicks} <= days

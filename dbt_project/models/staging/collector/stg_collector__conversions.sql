@@ -3,6 +3,8 @@
 -- Incremental by raw day, exact over the whole history (macros/staging/first_received.sql).
 -- A conversion retention removed stays out, even while its raw file is kept (on Spark
 -- the raw files are read in place, and a rebuilt day would bring it back).
+-- Models downstream keep out the same rows again: a build between a prune's records and
+-- its removals (a Spark prune stopped part-way) finds rows staged before it.
 
 {%- set tie_breakers = [
     'converted_at', 'tracking_id', 'campaign_link_id', 'source', 'event_type',
