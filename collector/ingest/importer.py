@@ -51,7 +51,7 @@ from collector.validation.rules import (
 )
 from collector.validation.scalar import check_touches
 from collector.validation.vectorised import Check, click_checks, conversion_checks
-from convtrack.core.raw_schema import EVENT_TIME, SCHEMAS, TOUCHES
+from convtrack.core.raw_schema import EVENT_TIME, SCHEMAS, touches_json
 from convtrack.core.settings import Settings
 
 FIELDS: dict[str, dict[str, Callable[[Any], Any]]] = {
@@ -453,13 +453,28 @@ def _text_column(df: pl.DataFrame, name: str) -> tuple[pl.Expr, pl.Expr]:
 
 def _parquet_touches(df: pl.DataFrame) -> list[pl.Series | pl.Expr]:
     """(touches, _bad_touches) of a Parquet `touches` column, as the JSON path gives them:
-    a list column's values as lists; a column of any other type is bad where not null."""
-    if not isinstance(df.schema["touches"], pl.List):
+    a list column's values as lists, a text column's as the JSON each holds (the raw
+    column's own form, `raw_schema.touches_json`); text that is no JSON, and a column of
+    any other type, is bad where not null."""
+    dtype = df.schema["touches"]
+    if isinstance(dtype, pl.List):
+        values = df["touches"].to_list()
+    elif dtype == pl.String:
+        values = [None if v is None else _json_or_bad(v) for v in df["touches"].to_list()]
+    else:
         return [
             pl.lit(None, dtype=pl.String).alias("touches"),
             pl.col("touches").is_not_null().alias("_bad_touches"),
         ]
-    return list(touches_column({"touches": v} for v in df["touches"].to_list()))
+    return list(touches_column({"touches": v} for v in values))
+
+
+def _json_or_bad(text: str) -> Any:
+    """The JSON value `text` holds, or `_NOT_A_LIST` when it holds none."""
+    try:
+        return parse_json(text)
+    except (ValueError, RecursionError):
+        return _NOT_A_LIST
 
 
 def _parquet_to_text(df: pl.DataFrame, stream: str, first_row: int) -> pl.DataFrame:
@@ -583,13 +598,13 @@ def import_frame(
 TOUCH_CHECK = "touches"
 # A stand-in for a `touches` value of the wrong type: the scalar rule refuses any non-list.
 _NOT_A_LIST = object()
-_TOUCHES_TYPE = pl.from_arrow(pa.array([], TOUCHES)).dtype
 
 
 def _checked_touches(
     frame: pl.DataFrame, now: dt.datetime
 ) -> tuple[pl.DataFrame, dict[int, list[Problem]]]:
-    """`frame` with `_touches`, each conversion's normalised touches, and the problems of
+    """`frame` with `_touches`, each conversion's normalised touches as the raw column
+    holds them (`touches_json`), and the problems of
     the rows whose touches are refused, by row number.
 
     The scalar rules (`scalar.check_touches`) run on the rows that have touches: a list of
@@ -601,24 +616,25 @@ def _checked_touches(
         )
     given = frame.filter(pl.col("touches").is_not_null() | pl.col("_bad_touches"))
     if given.is_empty():
-        return frame.with_columns(pl.lit(None, dtype=_TOUCHES_TYPE).alias("_touches")), {}
+        return frame.with_columns(pl.lit(None, dtype=pl.String).alias("_touches")), {}
     latest = now + MAX_EVENT_TIME_AHEAD
     problems: dict[int, list[Problem]] = {}
-    normalised: dict[int, list[dict[str, str]] | None] = {}
+    normalised: dict[int, str | None] = {}
     columns = ("_row", "touches", "_bad_touches", "tracking_id", "campaign_link_id")
     for row, text, bad, tracking_id, link_id in given.select(columns).iter_rows():
         out: list[Problem] = []
-        normalised[row] = check_touches(
+        touches = check_touches(
             _NOT_A_LIST if bad else parse_json(text),
             tracking_id=_own_id(tracking_id),
             campaign_link_id=_own_id(link_id),
             latest=latest,
             out=out,
         )
+        normalised[row] = touches_json(touches)
         if out:
             problems[row] = out
-    touches = [normalised.get(row) for row in frame["_row"].to_list()]
-    return frame.with_columns(pl.Series("_touches", touches, dtype=_TOUCHES_TYPE)), problems
+    texts = [normalised.get(row) for row in frame["_row"].to_list()]
+    return frame.with_columns(pl.Series("_touches", texts, dtype=pl.String)), problems
 
 
 def _own_id(text: str | None) -> str | None:

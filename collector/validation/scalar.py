@@ -27,7 +27,7 @@ from collector.validation.rules import (
     UUID_RE,
     is_unicode_text,
 )
-from convtrack.core.raw_schema import EVENT_TYPES
+from convtrack.core.raw_schema import EVENT_TYPES, touches_json
 
 _EPOCH = dt.datetime(1970, 1, 1)
 _DAY = dt.timedelta(days=1)
@@ -252,6 +252,6 @@ def check_conversion(
         "currency": currency,
         "order_id": order_id,
         "event_data": event_data,
-        "touches": touches,
+        "touches": touches_json(touches),
     }
     return check

@@ -8,6 +8,8 @@ and Polars read the same files. The collector writes them; the pipeline reads th
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -22,9 +24,6 @@ EVENT_TYPES: tuple[str, ...] = ("newsletter_signup", "course_enrollment", "purch
 
 TS = pa.timestamp("us")
 MONEY = pa.decimal128(10, 2)
-# A conversion's touches, oldest first, its own ids last (docs/schemas.md#raw-events).
-TOUCH = pa.struct([("tracking_id", pa.string()), ("campaign_link_id", pa.string())])
-TOUCHES = pa.list_(TOUCH)
 
 CLICKS = pa.schema(
     [
@@ -54,7 +53,8 @@ CONVERSIONS = pa.schema(
         ("received_at", TS),
         ("source", pa.string()),
         # Added later: files written before it have no such column, and read as null.
-        ("touches", TOUCHES),
+        # JSON text (`touches_json`), as event_data: one type for every engine to read.
+        ("touches", pa.string()),
     ]
 )
 
@@ -86,6 +86,22 @@ EVENT_TIME: dict[str, str] = {
 }
 
 STREAMS = tuple(SCHEMAS)
+
+
+def touches_json(touches: Sequence[dict[str, str]] | None) -> str | None:
+    """A conversion's touches as the raw column `touches` holds them (docs/schemas.md#raw-events):
+    a compact JSON array of `{"tracking_id": .., "campaign_link_id": ..}`, oldest first;
+    None for no touches (absent or empty). The same touches always give the same text."""
+    if not touches:
+        return None
+    return json.dumps(
+        [
+            {"tracking_id": t["tracking_id"], "campaign_link_id": t["campaign_link_id"]}
+            for t in touches
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
 
 
 def partition_dir(raw_dir: Path, stream: str, day: dt.date) -> Path:

@@ -19,10 +19,6 @@ PENDING_BUILD = "raw._pending_build"
 
 
 def duckdb_type(t: pa.DataType) -> str:
-    if pa.types.is_list(t):
-        return f"{duckdb_type(t.value_type)}[]"
-    if pa.types.is_struct(t):
-        return f"struct({', '.join(f'{f.name} {duckdb_type(f.type)}' for f in t)})"
     if pa.types.is_string(t):
         return "varchar"
     if pa.types.is_timestamp(t):
@@ -33,10 +29,6 @@ def duckdb_type(t: pa.DataType) -> str:
 
 
 def spark_type(t: pa.DataType) -> str:
-    if pa.types.is_list(t):
-        return f"array<{spark_type(t.value_type)}>"
-    if pa.types.is_struct(t):
-        return f"struct<{','.join(f'{f.name}:{spark_type(f.type)}' for f in t)}>"
     if pa.types.is_string(t):
         return "string"
     if pa.types.is_timestamp(t):

@@ -1,9 +1,10 @@
 """Touches of a conversion: checked like its own ids, by the same rule on every path
-(single, batch, import), stored as the raw column `touches`."""
+(single, batch, import), stored as the raw column `touches`: compact JSON text."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -52,7 +53,17 @@ def test_a_path_of_ten_touches_is_stored_lower_cased_in_order(client, settings, 
     resp = client.post("/api/conversions", json=body)
     assert resp.status_code == 202, resp.text
     (row,) = read_stream(settings, "conversions")
-    assert row["touches"] == [{k: v.lower() for k, v in t.items()} for t in body["touches"]]
+    # Compact, keys in one order, ids lower-cased: the same touches, the same text.
+    assert (
+        row["touches"]
+        == "["
+        + ",".join(
+            f'{{"tracking_id":"{t["tracking_id"].lower()}",'
+            f'"campaign_link_id":"{t["campaign_link_id"].lower()}"}}'
+            for t in body["touches"]
+        )
+        + "]"
+    )
 
 
 def test_without_touches_or_with_none_the_column_is_null(client, settings, link):
@@ -103,7 +114,9 @@ def test_a_batch_refuses_a_bad_touch_as_the_single_endpoint_does(client, setting
     assert resp.status_code == 202
     errors = resp.json()["results"][0]["errors"]
     assert [(p["code"], p["field"]) for p in errors] == single
-    assert [r["touches"] for r in read_stream(settings, "conversions")] == [good["touches"]]
+    assert [json.loads(r["touches"]) for r in read_stream(settings, "conversions")] == [
+        good["touches"]
+    ]
 
 
 @examples(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), database=None)
@@ -142,19 +155,34 @@ def test_an_import_judges_touches_as_the_api_does(tmp_path_factory, batch):
             assert stored[accepted[i]] == check.values["touches"]
 
 
-def test_a_parquet_import_reads_touches_and_files_without_them(settings, link, tmp_path):
+def test_a_parquet_import_reads_touches_as_lists_or_json_text_and_files_without_them(
+    settings, link, tmp_path
+):
+    """A list of structs, the raw column's JSON text (a raw file imports as it is), or no
+    column at all; text that is no JSON is refused as any other wrong value."""
     link_id = link["campaign_link_id"]
     body = conversion(link_id, None)
     body["touches"] = [earlier(link_id, 4), own(body)]
     row = {**body, "converted_at": dt.datetime.now(dt.UTC).replace(tzinfo=None)}
-    with_touches = tmp_path / "new.parquet"
-    pq.write_table(pa.Table.from_pylist([row]), with_touches)
+    as_list = tmp_path / "list.parquet"
+    pq.write_table(pa.Table.from_pylist([row]), as_list)
+    as_text = tmp_path / "text.parquet"
+    texts = [json.dumps(body["touches"]), "[{not json", None]
+    pq.write_table(pa.Table.from_pylist([{**row, "touches": t} for t in texts]), as_text)
     without = tmp_path / "old.parquet"
     pq.write_table(
         pa.Table.from_pylist([{k: v for k, v in row.items() if k != "touches"}]), without
     )
-    assert import_file(with_touches, settings=settings).accepted == 1
+    assert import_file(as_list, settings=settings).accepted == 1
+    result = import_file(as_text, settings=settings)
+    assert (result.accepted, [(p.row, p.code, p.field) for p in result.problems]) == (
+        2,
+        [(2, "invalid_touches", "touches")],
+    )
     assert import_file(without, settings=settings).accepted == 1
-    stored = sorted(read_stream(settings, "conversions"), key=lambda r: r["touches"] is None)
-    assert [r["touches"] for r in stored] == [body["touches"], None]
+    stored = [r["touches"] for r in read_stream(settings, "conversions")]
+    assert sorted(stored, key=str) == sorted(
+        [raw_schema.touches_json(body["touches"])] * 2 + [None] * 2, key=str
+    )
+    assert raw_schema.CONVERSIONS.field("touches").type == pa.string()
     assert raw_schema.CONVERSIONS.field("touches").nullable

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from convtrack.core.raw_schema import touches_json
 from tests.dbt.runner import Dbt
 from tests.marts import mart_tables
 
@@ -34,7 +35,7 @@ create table raw.conversions (
     revenue_amount decimal(10, 2), currency varchar, order_id varchar, event_data varchar,
     converted_at timestamp, received_at timestamp, source varchar, dt date,
     -- last, as in a warehouse whose raw table gained it (orchestration/assets/ingest.py)
-    touches struct(tracking_id varchar, campaign_link_id varchar)[]
+    touches varchar
 );
 create table raw.campaign_links (
     campaign_link_id varchar, short_code varchar, destination_url varchar,
@@ -105,9 +106,14 @@ CONVERSIONS = [
 ]
 # Touch paths, oldest first, the conversion's own click last: v08 came through t01 (L1)
 # and t03 (clicked after v08: dropped); v14 through t06 (L2) and t99 (no such click).
-TOUCHES = {
+# Raw text the collector could not have written is no touches: v04's path does not end
+# with its own click (its last touch lacks a link), v12's is no JSON; each has its own
+# click as its one touch.
+TOUCHES: dict[str, list[tuple[str, str]] | str] = {
     "v08": [("t01", L1), ("t03", L1), ("t05", L2)],
     "v14": [("t06", L2), ("t99", L1), ("t08", L1)],
+    "v04": f'[{{"tracking_id":"t01","campaign_link_id":"{L1}"}},{{"tracking_id":"t03"}}]',
+    "v12": '[{"tracking_id":"t07",',
 }
 # v02 retried by the tracker with the same event_id: counts once, as first received.
 CONVERSION_RETRY = ("v02", "t01", L1, "purchase", "99.99", "o1", "2026-01-12 00:00:00")
@@ -150,15 +156,17 @@ def load_scenario(con: duckdb.DuckDBPyConnection) -> None:
     conversion_rows.append((*retry, ts(retry_at), ts("2026-01-12 00:05:00")))
     con.executemany(
         "insert into raw.conversions values "
-        "(?, ?, ?, ?, cast(? as decimal(10, 2)), 'USD', ?, '{}', ?, ?, 'api', ?, "
-        "cast(? as struct(tracking_id varchar, campaign_link_id varchar)[]))",
+        "(?, ?, ?, ?, cast(? as decimal(10, 2)), 'USD', ?, '{}', ?, ?, 'api', ?, ?)",
         [(*row, row[6].date(), touch_path(row[0])) for row in conversion_rows],
     )
 
 
-def touch_path(event_id: str) -> list[dict] | None:
+def touch_path(event_id: str) -> str | None:
+    """The raw column `touches` of a conversion: its path as the collector writes it."""
     path = TOUCHES.get(event_id)
-    return path and [{"tracking_id": t, "campaign_link_id": link} for t, link in path]
+    if isinstance(path, str):
+        return path
+    return touches_json(path and [{"tracking_id": t, "campaign_link_id": link} for t, link in path])
 
 
 def build_warehouse(dbt: Dbt, data_dir: Path, *, with_scenario: bool) -> Path:
@@ -356,12 +364,14 @@ def test_touches_are_verified_and_counted_by_reason(warehouse):
     statuses = rows(
         warehouse,
         "select event_id, touch_position, touch_status from intermediate.int_conversion_touches "
-        "where event_id in ('v08', 'v14') order by all",
+        "where event_id in ('v04', 'v08', 'v12', 'v14') order by all",
     )
     assert [(r["event_id"], r["touch_position"], r["touch_status"]) for r in statuses] == [
+        ("v04", 1, "verified"),  # its own click only: the raw text is no path it could have
         ("v08", 1, "verified"),
         ("v08", 2, "before_click"),  # t03 clicked two days after v08
         ("v08", 3, "verified"),
+        ("v12", 1, "verified"),  # its own click only: the raw text is no JSON
         ("v14", 1, "verified"),
         ("v14", 2, "no_click"),
         ("v14", 3, "verified"),

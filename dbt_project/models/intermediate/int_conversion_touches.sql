@@ -41,7 +41,10 @@ paths as (
         credited.converted_at,
         credited.tracking_id,
         credited.campaign_link_id,
-        conversions.touches
+        -- The raw JSON text as a list; null where it holds no touches (macros/touches.sql).
+        {{ touches_parsed(
+            'conversions.touches', 'credited.tracking_id', 'credited.campaign_link_id'
+        ) }} as touches
     from credited
     inner join conversions
         on credited.event_id = conversions.event_id
@@ -56,7 +59,7 @@ sent_touches as (
 
 own_touches as (
 
-    -- The collector stores an empty list as null: null is the only "no touches".
+    -- touches_parsed reads an empty list as null: null is the only "no touches".
     select
         {{ carried | join(', ') }},
         1 as touch_position,
