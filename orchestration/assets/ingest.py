@@ -23,6 +23,8 @@ def duckdb_type(t: pa.DataType) -> str:
         return f"{duckdb_type(t.value_type)}[]"
     if pa.types.is_struct(t):
         return f"struct({', '.join(f'{f.name} {duckdb_type(f.type)}' for f in t)})"
+    if pa.types.is_int32(t):
+        return "integer"
     if pa.types.is_string(t):
         return "varchar"
     if pa.types.is_timestamp(t):
@@ -37,6 +39,8 @@ def spark_type(t: pa.DataType) -> str:
         return f"array<{spark_type(t.value_type)}>"
     if pa.types.is_struct(t):
         return f"struct<{','.join(f'{f.name}:{spark_type(f.type)}' for f in t)}>"
+    if pa.types.is_int32(t):
+        return "int"
     if pa.types.is_string(t):
         return "string"
     if pa.types.is_timestamp(t):
