@@ -64,6 +64,11 @@ def own_link_windows(raw_dir: Path) -> list[LinkWindow]:
     return sorted(longest.values(), key=lambda w: (-w.days, w.short_code))
 
 
+def longest_window_days(default_window_days: int, raw_dir: Path) -> int:
+    """The longest attribution window in use: the default, or a link's own when longer."""
+    return max([default_window_days] + [w.days for w in own_link_windows(raw_dir)])
+
+
 def retention_shortfall(
     retention_days: int, default_window_days: int, link_windows: list[LinkWindow]
 ) -> tuple[int, str] | None:

@@ -31,6 +31,7 @@ from convtrack.core.origins import DEFAULT_PORTS, is_bare_origin, origin_of
 from convtrack.core.raw_log import DEFAULT_MAX_SEGMENT_AGE_S, DEFAULT_MAX_SEGMENT_BYTES
 from convtrack.core.rules import (
     default_attribution_window_days,
+    longest_window_days,
     own_link_windows,
     retention_floor_days,
     retention_shortfall,
@@ -121,10 +122,7 @@ class Settings(BaseSettings):
     # `retention_beyond_window_days` adds (docs/rules.md#retention).
     retention_days: int = Field(
         default_factory=lambda data: retention_floor_days(
-            max(
-                [data["attribution_window_days"]]
-                + [w.days for w in own_link_windows(data["data_dir"] / "raw")]
-            )
+            longest_window_days(data["attribution_window_days"], data["data_dir"] / "raw")
         )
     )
     archive_dir: Path | None = None

@@ -13,7 +13,18 @@
     (`lookback=false`), and the rows those days' events replace. -#}
 
 {% macro lookback_days() -%}
-    {{ return((run_var('attribution_window_days') | int) + 1) }}
+    {{ return(longest_window_days() + 1) }}
+{%- endmacro %}
+
+{#- W above: the longest window in use, a link's own when longer than the default
+    (docs/rules.md#windows-per-link). -#}
+{% macro longest_window_days() -%}
+    {%- set longest = run_var('longest_window_days') -%}
+    {%- set default = run_var('attribution_window_days') | int -%}
+    {%- if longest is none or (longest | string | trim) == '' -%}
+        {{ return(default) }}
+    {%- endif -%}
+    {{ return([longest | int, default] | max) }}
 {%- endmacro %}
 
 {#- First day (ISO text) of the recompute range, or none for "everything". A YAML var may
