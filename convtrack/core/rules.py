@@ -46,7 +46,9 @@ class LinkWindow:
     days: int
 
     def __str__(self) -> str:
-        return f"campaign link {self.short_code!r} ({self.campaign_link_id}), window {self.days} days"
+        return (
+            f"campaign link {self.short_code!r} ({self.campaign_link_id}), window {self.days} days"
+        )
 
 
 def own_link_windows(raw_dir: Path) -> list[LinkWindow]:
@@ -76,7 +78,10 @@ def retention_shortfall(
     use + retention_beyond_window_days; None when it is long enough."""
     needs = [(retention_floor_days(w.days), str(w)) for w in link_windows]
     needs.append(
-        (retention_floor_days(default_window_days), f"the default window {default_window_days} days")
+        (
+            retention_floor_days(default_window_days),
+            f"the default window {default_window_days} days",
+        )
     )
     floor, what = max(needs, key=lambda need: need[0])
     return None if retention_days >= floor else (floor, what)

@@ -131,7 +131,10 @@ def test_link_files_written_before_windows_still_read(tmp_path):
     pq.write_table(pa.Table.from_pylist([row], schema=old_schema), day / "w-1.parquet")
     (link,) = read_links(tmp_path / "raw").values()
     assert link.attribution_window_days is None
-    assert Settings(data_dir=tmp_path).retention_days == Settings(data_dir=tmp_path / "x").retention_days
+    assert (
+        Settings(data_dir=tmp_path).retention_days
+        == Settings(data_dir=tmp_path / "x").retention_days
+    )
 
 
 def conversion(link: dict, clicked: dt.datetime) -> dict:
@@ -158,9 +161,13 @@ def test_the_early_refusal_uses_the_links_window(client, settings, admin_headers
     ]
     assert "more than 7 days" in problems[0]["message"]
     # The default (30) keeps the same click; a 60-day link keeps one 40 days old.
-    assert client.post("/api/conversions", json=conversion(plain, eight_days_ago)).status_code == 202
+    assert (
+        client.post("/api/conversions", json=conversion(plain, eight_days_ago)).status_code == 202
+    )
     assert client.post("/api/conversions", json=conversion(long, forty_days_ago)).status_code == 202
-    assert client.post("/api/conversions", json=conversion(plain, forty_days_ago)).status_code == 422
+    assert (
+        client.post("/api/conversions", json=conversion(plain, forty_days_ago)).status_code == 422
+    )
 
 
 def test_an_import_is_judged_by_the_links_window_too(client, settings, admin_headers):
@@ -173,7 +180,9 @@ def test_an_import_is_judged_by_the_links_window_too(client, settings, admin_hea
         for link in (short, plain)
     ]
     resp = client.post(
-        "/api/admin/import", json={"conversions": rows}, headers={"Authorization": f"Bearer {ADMIN}"}
+        "/api/admin/import",
+        json={"conversions": rows},
+        headers={"Authorization": f"Bearer {ADMIN}"},
     )
     assert resp.status_code == 200, resp.text
     answer = resp.json()
@@ -183,4 +192,3 @@ def test_an_import_is_judged_by_the_links_window_too(client, settings, admin_hea
     (problem,) = refused[0]["errors"]
     assert problem["code"] == "attribution_window_expired"
     assert "more than 7 days" in problem["message"]
-

@@ -9,7 +9,6 @@
 -- click cannot be recomputed, so this mart covers the kept clicks, not a lifetime.
 
 {%- set windows = var('sensitivity_windows_days') %}
-{%- set judgeable_statuses = ['attributed', 'window_expired', 'duplicate_order'] %}
 
 with
 
@@ -75,7 +74,7 @@ judgeable as (
         clicked_at,
         {{ epoch_us('converted_at') }} - {{ epoch_us('clicked_at') }} as elapsed_us
     from matched
-    where attribution_status in ('{{ judgeable_statuses | join("', '") }}')
+    where attribution_status in ('attributed', 'window_expired', 'duplicate_order')
 
 ),
 
