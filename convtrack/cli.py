@@ -117,7 +117,7 @@ def links_create(
         "youtube_video_id": video_id,
         "placement": placement,
     }
-    if window_days is not None:  # bounds are the collector's (docs/api.md#campaign-links)
+    if window_days is not None:  # bounds are the collector's (docs/api.md#limits)
         body["attribution_window_days"] = window_days
     base = (url or settings.public_url).rstrip("/")
     try:

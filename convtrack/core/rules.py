@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
@@ -55,11 +56,15 @@ def own_link_windows(raw_dir: Path) -> list[LinkWindow]:
     """Every link whose versions in the raw `campaign_links` files carry a window, with the
     longest of them, longest first. Files written before links had windows carry none."""
     longest: dict[str, LinkWindow] = {}
+    columns = ["campaign_link_id", "short_code", "attribution_window_days"]
     for path in sorted((Path(raw_dir) / "campaign_links").glob("dt=*/*.parquet")):
-        if "attribution_window_days" not in pq.read_schema(path).names:
-            continue
-        columns = ["campaign_link_id", "short_code", "attribution_window_days"]
-        for row in pq.read_table(path, columns=columns).to_pylist():
+        try:
+            if "attribution_window_days" not in pq.read_schema(path).names:
+                continue
+            table = pq.read_table(path, columns=columns)
+        except (OSError, pa.ArrowException):
+            continue  # unreadable: the links loader is the one to report it
+        for row in table.to_pylist():
             days, link_id = row["attribution_window_days"], row["campaign_link_id"]
             if days is not None and (link_id not in longest or longest[link_id].days < days):
                 longest[link_id] = LinkWindow(link_id, row["short_code"], int(days))
