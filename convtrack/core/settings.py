@@ -286,8 +286,8 @@ class Settings(BaseSettings):
             floor, what = shortfall
             raise ValueError(
                 f"{env_var('retention_days')}: {self.retention_days} days is shorter than "
-                f"the longest attribution window in use + "
-                f"{retention_floor_days(0)} = {floor} ({what}), so its conversions could lose their clicks; set "
+                f"the longest attribution window in use + {retention_floor_days(0)} = "
+                f"{floor} ({what}), so its conversions could lose their clicks; set "
                 f"{floor} or more, or leave it unset"
             )
         return self

@@ -1,6 +1,7 @@
 {#- The range an incremental run recomputes: late events are attributed as if they had
     come on time, because incremental models re-read a lookback of at least W + 1 days
-    (docs/rules.md#attribution).
+    (docs/rules.md#attribution), W the longest window in use: the default or a link's
+    own (longest_window_days below, docs/rules.md#windows-per-link).
 
     The orchestration passes var('start_date'), the first day whose raw partitions the run
     (re)loaded. A conversion of that day may belong to a click up to W days and 23:59
