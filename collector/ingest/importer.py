@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -161,11 +161,21 @@ def import_rows(
     link_ids: Iterable[str],
     store: RawEventStore,
     now: dt.datetime | None = None,
+    link_windows: Mapping[str, int] | None = None,
 ) -> ImportResult:
-    """Validate and store JSON rows (dicts as parsed from a request or a JSON line)."""
+    """Validate and store JSON rows (dicts as parsed from a request or a JSON line);
+    `link_windows`: the links with their own attribution window (id -> days)."""
     _check_stream(stream)
     frame = _json_frame(range(1, len(rows) + 1), rows, [None] * len(rows), stream)
-    return import_frame(frame, stream, settings=settings, link_ids=link_ids, store=store, now=now)
+    return import_frame(
+        frame,
+        stream,
+        settings=settings,
+        link_ids=link_ids,
+        store=store,
+        now=now,
+        link_windows=link_windows,
+    )
 
 
 def import_file(
@@ -184,7 +194,13 @@ def import_file(
     batches already read stay imported; the message says how many).
     """
     path = Path(path)
-    link_ids = frozenset(read_links(settings.raw_dir))
+    links = read_links(settings.raw_dir)
+    link_ids = frozenset(links)
+    link_windows = {
+        i: link.attribution_window_days
+        for i, link in links.items()
+        if link.attribution_window_days is not None
+    }
     store = store or ParquetRawEventStore(settings.raw_dir)
     # One clock for the whole file: every batch accepts the same range of event times.
     now = now or utc_now()
@@ -210,6 +226,7 @@ def import_file(
                 link_ids=link_ids,
                 store=writes,
                 now=now,
+                link_windows=link_windows,
                 max_problems=MAX_REPORTED_PROBLEMS - len(result.problems),
                 keep_ids=keep_ids,
             )
@@ -506,6 +523,7 @@ def import_frame(
     now: dt.datetime | None = None,
     max_problems: int | None = None,
     keep_ids: bool = True,
+    link_windows: Mapping[str, int] | None = None,
 ) -> ImportResult:
     """Validate a frame of text columns, write the good rows, report the bad ones.
 
@@ -549,6 +567,7 @@ def import_frame(
             window_days=settings.attribution_window_days,
             event_time=pl.col("_time"),
             now=now,
+            link_windows=link_windows,
         )
     else:
         field_checks = click_checks(link_ids=link_ids)
@@ -584,7 +603,9 @@ def import_frame(
         stream=stream,
         accepted=good.height,
         rejected=bad.height,
-        problems=_row_problems(bad, checks, flags, touch_problems, settings, times, limit),
+        problems=_row_problems(
+            bad, checks, flags, touch_problems, settings, times, limit, link_windows or {}
+        ),
         problem_counts=counts,
         accepted_ids=(
             list(zip(good["_row"].to_list(), table["event_id"].to_list(), strict=True))
@@ -698,6 +719,7 @@ def _row_problems(
     settings: Settings,
     times: EventTimeRange,
     limit: int,
+    link_windows: Mapping[str, int],
 ) -> list[RowProblem]:
     """The first `limit` problems of the refused rows, in row order, with their messages."""
     if bad.is_empty() or limit <= 0:
@@ -709,7 +731,15 @@ def _row_problems(
     }
     out: list[RowProblem] = []
     # Every refused row has at least one problem: `limit` rows are enough.
-    for row, row_error, *fired in bad.head(limit).select("_row", "_row_error", *flags).iter_rows():
+    # The window named in a refusal is the row's link's (docs/rules.md#windows-per-link).
+    link = (
+        pl.col("campaign_link_id").str.to_lowercase()
+        if "campaign_link_id" in bad.columns
+        else pl.lit(None, dtype=pl.String)
+    )
+    rows = bad.head(limit).select("_row", "_row_error", link.alias("_link"), *flags)
+    for row, row_error, link_id, *fired in rows.iter_rows():
+        values["window"] = link_windows.get(link_id, settings.attribution_window_days)
         for check, hit in zip(checks, fired, strict=True):
             if not hit:
                 continue

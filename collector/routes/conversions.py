@@ -135,10 +135,11 @@ async def check_event(
         "currency": settings.currency,
         "window_days": settings.attribution_window_days,
         "event_time": received_at,
+        "link_windows": links.own_windows(),
     }
     check = check_conversion(event, **rule_inputs)
     if check.problems and _names_unknown_link(check) and await links.refresh_after_miss():
-        check = check_conversion(event, **rule_inputs)
+        check = check_conversion(event, **rule_inputs | {"link_windows": links.own_windows()})
     if check.problems:
         metrics.count_rejected(check.problems)
         return CheckedConversion(row=None, problems=check.problems)

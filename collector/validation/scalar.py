@@ -7,7 +7,7 @@ fields and order for any event.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Container
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -158,10 +158,13 @@ def check_conversion(
     window_days: int,
     event_time: dt.datetime,
     now: dt.datetime | None = None,
+    link_windows: Mapping[str, int] | None = None,
 ) -> ConversionCheck:
     """Apply every validation rule to one conversion; `event_time` is naive UTC.
 
     `now` is the collector's clock (default: `event_time`, as for live events).
+    `link_windows`: the links with their own window (id -> days); the others have
+    `window_days` (docs/rules.md#windows-per-link).
     """
     check = ConversionCheck()
     out = check.problems
@@ -171,14 +174,21 @@ def check_conversion(
 
     latest = (event_time if now is None else now) + MAX_EVENT_TIME_AHEAD
     tracking_id = _uuid_field("tracking_id", get("tracking_id"), True, out)
+    expiry_at = len(out)  # the window is the link's: judged once the link id is read
+    clicked = None
     if tracking_id is not None:
         clicked = uuid7_time(tracking_id)
         if _in_future(tracking_id, latest):
             out.append(problem("tracking_id_in_future", "tracking_id"))
-        elif clicked is not None and (event_time - clicked) // _DAY > window_days:
-            out.append(problem("attribution_window_expired", "tracking_id", window=window_days))
+            clicked = None
 
     link_id = _uuid_field("campaign_link_id", get("campaign_link_id"), True, out)
+    if clicked is not None:
+        window = (link_windows or {}).get(link_id, window_days) if link_id else window_days
+        if (event_time - clicked) // _DAY > window:
+            out.insert(
+                expiry_at, problem("attribution_window_expired", "tracking_id", window=window)
+            )
     if link_id is not None and link_id not in link_ids:
         out.append(problem("unknown_campaign_link", "campaign_link_id"))
 

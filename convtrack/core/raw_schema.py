@@ -69,6 +69,9 @@ CAMPAIGN_LINKS = pa.schema(
         ("created_at", TS),
         ("disabled_at", TS),
         ("recorded_at", TS),
+        # Added later, nullable: the link's own attribution window in days (null: the
+        # default one; docs/rules.md#windows-per-link). Older files read as null.
+        ("attribution_window_days", pa.int32()),
     ]
 )
 

@@ -19,6 +19,8 @@ PENDING_BUILD = "raw._pending_build"
 
 
 def duckdb_type(t: pa.DataType) -> str:
+    if pa.types.is_int32(t):
+        return "integer"
     if pa.types.is_string(t):
         return "varchar"
     if pa.types.is_timestamp(t):
@@ -29,6 +31,8 @@ def duckdb_type(t: pa.DataType) -> str:
 
 
 def spark_type(t: pa.DataType) -> str:
+    if pa.types.is_int32(t):
+        return "int"
     if pa.types.is_string(t):
         return "string"
     if pa.types.is_timestamp(t):

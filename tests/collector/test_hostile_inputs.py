@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collector.app import create_app
+from collector.validation.rules import MAX_ATTRIBUTION_WINDOW_DAYS
 from convtrack.core.settings import Settings
 from tests.collector.conftest import ADMIN, READER, read_stream
 from tests.collector.strategies import (
@@ -178,6 +179,18 @@ urlish = st.one_of(
 )
 
 
+# A link's own window: in bounds, at and past the edges, huge, and not whole numbers.
+window_values = st.one_of(
+    st.none(),
+    st.integers(min_value=1, max_value=MAX_ATTRIBUTION_WINDOW_DAYS),
+    st.sampled_from([0, -1, MAX_ATTRIBUTION_WINDOW_DAYS + 1, 2**63, 10**40, True, False]),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    hostile_text,
+    st.lists(st.integers(), max_size=2),
+)
+
+
 def test_campaign_links_are_never_a_server_error(api, app_settings):
     client, _ = api
 
@@ -189,6 +202,7 @@ def test_campaign_links_are_never_a_server_error(api, app_settings):
                 "campaign_name": st.one_of(hostile_text, st.none(), st.integers()),
                 "youtube_video_id": st.one_of(hostile_text, st.none()),
                 "placement": st.one_of(hostile_text, st.none()),
+                "attribution_window_days": window_values,
             },
         )
     )
@@ -197,6 +211,39 @@ def test_campaign_links_are_never_a_server_error(api, app_settings):
         assert resp.status_code in (201, 409, 422), resp.text
         if resp.status_code != 201:
             assert_refusal_shape(resp)
+        window = body.get("attribution_window_days")
+        if resp.status_code == 201:
+            # Only a whole number in bounds (or none) makes a link, and it is kept as sent.
+            assert window is None or (
+                type(window) is int and 1 <= window <= MAX_ATTRIBUTION_WINDOW_DAYS
+            )
+            assert resp.json()["attribution_window_days"] == window
+
+    run()
+
+
+def test_a_links_window_is_a_whole_number_in_bounds_or_a_422_naming_it(api, app_settings):
+    client, _ = api
+    codes = iter(range(10**9))
+
+    @EXAMPLES
+    @given(window=window_values)
+    def run(window):
+        body = {
+            "short_code": f"w-{next(codes)}",
+            "destination_url": "https://example.com/",
+            "attribution_window_days": window,
+        }
+        resp = client.post("/api/campaign-links", content=wire_text(body), headers=ADMIN_HEADERS)
+        if window is None or (type(window) is int and 1 <= window <= MAX_ATTRIBUTION_WINDOW_DAYS):
+            assert resp.status_code == 201, resp.text
+            assert resp.json()["attribution_window_days"] == window
+            return
+        assert resp.status_code == 422, resp.text
+        assert_refusal_shape(resp)
+        detail = resp.json()["detail"]
+        problems = detail if isinstance(detail, list) else [detail]
+        assert [p["field"] for p in problems] == ["attribution_window_days"]
 
     run()
 

@@ -40,7 +40,9 @@ create table raw.conversions (
 create table raw.campaign_links (
     campaign_link_id varchar, short_code varchar, destination_url varchar,
     campaign_name varchar, youtube_video_id varchar, placement varchar,
-    created_at timestamp, disabled_at timestamp, recorded_at timestamp, dt date
+    created_at timestamp, disabled_at timestamp, recorded_at timestamp, dt date,
+    -- last, as in a warehouse whose raw table gained it; null: the default window
+    attribution_window_days integer
 );
 """
 
@@ -125,7 +127,7 @@ def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 def load_scenario(con: duckdb.DuckDBPyConnection) -> None:
     con.executemany(
-        "insert into raw.campaign_links values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into raw.campaign_links values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null)",
         [
             (
                 link_id, code, f"https://example.com/{code}", name, f"yt-{code}",

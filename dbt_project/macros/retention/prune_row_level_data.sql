@@ -11,9 +11,9 @@
     conversions older than the horizon that have no click at all.
 
     retention_days is required: the orchestration passes CONVTRACK_RETENTION_DAYS, whose
-    default lives in the settings. It may never be less than attribution_window_days +
-    var('retention_beyond_window_days'): a shorter one would take the click from a
-    conversion still inside its window.
+    default lives in the settings. It may never be less than the longest window in use
+    (longest_window_days: the default or a link's own) + var('retention_beyond_window_days'):
+    a shorter one would take the click from a conversion still inside its window.
 
     What stays, in the `retention` schema (macros/retention/retention_tables.sql): the
     pruned tracking ids (no IP, user agent or event data), which of them were human
@@ -43,21 +43,22 @@
     to interrupt it after each step in turn (tests/orchestration/test_prune_interrupted.py).
     A name that is no step of the prune is an error after the prune has finished. -#}
 {% macro prune_row_level_data(as_of, retention_days=none, fail_after=none) %}
-    {%- set window_days = run_var('attribution_window_days') | int -%}
+    {%- set window_days = longest_window_days() -%}
     {%- set beyond_days = var('retention_beyond_window_days') | int -%}
     {%- set minimum_days = window_days + beyond_days -%}
     {%- if retention_days is none or (retention_days | string | trim) == '' -%}
         {{ exceptions.raise_compiler_error(
             "prune_row_level_data: retention_days is required, e.g. --args "
             ~ "'{as_of: \"2026-03-01\", retention_days: " ~ minimum_days ~ "}' "
-            ~ "(at least attribution_window_days + " ~ beyond_days ~ " = " ~ minimum_days ~ ")."
+            ~ "(at least the longest window in use + " ~ beyond_days ~ " = " ~ minimum_days ~ ")."
         ) }}
     {%- endif -%}
     {%- set days = retention_days | int -%}
     {%- if days < minimum_days -%}
         {{ exceptions.raise_compiler_error(
             "prune_row_level_data: retention_days=" ~ days ~ " is less than "
-            ~ "attribution_window_days + " ~ beyond_days ~ " = " ~ minimum_days
+            ~ "the longest window in use (" ~ window_days ~ " days) + " ~ beyond_days ~ " = "
+            ~ minimum_days
             ~ ": conversions still inside their window would lose their click. "
             ~ "Pass retention_days >= " ~ minimum_days ~ "."
         ) }}

@@ -32,6 +32,12 @@ pruned as (
 
 ),
 
+link_windows as (
+
+    select * from {{ ref('int_campaign_link_windows') }}
+
+),
+
 paths as (
 
     select
@@ -85,6 +91,7 @@ joined as (
         clicks.clicked_at,
         clicks.campaign_link_id as click_campaign_link_id,
         pruned.tracking_id is not null as is_click_pruned,
+        link_windows.attribution_window_days as click_window_days,
         {{ epoch_us('all_touches.converted_at') }}
         - {{ epoch_us('clicks.clicked_at') }} as elapsed_us
     from all_touches
@@ -92,6 +99,8 @@ joined as (
         on all_touches.touch_tracking_id = clicks.tracking_id
     left join pruned
         on all_touches.touch_tracking_id = pruned.tracking_id
+    left join link_windows
+        on {{ at_click_version('link_windows', 'clicks.campaign_link_id', 'clicks.clicked_at') }}
 
 ),
 
@@ -108,7 +117,7 @@ final as (
         clicked_at,
         {{ click_verdict(
             'clicked_at', 'is_click_pruned', 'touch_campaign_link_id', 'click_campaign_link_id',
-            'elapsed_us', 'verified',
+            'elapsed_us', 'verified', 'click_window_days',
         ) }} as touch_status
     from joined
 

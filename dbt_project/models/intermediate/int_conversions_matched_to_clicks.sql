@@ -24,6 +24,12 @@ pruned as (
 
 ),
 
+link_windows as (
+
+    select * from {{ ref('int_campaign_link_windows') }}
+
+),
+
 pruned_conversions as (
 
     select * from {{ ref('stg_retention__pruned_conversion_ids') }}
@@ -57,6 +63,7 @@ joined as (
         clicks.clicked_at,
         clicks.is_bot as click_is_bot,
         pruned.tracking_id is not null as is_click_pruned,
+        link_windows.attribution_window_days as click_window_days,
         {{ epoch_us('kept_conversions.converted_at') }}
         - {{ epoch_us('clicks.clicked_at') }} as elapsed_us
     from kept_conversions
@@ -64,6 +71,8 @@ joined as (
         on kept_conversions.tracking_id = clicks.tracking_id
     left join pruned
         on kept_conversions.tracking_id = pruned.tracking_id
+    left join link_windows
+        on {{ at_click_version('link_windows', 'clicks.campaign_link_id', 'clicks.clicked_at') }}
 
 ),
 
@@ -87,7 +96,7 @@ judged as (
         *,
         {{ click_verdict(
             'clicked_at', 'is_click_pruned', 'campaign_link_id', 'click_campaign_link_id',
-            'elapsed_us', 'attributed',
+            'elapsed_us', 'attributed', 'click_window_days',
         ) }} as window_status
     from aged
 
@@ -117,12 +126,9 @@ orders_ranked as (
 
     select
         *,
-        -- The first received counts. Copies received together (one import) go by
-        -- conversion time: the random event_id only breaks a tie of both, so the same
-        -- files always credit the same copy.
         row_number() over (
             partition by order_id, is_order_candidate
-            order by received_at asc nulls last, converted_at asc nulls last, event_id asc
+            order by {{ order_copies_first_counted() }}
         ) as order_rank
     from order_candidates
 
