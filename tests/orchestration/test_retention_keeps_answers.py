@@ -201,7 +201,8 @@ def staged_tracking_ids(settings: Settings) -> set[str]:
 
 def read_api(settings: Settings, tracking_ids: set[str]) -> dict[str, tuple[int, dict]]:
     """Every funnel and revenue-by-type answer for every link (all time, and over day
-    ranges on both sides of the horizon), and the attribution lookup of every click."""
+    ranges on both sides of the horizon), its attribution models, and the attribution
+    lookup of every click."""
     cutoff = HORIZON.date()
     ranges = [
         (None, None),
@@ -219,6 +220,7 @@ def read_api(settings: Settings, tracking_ids: set[str]) -> dict[str, tuple[int,
             )
             for endpoint in ("funnel", "types"):
                 paths.append(f"/api/conversions/{endpoint}/{link}?{query}")
+    paths += [f"/api/conversions/models/{link}" for link in (LINK_A, LINK_B, QUIET)]
     paths += [f"/api/conversions/attribution/{t}" for t in sorted(tracking_ids)]
     headers = {"Authorization": f"Bearer {READ_TOKEN}"}
     answers = {}
