@@ -438,3 +438,68 @@ def test_models_split_a_path_by_their_rules(warehouse):
             d("16.89"),
         ),
     }
+
+
+def test_the_models_mart_moves_credit_along_the_paths(warehouse):
+    """mart_attribution_models, per link and type: last_click is today's attribution
+    (mart_revenue_by_type); every model hands out the same total; linear moves half of
+    v08 (30.00, touches L1 then L2) to L1 and half of v14 (25.50, L2 then L1) to L2."""
+    models = {
+        (r["campaign_link_id"], r["event_type"], r["attribution_model"]): (
+            r["credited_conversions"],
+            r["credited_revenue"],
+        )
+        for r in rows(warehouse, "select * from marts.mart_attribution_models")
+    }
+    today = {
+        (r["campaign_link_id"], r["event_type"]): (r["conversions"], r["revenue"])
+        for r in rows(warehouse, "select * from marts.mart_revenue_by_type")
+    }
+    assert {k[:2]: v for k, v in models.items() if k[2] == "last_click"} == today
+    for model in ("first_click", "linear", "position_based", "time_decay"):
+        for event_type in {t for _, t in today}:
+            got = [v for k, v in models.items() if k[1:] == (event_type, model)]
+            expected = [v for k, v in today.items() if k[1] == event_type]
+            assert sum(c for c, _ in got) == sum(c for c, _ in expected), (model, event_type)
+            assert sum(r for _, r in got) == sum(r for _, r in expected), (model, event_type)
+    d = Decimal
+    l1, l2 = today[(L1, "purchase")], today[(L2, "purchase")]
+    assert models[(L1, "purchase", "linear")] == (l1[0] - d("0.5") + d("0.5"), l1[1] + d("2.25"))
+    assert models[(L2, "purchase", "linear")] == (l2[0] + d("0.5") - d("0.5"), l2[1] - d("2.25"))
+
+
+def test_the_comparison_mart_sums_the_models_per_video(warehouse):
+    """mart_model_comparison: per video, each model's column is the sum over the video's
+    links; the spread is the largest minus the smallest, relative to last_click."""
+    comparison = {
+        r["youtube_video_id"]: r
+        for r in rows(warehouse, "select * from marts.mart_model_comparison")
+    }
+    videos = dict(
+        warehouse.execute(
+            "select campaign_link_id, youtube_video_id from marts.dim_campaign_links"
+        ).fetchall()
+    )
+    assert set(comparison) == set(videos.values())
+    credits = rows(warehouse, "select * from marts.mart_attribution_models")
+    models = ("last_click", "first_click", "linear", "position_based", "time_decay")
+    for video, row in comparison.items():
+        mine = [r for r in credits if videos[r["campaign_link_id"]] == video]
+        revenue = {}
+        for model in models:
+            of_model = [r for r in mine if r["attribution_model"] == model]
+            revenue[model] = sum((r["credited_revenue"] for r in of_model), Decimal("0"))
+            assert row[f"{model}_revenue"] == revenue[model], (video, model)
+            assert row[f"{model}_conversions"] == sum(
+                (r["credited_conversions"] for r in of_model), Decimal("0")
+            ), (video, model)
+        spread = max(revenue.values()) - min(revenue.values())
+        assert row["revenue_spread"] == spread
+        if revenue["last_click"]:
+            assert row["revenue_spread_vs_last_click"] == pytest.approx(
+                float(spread / revenue["last_click"])
+            )
+        else:
+            assert row["revenue_spread_vs_last_click"] is None
+    # The scenario's paths cross L1 and L2, two videos: the models disagree on both.
+    assert comparison[videos[L1]]["revenue_spread"] == comparison[videos[L2]]["revenue_spread"] > 0

@@ -9,7 +9,7 @@
 {%- set day_us = 86400 * 1000000 %}
 {#- Shares are doubles: this much below a whole unit still counts as the whole unit. #}
 {%- set epsilon = 0.000000001 %}
-{%- set models = ['last_click', 'first_click', 'linear', 'position_based', 'time_decay'] %}
+{%- set models = attribution_models() %}
 
 with
 
