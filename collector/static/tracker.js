@@ -184,7 +184,7 @@
         writeValue(PARAMS.trackingId, trackingId);
         writeValue(PARAMS.campaignLinkId, campaignLinkId);
         var touch = asTouch(trackingId, campaignLinkId);
-        if (touch) rememberTouch(touch);
+        if (touch && isWithinWindow(touch, Date.now())) rememberTouch(touch);
       }
     } catch (e) {
       warn("could not read the attribution parameters from the URL", e);

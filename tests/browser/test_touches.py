@@ -19,6 +19,7 @@ import pytest
 import uuid_utils
 from playwright.sync_api import Page
 
+from collector.validation.rules import MAX_TOUCHES
 from convtrack.core.rules import dbt_vars, default_attribution_window_days
 from convtrack.core.settings import Settings
 from tests.browser.conftest import Site, Tab, acknowledged, raw_rows
@@ -27,7 +28,6 @@ from tests.conftest import Collector
 pytestmark = pytest.mark.browser
 
 TOUCHES_KEY = "ct_touches"
-MAX_TOUCHES = 10  # collector/validation/rules.py; the served script must say the same
 
 
 def make_link(collector: Collector, site: Site, code: str, page: str, video: str) -> dict:
@@ -168,7 +168,7 @@ def test_the_path_keeps_the_latest_ten_within_the_window_each_touch_once(
     tab.page.goto(f"{site.url}/bye.html")
     tab.page.evaluate(
         f"(t) => sessionStorage.setItem('{TOUCHES_KEY}', JSON.stringify(t))",
-        [too_old, *recent, *junk],
+        [*recent[:5], too_old, *recent[5:], *junk],
     )
 
     own = land(tab.page, collector, site, link)
