@@ -39,7 +39,8 @@
   // Events waiting for their next try, by event_id: handed to sendBeacon on pagehide,
   // since timers do not outlive the page.
   var waiting = new Map();
-  // When storage is unavailable (privacy modes, sandboxed frames): this page only.
+  // What storage refused to keep (privacy modes, sandboxed frames, quota full): this page
+  // only, and read before storage, which may hold an older value.
   var memory = {};
   // Where touches are kept, chosen by the script tag; the tab's attribution is always in
   // sessionStorage.
@@ -56,21 +57,20 @@
 
   // `storage` is "sessionStorage" or "localStorage"; null when the key is nowhere.
   function readValue(key, storage) {
+    if (Object.prototype.hasOwnProperty.call(memory, key)) return memory[key];
     try {
-      var value = root[storage || "sessionStorage"].getItem(key);
-      if (value !== null) return value;
+      return root[storage || "sessionStorage"].getItem(key);
     } catch (e) {
-      // storage disabled: fall through to memory
+      return null; // storage disabled
     }
-    return Object.prototype.hasOwnProperty.call(memory, key) ? memory[key] : null;
   }
 
   function writeValue(key, value, storage) {
-    memory[key] = value;
     try {
       root[storage || "sessionStorage"].setItem(key, value);
+      delete memory[key];
     } catch (e) {
-      // storage disabled or full: memory keeps it for this page
+      memory[key] = value; // storage disabled or full: memory keeps it for this page
     }
   }
 

@@ -13,6 +13,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+from uuid import uuid4
 
 import duckdb
 import pytest
@@ -284,13 +285,12 @@ Storage.prototype.setItem = function () {
 """
 
 
-@pytest.mark.parametrize("storage", ["blocked", "full"])
 @pytest.mark.parametrize("page", ["landing.html", "local/landing.html"])
-def test_storage_blocked_or_full_still_sends_the_conversion(
-    tab: Tab, collector: Collector, site: Site, storage: str, page: str
+def test_storage_blocked_still_sends_the_conversion(
+    tab: Tab, collector: Collector, site: Site, page: str
 ) -> None:
     desk = make_link(collector, site, "desk-2", page, "deskVideo01")
-    tab.page.add_init_script(BLOCKED if storage == "blocked" else FULL)
+    tab.page.add_init_script(BLOCKED)
 
     own = land(tab.page, collector, site, desk)
     answer = tab.page.evaluate("CampaignTracker.trackPurchase(15)")
@@ -299,6 +299,38 @@ def test_storage_blocked_or_full_still_sends_the_conversion(
     [body] = sent_bodies(tab)
     assert (body["tracking_id"], body["campaign_link_id"]) == tuple(own.values())
     assert "touches" not in body
+    assert tab.page_errors == []
+
+
+@pytest.mark.parametrize(
+    ("page", "storage"),
+    [("landing.html", "sessionStorage"), ("local/landing.html", "localStorage")],
+)
+def test_storage_full_keeps_the_new_click_over_what_storage_still_holds(
+    tab: Tab, collector: Collector, site: Site, page: str, storage: str
+) -> None:
+    desk = make_link(collector, site, "desk-2", page, "deskVideo01")
+    before = {"tracking_id": minted(dt.timedelta(hours=2)), "campaign_link_id": str(uuid4())}
+    # An earlier click of this tab, kept while there was room.
+    tab.page.goto(f"{site.url}/bye.html")
+    tab.page.evaluate(
+        """([storage, key, touch]) => {
+            sessionStorage.setItem('ct_tracking_id', touch.tracking_id);
+            sessionStorage.setItem('ct_campaign_link_id', touch.campaign_link_id);
+            window[storage].setItem(key, JSON.stringify([touch]));
+        }""",
+        [storage, TOUCHES_KEY, before],
+    )
+    tab.page.add_init_script(FULL)
+
+    own = land(tab.page, collector, site, desk)  # storage refuses to keep it
+    answer = tab.page.evaluate("CampaignTracker.trackPurchase(15)")
+
+    assert answer["status"] == "accepted", answer
+    [body] = sent_bodies(tab)
+    assert (body["tracking_id"], body["campaign_link_id"]) == tuple(own.values())
+    assert body["touches"] == [before, own]
+    assert stored(tab.page, storage) == [before]  # untouched
     assert tab.page_errors == []
 
 
