@@ -35,7 +35,8 @@ class TrackerScript:
 
 def touch_window_days(settings: Settings) -> int:
     """How long the tracker keeps a touch (docs/api.md#touch-paths): the attribution
-    window, past which the warehouse would drop the touch anyway."""
+    window, past which the warehouse would drop the touch anyway. Where links carry windows
+    of their own, it must be the longest of them: the tracker cannot tell links apart."""
     return settings.attribution_window_days
 
 
