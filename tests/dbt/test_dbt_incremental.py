@@ -146,7 +146,7 @@ def new_warehouse(data_dir: Path, *, days: tuple[dt.date, dt.date], late: bool) 
         con.execute(RAW_DDL)
         con.executemany(
             "insert into raw.campaign_links values (?, ?, 'https://example.com', ?, ?, 'd', ?, "
-            "null, ?, ?)",
+            "null, ?, ?, null)",
             [(link, code, code, f"yt-{code}", at(FIRST_DAY, 0), at(FIRST_DAY, 0), FIRST_DAY)
              for link, code in [(L1, "one"), (L2, "two")]],
         )  # fmt: skip
@@ -280,7 +280,7 @@ def test_pruning_never_changes_the_daily_history(dbt, built, tmp_path):
     # Retention is at least the window + retention_beyond_window_days, and always given.
     refused = dbt.prune(data_dir, as_of=D2, retention_days=30, timezone=REPORTING_TZ)
     assert not refused.success
-    assert "less than attribution_window_days + 1 = 31" in dbt.log_tail()
+    assert "less than the longest window in use (30 days) + 1 = 31" in dbt.log_tail()
     refused = dbt.prune(data_dir, as_of=D2, retention_days=None, timezone=REPORTING_TZ)
     assert not refused.success
     assert "retention_days is required" in dbt.log_tail()
