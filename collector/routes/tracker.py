@@ -12,7 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 from fastapi.responses import Response
 
-from collector.deps import SettingsDep
+from collector.deps import LinksDep, SettingsDep
+from collector.links import LinkRegistry
 from collector.validation.rules import MAX_TOUCHES
 from convtrack.core.settings import Settings
 
@@ -33,11 +34,11 @@ class TrackerScript:
     etag: str
 
 
-def touch_window_days(settings: Settings) -> int:
-    """How long the tracker keeps a touch (docs/api.md#touch-paths): the attribution
-    window, past which the warehouse would drop the touch anyway. Where links carry windows
-    of their own, it must be the longest of them: the tracker cannot tell links apart."""
-    return settings.attribution_window_days
+def touch_window_days(settings: Settings, links: LinkRegistry) -> int:
+    """How long the tracker keeps a touch (docs/api.md#touch-paths): the longest window in
+    use, the default or a link's own, past which the warehouse would drop the touch anyway.
+    The tracker cannot tell links apart, so it keeps every touch that long."""
+    return max([settings.attribution_window_days, *links.own_windows().values()])
 
 
 @lru_cache(maxsize=8)
@@ -77,10 +78,11 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 )
 def tracker_script(
     settings: SettingsDep,
+    links: LinksDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The CampaignTracker library, pointed at PUBLIC_URL (never the request's Host)."""
-    script = render_tracker(settings.public_url, touch_window_days(settings))
+    script = render_tracker(settings.public_url, touch_window_days(settings, links))
     headers = {"Cache-Control": CACHE_CONTROL, "ETag": script.etag}
     if etag_matches(if_none_match, script.etag):
         return Response(status_code=304, headers=headers)

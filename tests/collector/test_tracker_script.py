@@ -35,6 +35,23 @@ def test_script_keeps_the_collectors_touch_bound_and_window(tmp_path: Path) -> N
     assert "__CONVTRACK_" not in script
 
 
+def test_script_keeps_touches_as_long_as_the_longest_link_window(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", admin_token="a" * 32)
+    admin = {"Authorization": f"Bearer {'a' * 32}"}
+    with TestClient(create_app(settings)) as client:
+        before = client.get("/api/conversions/script")
+        for code, days in [("short", 7), ("long", 60)]:
+            link = {"short_code": code, "destination_url": "https://creator.example/"}
+            resp = client.post(
+                "/api/campaign-links", json={**link, "attribution_window_days": days}, headers=admin
+            )
+            assert resp.status_code == 201, resp.text
+        after = client.get("/api/conversions/script")
+    assert f"var TOUCH_WINDOW_DAYS = {settings.attribution_window_days};" in before.text
+    assert "var TOUCH_WINDOW_DAYS = 60;" in after.text
+    assert after.headers["etag"] != before.headers["etag"]
+
+
 def test_if_none_match_gives_304_and_a_new_url_a_new_etag(tmp_path: Path) -> None:
     first = Settings(data_dir=tmp_path / "a", public_url="https://a.example")
     second = Settings(data_dir=tmp_path / "b", public_url="https://b.example")
