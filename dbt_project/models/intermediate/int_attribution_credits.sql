@@ -56,13 +56,15 @@ weighted as (
                 {%- elif model == 'first_click' %}
                     case when touch_rank = 1 then 1.0 else 0.0 end
                 {%- elif model == 'linear' %}
-                    1.0 / n_touches
+                    {#- Divided as doubles: Spark divides a decimal literal as a decimal,
+                        rounded to 12 places, DuckDB as a double. #}
+                    cast(1 as double) / n_touches
                 {%- elif model == 'position_based' %}
                     case
                         when n_touches = 1 then 1.0
                         when n_touches = 2 then 0.5
                         when touch_rank = 1 or touch_rank = n_touches then 0.4
-                        else 0.2 / (n_touches - 2)
+                        else cast(0.2 as double) / (n_touches - 2)
                     end
                 {%- else %}
                     decay / sum(decay) over (partition by event_id)
