@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 from dagster import DagsterInstance
 
+from convtrack.core import raw_schema
 from convtrack.core.rules import default_attribution_window_days
 from convtrack.core.settings import Settings
 from orchestration.run import run_pipeline
@@ -78,7 +79,8 @@ class Story:
                  currency="USD", order_id=f"o-{event_id}" if kind == "purchase" else None,
                  event_data=None, converted_at=at, received_at=at + dt.timedelta(seconds=2),
                  source="import",
-                 touches=path and [{"tracking_id": t, "campaign_link_id": k} for t, k in path])
+                 touches=raw_schema.touches_json(
+                     path and [{"tracking_id": t, "campaign_link_id": k} for t, k in path]))
         )  # fmt: skip
         self.verdict[event_id] = verdict
         if split is not None:

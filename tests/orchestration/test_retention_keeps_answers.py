@@ -21,6 +21,7 @@ from dagster import DagsterInstance
 from fastapi.testclient import TestClient
 
 from collector.app import create_app
+from convtrack.core import raw_schema
 from convtrack.core.settings import Settings
 from orchestration.assets.publish import spark_table_dir, spark_table_files
 from orchestration.run import run_pipeline, run_prune
@@ -89,7 +90,7 @@ class Scenario:
                  event_type=kind, revenue_amount=None if revenue is None else Decimal(revenue),
                  currency="USD", order_id=order, event_data='{"page": "/thanks"}',
                  converted_at=at, received_at=received or at + dt.timedelta(seconds=2),
-                 source="import", touches=path)
+                 source="import", touches=raw_schema.touches_json(path))
         )  # fmt: skip
         return event_id
 

@@ -87,11 +87,12 @@ def scenario_rows(*, later: bool) -> dict[str, list[tuple]]:
     """The scenario's raw rows, per stream, with their day last: the days up to D1 (the
     links too), or with `later` the days after D1 and the late events (some of them on
     days before D1)."""
+    # link-2 carries its own window, shorter than the default (docs/rules.md#windows-per-link).
     links = [
         (link, code, "https://example.com", code, f"yt-{code}", "d",
          dt.datetime.combine(FIRST_DAY, dt.time()), None,
-         dt.datetime.combine(FIRST_DAY, dt.time()), FIRST_DAY)
-        for link, code in [("link-1", "one"), ("link-2", "two")]
+         dt.datetime.combine(FIRST_DAY, dt.time()), window, FIRST_DAY)
+        for link, code, window in [("link-1", "one", None), ("link-2", "two", 7)]
     ]  # fmt: skip
     late = {stream: [row for s, row in LATE if s == stream] for stream in ("clicks", "conversions")}
     if later:
