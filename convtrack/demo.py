@@ -225,28 +225,36 @@ def print_results(settings: Settings) -> None:
     print_model_comparison(settings)
 
 
-def credit_per_video_and_model(settings: Settings) -> list[tuple[str, str, str, Decimal]] | None:
+def credit_per_video_and_model(settings: Settings) -> list[tuple[str, str, str, Decimal]]:
     """(video title, video id, attribution model, revenue credited): every model's share of
-    the credited conversions' revenue (docs/rules.md#attribution-models), per video.
-
-    Read from int_attribution_credits in the working warehouse, summed here, until a mart
-    of the published snapshot holds it (mart_model_comparison, issue 13). None on Spark,
-    whose warehouse is no DuckDB file.
-    """
-    if settings.engine != "duckdb" or not settings.warehouse_path.exists():
-        return None
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    the credited conversions' revenue (docs/rules.md#attribution-models), per video, from
+    mart_model_comparison in the published snapshot (either engine publishes it)."""
+    with duckdb.connect(str(settings.published_path), read_only=True) as con:
+        # One `<model>_revenue` column per model: the mart's own list, not a second one.
+        models = [
+            name.removesuffix("_revenue")
+            for (name,) in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_name = 'mart_model_comparison' and column_name like '%_revenue' "
+                "order by ordinal_position"
+            ).fetchall()
+        ]
+        per_model = " union all ".join(
+            f"select youtube_video_id, '{model}' as model, {model}_revenue as revenue "
+            "from mart_model_comparison"
+            for model in models
+        )
         return con.execute(
-            """
-            select
-                links.campaign_name,
-                links.youtube_video_id,
-                credits.attribution_model,
-                coalesce(sum(credits.credited_revenue), 0)
-            from intermediate.int_attribution_credits as credits
-            inner join marts.dim_campaign_links as links
-                on credits.touch_campaign_link_id = links.campaign_link_id
-            group by all
+            f"""
+            select coalesce(titles.title, ''), models.youtube_video_id, models.model,
+                models.revenue
+            from ({per_model}) as models
+            left join (
+                select youtube_video_id, string_agg(distinct campaign_name, ', ') as title
+                from dim_campaign_links
+                group by youtube_video_id
+            ) as titles
+                on models.youtube_video_id is not distinct from titles.youtube_video_id
             """
         ).fetchall()
 
@@ -255,9 +263,6 @@ def print_model_comparison(settings: Settings) -> None:
     """Each attribution model's revenue per video, side by side, and the spread between
     them: where credit is a modelling choice, not a fact."""
     rows = credit_per_video_and_model(settings)
-    if rows is None:
-        console.print("Attribution models per video: not on this engine yet")
-        return
     models = sorted({model for _, _, model, _ in rows})
     videos: dict[tuple[str, str], dict[str, Decimal]] = {}
     for title, vid, model, revenue in rows:

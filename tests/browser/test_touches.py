@@ -117,11 +117,10 @@ def test_a_visitor_from_two_videos_pays_once_and_each_model_splits_the_revenue(
     assert built.returncode == 0, built.stderr[-4000:]
     settings = Settings(data_dir=collector.data_dir)
 
-    # TODO(issue 13): read mart_attribution_models once it is built, not its input.
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    with duckdb.connect(str(settings.published_path), read_only=True) as con:
         rows = con.execute(
-            "select attribution_model, touch_campaign_link_id, credited_conversions, "
-            "credited_revenue from intermediate.int_attribution_credits"
+            "select attribution_model, campaign_link_id, credited_conversions, "
+            "credited_revenue from mart_attribution_models where event_type = 'purchase'"
         ).fetchall()
     credits = {(model, link_id): (n, revenue) for model, link_id, n, revenue in rows}
 
