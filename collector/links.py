@@ -13,9 +13,10 @@ import datetime as dt
 import ipaddress
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 import pyarrow as pa
@@ -25,6 +26,7 @@ import uuid_utils
 from collector.clock import utc_now
 from collector.storage import RawEventStore
 from collector.validation.rules import (
+    MAX_ATTRIBUTION_WINDOW_DAYS,
     MAX_CAMPAIGN_NAME_CHARS,
     MAX_PLACEMENT_CHARS,
     MAX_URL_CHARS,
@@ -32,6 +34,7 @@ from collector.validation.rules import (
     is_unicode_text,
 )
 from convtrack.core.raw_schema import CAMPAIGN_LINKS
+from convtrack.core.rules import retention_floor_days
 
 STREAM = "campaign_links"
 SHORT_CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -58,6 +61,8 @@ class CampaignLink:
     created_at: dt.datetime
     disabled_at: dt.datetime | None
     recorded_at: dt.datetime
+    # The link's own window in days; None: the default (docs/rules.md#windows-per-link).
+    attribution_window_days: int | None = None
 
     @property
     def disabled(self) -> bool:
@@ -146,6 +151,36 @@ def check_text(field: str, value: str | None, max_chars: int) -> None:
         )
 
 
+def check_window(days: int | None, retention_days: int | None) -> None:
+    """A link's own window: whole days from 1 to MAX_ATTRIBUTION_WINDOW_DAYS, and short
+    enough for the configured retention to keep its clicks (docs/rules.md#retention)."""
+    if days is None:
+        return
+    if isinstance(days, bool) or not isinstance(days, int):
+        raise LinkError(
+            "invalid_attribution_window",
+            "attribution_window_days",
+            f"attribution_window_days must be a whole number of days from 1 to "
+            f"{MAX_ATTRIBUTION_WINDOW_DAYS}, or left out for the default window",
+        )
+    if not 1 <= days <= MAX_ATTRIBUTION_WINDOW_DAYS:
+        raise LinkError(
+            "invalid_attribution_window",
+            "attribution_window_days",
+            f"attribution_window_days must be from 1 to {MAX_ATTRIBUTION_WINDOW_DAYS} days "
+            f"(got {days}), or left out for the default window",
+        )
+    if retention_days is not None and retention_floor_days(days) > retention_days:
+        raise LinkError(
+            "window_exceeds_retention",
+            "attribution_window_days",
+            f"attribution_window_days={days} needs retention of at least "
+            f"{retention_floor_days(days)} days, but CONVTRACK_RETENTION_DAYS keeps "
+            f"{retention_days}: a conversion late in the window would find its click "
+            "pruned; choose a shorter window or raise the retention first",
+        )
+
+
 def _files_signature(raw_dir: Path) -> frozenset[Path]:
     return frozenset((raw_dir / STREAM).glob("dt=*/*.parquet"))
 
@@ -206,6 +241,7 @@ class LinkRegistry:
         self._reads = 0  # re-reads that changed something
         self._by_id: dict[str, CampaignLink] = {}
         self._by_code: dict[str, CampaignLink] = {}
+        self._windows: Mapping[str, int] = MappingProxyType({})
         self._last_miss_refresh = float("-inf")
 
     async def refresh(self) -> bool:
@@ -233,6 +269,13 @@ class LinkRegistry:
         self._signature = files
         self._by_id = links
         self._by_code = {link.short_code: link for link in links.values()}
+        self._windows = MappingProxyType(
+            {
+                link_id: link.attribution_window_days
+                for link_id, link in links.items()
+                if link.attribution_window_days is not None
+            }
+        )
         self._reads += 1
         return True
 
@@ -250,6 +293,10 @@ class LinkRegistry:
     def ids(self) -> list[str]:
         return list(self._by_id)
 
+    def own_windows(self) -> Mapping[str, int]:
+        """The links that carry their own window (memory only): id -> days."""
+        return self._windows
+
     def all(self) -> list[CampaignLink]:
         return sorted(self._by_id.values(), key=lambda link: link.created_at)
 
@@ -261,13 +308,17 @@ class LinkRegistry:
         campaign_name: str | None = None,
         youtube_video_id: str | None = None,
         placement: str | None = None,
+        attribution_window_days: int | None = None,
+        retention_days: int | None = None,
     ) -> CampaignLink:
-        """Register a new link; LinkError on a bad or taken short code or a bad URL."""
+        """Register a new link; LinkError on a bad or taken short code, a bad URL, or a
+        window out of bounds or longer than `retention_days` keeps clicks."""
         check_short_code(short_code)
         check_destination(destination_url)
         check_text("campaign_name", campaign_name, MAX_CAMPAIGN_NAME_CHARS)
         check_text("youtube_video_id", youtube_video_id, MAX_VIDEO_ID_CHARS)
         check_text("placement", placement, MAX_PLACEMENT_CHARS)
+        check_window(attribution_window_days, retention_days)
         async with self._write_lock:
             await self.refresh()  # another process may have taken the code a moment ago
             if short_code in self._by_code:
@@ -287,6 +338,7 @@ class LinkRegistry:
                 created_at=now,
                 disabled_at=None,
                 recorded_at=now,
+                attribution_window_days=attribution_window_days,
             )
             await self._record(link)
             return link

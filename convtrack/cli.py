@@ -94,6 +94,13 @@ def links_create(
     campaign: Annotated[str | None, typer.Option(help="Campaign name.")] = None,
     video_id: Annotated[str | None, typer.Option("--video-id", help="YouTube video id.")] = None,
     placement: Annotated[str | None, typer.Option(help="Where the link sits.")] = None,
+    window_days: Annotated[
+        int | None,
+        typer.Option(
+            "--attribution-window-days",
+            help="The link's own attribution window in days (default: the default window).",
+        ),
+    ] = None,
     url: Annotated[
         str | None, typer.Option(help="Collector base URL (default: CONVTRACK_PUBLIC_URL).")
     ] = None,
@@ -110,6 +117,8 @@ def links_create(
         "youtube_video_id": video_id,
         "placement": placement,
     }
+    if window_days is not None:  # bounds are the collector's (docs/api.md#limits)
+        body["attribution_window_days"] = window_days
     base = (url or settings.public_url).rstrip("/")
     try:
         resp = httpx.post(

@@ -3,8 +3,9 @@
 Starts the collector on a free loopback port, registers links for a handful of videos,
 imports about 60 days of history through the admin import API, sends today's traffic
 through the real redirect and conversion endpoints (bots, retries, bad payloads and
-all), runs the Dagster pipeline, prints the funnel and revenue per video, and ends with the path
-of the HTML report the pipeline wrote.
+all; viewers who came through several videos' links), runs the Dagster pipeline, prints
+the funnel and revenue per video and each attribution model's revenue per video side by
+side, and ends with the path of the HTML report the pipeline wrote.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shutil
 import time
 import uuid
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -27,7 +29,7 @@ from rich.table import Table
 from convtrack.collector_process import free_port, running_collector
 from convtrack.core.settings import Settings
 from convtrack.report import report_path
-from convtrack.traffic import BOT_AGENTS, HUMAN_AGENTS, Story, build_story
+from convtrack.traffic import BOT_AGENTS, HUMAN_AGENTS, MULTI_TOUCH_SHARE, Story, build_story
 
 DEMO_MARKER = ".convtrack-demo"
 IMPORT_CHUNK = 100  # events per admin import request: keeps each body small
@@ -75,6 +77,11 @@ def import_history(client: httpx.Client, story: Story, link_ids: dict[str, str])
         for e in events:
             row = {k: v for k, v in e.items() if k != "short_code"}
             row["campaign_link_id"] = link_ids[e["short_code"]]
+            if "touches" in e:
+                row["touches"] = [
+                    {"tracking_id": t["tracking_id"], "campaign_link_id": link_ids[t["short_code"]]}
+                    for t in e["touches"]
+                ]
             rows.append(row)
         with console.status(f"importing {len(rows)} historical {stream}") as status:
             for i in range(0, len(rows), IMPORT_CHUNK):
@@ -91,26 +98,35 @@ def live_traffic(client: httpx.Client, story: Story, link_ids: dict[str, str]) -
     import random
 
     rng = random.Random(11)
+    # Whether a human came through another video's link earlier today (the tracker then
+    # sends both touches): drawn from its own generator, so the rest stays as it was.
+    earlier_rng = random.Random(12)
     tally: Counter = Counter()
     for i in range(300):
         link = rng.choice(story.links)
         agent = rng.choice(BOT_AGENTS) if i % 12 == 0 else rng.choice(HUMAN_AGENTS)
-        resp = client.get(f"/c/{link.short_code}", headers={"User-Agent": agent})
-        if resp.status_code != 302:
-            tally[f"redirect:{resp.status_code}"] += 1
+        touches = []
+        if agent in HUMAN_AGENTS and earlier_rng.random() < MULTI_TOUCH_SHARE:
+            other = earlier_rng.choice(
+                [x for x in story.links if x.youtube_video_id != link.youtube_video_id]
+            )
+            touch = _redirect(client, other.short_code, agent, tally)
+            touches = [touch] if touch else []
+        touch = _redirect(client, link.short_code, agent, tally)
+        if touch is None:
             continue
-        tally["redirect:302"] += 1
-        params = parse_qs(urlparse(resp.headers["location"]).query)
         if agent in BOT_AGENTS or rng.random() > 0.15:
             continue
         event_type = rng.choice(["newsletter_signup", "course_enrollment", "purchase"])
         body = {
             "event_id": str(uuid.uuid4()),
-            "tracking_id": params["ct_tracking_id"][0],
-            "campaign_link_id": params["ct_campaign_link_id"][0],
+            **touch,
             "event_type": event_type,
             "event_data": {"page": "/thanks"},
         }
+        if touches:
+            body["touches"] = [*touches, touch]  # as the tracker sends them
+            tally["conversion with 2 touches"] += 1
         if event_type != "newsletter_signup":
             body["revenue_amount"] = rng.choice(["19.00", "49.00", "99.00"])
         if event_type == "purchase":
@@ -138,6 +154,19 @@ def live_traffic(client: httpx.Client, story: Story, link_ids: dict[str, str]) -
         resp = client.post("/api/conversions", json=body)
         tally[f"bad payload:{resp.status_code}"] += 1
     return tally
+
+
+def _redirect(client: httpx.Client, short_code: str, agent: str, tally: Counter) -> dict | None:
+    """A click through the real redirect; the touch it made, or None when refused."""
+    resp = client.get(f"/c/{short_code}", headers={"User-Agent": agent})
+    tally[f"redirect:{resp.status_code}"] += 1
+    if resp.status_code != 302:
+        return None
+    params = parse_qs(urlparse(resp.headers["location"]).query)
+    return {
+        "tracking_id": params["ct_tracking_id"][0],
+        "campaign_link_id": params["ct_campaign_link_id"][0],
+    }
 
 
 def print_results(settings: Settings) -> None:
@@ -193,6 +222,65 @@ def print_results(settings: Settings) -> None:
         )
     console.print(table)
     console.print("Not credited: " + (", ".join(f"{reason} {n}" for reason, n in ledger) or "none"))
+    print_model_comparison(settings)
+
+
+def credit_per_video_and_model(settings: Settings) -> list[tuple[str, str, str, Decimal]]:
+    """(video title, video id, attribution model, revenue credited): every model's share of
+    the credited conversions' revenue (docs/rules.md#attribution-models), per video, from
+    mart_model_comparison in the published snapshot (either engine publishes it)."""
+    with duckdb.connect(str(settings.published_path), read_only=True) as con:
+        # One `<model>_revenue` column per model: the mart's own list, not a second one.
+        models = [
+            name.removesuffix("_revenue")
+            for (name,) in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_name = 'mart_model_comparison' and column_name like '%_revenue' "
+                "order by ordinal_position"
+            ).fetchall()
+        ]
+        per_model = " union all ".join(
+            f"select youtube_video_id, '{model}' as model, {model}_revenue as revenue "
+            "from mart_model_comparison"
+            for model in models
+        )
+        return con.execute(
+            f"""
+            select coalesce(titles.title, ''), models.youtube_video_id, models.model,
+                models.revenue
+            from ({per_model}) as models
+            left join (
+                select youtube_video_id, string_agg(distinct campaign_name, ', ') as title
+                from dim_campaign_links
+                group by youtube_video_id
+            ) as titles
+                on models.youtube_video_id is not distinct from titles.youtube_video_id
+            """
+        ).fetchall()
+
+
+def print_model_comparison(settings: Settings) -> None:
+    """Each attribution model's revenue per video, side by side, and the spread between
+    them: where credit is a modelling choice, not a fact."""
+    rows = credit_per_video_and_model(settings)
+    models = sorted({model for _, _, model, _ in rows})
+    videos: dict[tuple[str, str], dict[str, Decimal]] = {}
+    for title, vid, model, revenue in rows:
+        videos.setdefault((title, vid), {})[model] = revenue
+    table = Table(title="Revenue per video under each attribution model")
+    table.add_column("video")
+    table.add_column("id")
+    for col in [*models, "spread"]:
+        table.add_column(col.replace("_", " "), justify="right")
+    for (title, vid), credit in sorted(videos.items(), key=lambda kv: -max(kv[1].values())):
+        revenues = [credit.get(model, Decimal(0)) for model in models]
+        spread = max(revenues) - min(revenues)
+        table.add_row(title, vid, *(f"{r:,.2f}" for r in [*revenues, spread]))
+    console.print(table)
+    console.print(
+        f"Amounts in {settings.currency}. Each model shares every credited conversion among "
+        "the touches that led to it; spread = highest - lowest."
+    )
 
 
 def run_demo(settings: Settings) -> int:

@@ -4,7 +4,10 @@ A handful of videos, each with campaign links in its description and pinned comm
 Clicks rise when a video is published and decay after; humans sometimes sign up, enrol
 or buy days later. The story also has the mess real data has: bots and link previews,
 retries of the same event, an order sent twice, conversions with no click, with the
-wrong link, weeks too late, and a few seconds before their click (clock skew).
+wrong link, weeks too late, and a few seconds before their click (clock skew). Some
+viewers are multi-touch: they came through another video's link days before the click
+they converted after, so their conversions carry both touches (docs/api.md#touch-paths)
+and the attribution models disagree about them.
 """
 
 from __future__ import annotations
@@ -61,7 +64,8 @@ class LinkPlan:
 @dataclass
 class Story:
     links: list[LinkPlan]
-    # Historical events for the import API; campaign_link_id is filled in by short_code.
+    # Historical events for the import API; campaign_link_id is filled in by short_code,
+    # in a conversion's touches too.
     clicks: list[dict] = field(default_factory=list)
     conversions: list[dict] = field(default_factory=list)
     # What the story expects the warehouse to say (for the demo's own check).
@@ -121,6 +125,7 @@ def build_story(today: dt.date, days: int = 60, seed: int = 7, scale: float = 1.
             "link_mismatch",
             "window_expired",
             "clock_skew",
+            "multi_touch_viewers",
         ],
         0,
     )
@@ -170,8 +175,67 @@ def build_story(today: dt.date, days: int = 60, seed: int = 7, scale: float = 1.
             _conversion(rng, link, str(uuid.uuid4()), when, "newsletter_signup")
         )
         planted["no_click"] += 1
+    # Drawn from their own generator, so the rest of the story stays as it was.
+    planted["multi_touch_viewers"] = _earlier_touches(random.Random(seed + 1), story, start)
     story.planted = planted
     return story
+
+
+# The share of converting viewers (with a tracking id this collector minted) who had come
+# through other videos' links before; of those, the share with two earlier touches, not
+# one; and how many days before each touch the previous one was.
+MULTI_TOUCH_SHARE = 0.25
+TWO_EARLIER_SHARE = 0.3
+DAYS_BETWEEN_TOUCHES = (1.0, 10.0)
+
+
+def _earlier_touches(rng: random.Random, story: Story, start: dt.date) -> int:
+    """Give some converting viewers earlier clicks on other videos' links: clicks in the
+    history, and touches before their own in each of their conversions. Only viewers
+    whose click this collector minted (UUIDv7): the tracker never sends other ids as
+    touches. Returns how many viewers."""
+    clicks = {c["tracking_id"]: c for c in story.clicks}
+    videos = {link.short_code: link.youtube_video_id for link in story.links}
+    viewers = sorted(
+        {c["tracking_id"] for c in story.conversions if c["tracking_id"][14] == "7"} & clicks.keys()
+    )
+    paths: dict[str, list[dict]] = {}
+    for tracking_id in viewers:
+        if rng.random() >= MULTI_TOUCH_SHARE:
+            continue
+        click = clicks[tracking_id]
+        when = dt.datetime.fromisoformat(click["clicked_at"])
+        path: list[dict] = []
+        for _ in range(2 if rng.random() < TWO_EARLIER_SHARE else 1):
+            when -= dt.timedelta(days=rng.uniform(*DAYS_BETWEEN_TOUCHES))
+            others = [
+                link
+                for link in story.links
+                if link.youtube_video_id != videos[click["short_code"]]
+                and link.published_on <= when.date()
+            ]
+            if when.date() < start or not others:
+                break
+            other = rng.choice(others)
+            touch_id = _uuid7_at(when, rng)
+            story.clicks.append(
+                dict(
+                    click,
+                    event_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                    tracking_id=touch_id,
+                    short_code=other.short_code,
+                    clicked_at=_iso(when),
+                )
+            )
+            path.insert(0, {"tracking_id": touch_id, "short_code": other.short_code})
+        if path:
+            paths[tracking_id] = path
+    for conv in story.conversions:
+        path = paths.get(conv["tracking_id"])
+        if path:
+            own = {"tracking_id": conv["tracking_id"], "short_code": conv["short_code"]}
+            conv["touches"] = [*path, own]
+    return len(paths)
 
 
 def _conversions_for_click(rng, story, link, tracking_id, clicked_at, today, planted) -> None:

@@ -22,6 +22,7 @@ from dagster import ConfigurableResource, RunConfig
 from pydantic import field_validator, model_validator
 
 from convtrack.core.raw_partitions import scan_raw_partitions
+from convtrack.core.rules import longest_window_days
 from convtrack.core.settings import Settings
 
 RESOURCE_KEY = "build_range"
@@ -104,6 +105,9 @@ def dbt_run_env(
     thrift = settings.spark_thrift_address if target == "spark_thrift" else None
     values = {
         "attribution_window_days": str(settings.attribution_window_days),
+        "longest_window_days": str(
+            longest_window_days(settings.attribution_window_days, settings.raw_dir)
+        ),
         "reporting_timezone": settings.reporting_timezone,
         "duckdb_memory_limit": settings.duckdb_memory_limit,
         "target": target,

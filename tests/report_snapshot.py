@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 from dagster import DagsterInstance
 
+from convtrack.core import raw_schema
 from convtrack.core.rules import default_attribution_window_days
 from convtrack.core.settings import Settings
 from orchestration.run import run_pipeline
@@ -49,6 +50,9 @@ class Story:
     # event_id -> None when credited, else the ledger's reason: labelled by hand.
     verdict: dict[str, str | None] = field(default_factory=dict)
     bots: set[str] = field(default_factory=set)
+    # event_id -> model -> link -> revenue credited, labelled by hand, for the conversions
+    # with touches; any other credited conversion gives all to its own link, every model.
+    split: dict[str, dict[str, dict[str, Decimal]]] = field(default_factory=dict)
 
     def click(self, link: str, at: dt.datetime, *, bot: bool = False) -> str:
         tracking = uuid7_at(at)
@@ -62,16 +66,42 @@ class Story:
             self.bots.add(tracking)
         return tracking
 
-    def convert(self, tracking, link, kind, at, revenue=None, *, verdict=None) -> None:
+    def convert(
+        self, tracking, link, kind, at, revenue=None, *, verdict=None, touches=(), split=None
+    ) -> None:
+        """`touches`: (tracking id, link) of the clicks before this one's, oldest first;
+        `split`: what each model credits each link, by hand."""
         event_id = str(uuid.uuid4())
+        path = [(t, k) for t, k in touches] + [(tracking, link)] if touches else None
         self.conversions.append(
             dict(event_id=event_id, tracking_id=tracking, campaign_link_id=link,
                  event_type=kind, revenue_amount=None if revenue is None else Decimal(revenue),
                  currency="USD", order_id=f"o-{event_id}" if kind == "purchase" else None,
                  event_data=None, converted_at=at, received_at=at + dt.timedelta(seconds=2),
-                 source="import")
+                 source="import",
+                 touches=raw_schema.touches_json(
+                     path and [{"tracking_id": t, "campaign_link_id": k} for t, k in path]))
         )  # fmt: skip
         self.verdict[event_id] = verdict
+        if split is not None:
+            self.split[event_id] = {
+                model: {k: Decimal(v) for k, v in per_link.items()}
+                for model, per_link in split.items()
+            }
+
+    def model_revenue(self, model: str, video: str | None = None) -> Decimal:
+        """Revenue `model` credits to the links of `video` (or all), over all time: the
+        model comparison, by hand."""
+        total = Decimal("0.00")
+        for c in self.credited():
+            per_link = self.split.get(c["event_id"], {}).get(model) or {
+                c["campaign_link_id"]: c["revenue_amount"] or Decimal(0)
+            }
+            total += sum(
+                (v for k, v in per_link.items() if video is None or LINKS[k][1] == video),
+                Decimal(0),
+            )
+        return total
 
     def credited(self) -> list[dict]:
         return [c for c in self.conversions if self.verdict[c["event_id"]] is None]
@@ -111,6 +141,30 @@ def story() -> Story:
     s.click(CHAIR, day(4), bot=True)
     s.click(DESK_PIN, day(2))
     s.convert(str(uuid.uuid4()), CHAIR, "newsletter_signup", day(6), verdict="no_click")
+    # Paths across videos, 7 days between clicks (time_decay halves per 7 days: weights
+    # 1/2 and 1; 1/4, 1/2 and 1). 30.00 via CHAIR then DESK:
+    t1 = s.click(CHAIR, day(19, 6))
+    t2 = s.click(DESK, day(12, 6))
+    s.convert(t2, DESK, "purchase", day(12, 6), "30.00", touches=[(t1, CHAIR)], split={
+        "last_click": {DESK: "30.00"},
+        "first_click": {CHAIR: "30.00"},
+        "linear": {CHAIR: "15.00", DESK: "15.00"},
+        "position_based": {CHAIR: "15.00", DESK: "15.00"},
+        "time_decay": {CHAIR: "10.00", DESK: "20.00"},
+    })  # fmt: skip
+    # 70.00 via DESK, CHAIR, then DESK_PIN: linear 23.33 each and the cent left to the
+    # last (a tie); position_based 40 / 20 / 40 %; time_decay 1/7, 2/7, 4/7.
+    u1 = s.click(DESK, day(25, 9))
+    u2 = s.click(CHAIR, day(18, 9))
+    u3 = s.click(DESK_PIN, day(11, 9))
+    s.convert(u3, DESK_PIN, "purchase", day(11, 9), "70.00", touches=[(u1, DESK), (u2, CHAIR)],
+              split={
+        "last_click": {DESK_PIN: "70.00"},
+        "first_click": {DESK: "70.00"},
+        "linear": {DESK: "23.33", CHAIR: "23.33", DESK_PIN: "23.34"},
+        "position_based": {DESK: "28.00", CHAIR: "14.00", DESK_PIN: "28.00"},
+        "time_decay": {DESK: "10.00", CHAIR: "20.00", DESK_PIN: "40.00"},
+    })  # fmt: skip
     # The previous 30 days.
     p1 = s.click(DESK, day(40))
     s.convert(p1, DESK, "purchase", day(39), "10.00")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -39,15 +39,19 @@ from collector.validation.columns import (
     CONVERSION_FIELDS,
     ensure_fields,
     rows_to_frame,
+    touches_column,
 )
-from collector.validation.problems import MESSAGES
+from collector.validation.problems import MESSAGES, Problem
 from collector.validation.rules import (
     MAX_BODY_BYTES,
+    MAX_EVENT_TIME_AHEAD,
     MAX_REFERRER_CHARS,
     MAX_USER_AGENT_CHARS,
+    UUID_RE,
 )
+from collector.validation.scalar import check_touches
 from collector.validation.vectorised import Check, click_checks, conversion_checks
-from convtrack.core.raw_schema import EVENT_TIME, SCHEMAS
+from convtrack.core.raw_schema import EVENT_TIME, SCHEMAS, touches_json
 from convtrack.core.settings import Settings
 
 FIELDS: dict[str, dict[str, Callable[[Any], Any]]] = {
@@ -157,11 +161,21 @@ def import_rows(
     link_ids: Iterable[str],
     store: RawEventStore,
     now: dt.datetime | None = None,
+    link_windows: Mapping[str, int] | None = None,
 ) -> ImportResult:
-    """Validate and store JSON rows (dicts as parsed from a request or a JSON line)."""
+    """Validate and store JSON rows (dicts as parsed from a request or a JSON line);
+    `link_windows`: the links with their own attribution window (id -> days)."""
     _check_stream(stream)
     frame = _json_frame(range(1, len(rows) + 1), rows, [None] * len(rows), stream)
-    return import_frame(frame, stream, settings=settings, link_ids=link_ids, store=store, now=now)
+    return import_frame(
+        frame,
+        stream,
+        settings=settings,
+        link_ids=link_ids,
+        store=store,
+        now=now,
+        link_windows=link_windows,
+    )
 
 
 def import_file(
@@ -180,7 +194,13 @@ def import_file(
     batches already read stay imported; the message says how many).
     """
     path = Path(path)
-    link_ids = frozenset(read_links(settings.raw_dir))
+    links = read_links(settings.raw_dir)
+    link_ids = frozenset(links)
+    link_windows = {
+        i: link.attribution_window_days
+        for i, link in links.items()
+        if link.attribution_window_days is not None
+    }
     store = store or ParquetRawEventStore(settings.raw_dir)
     # One clock for the whole file: every batch accepts the same range of event times.
     now = now or utc_now()
@@ -206,6 +226,7 @@ def import_file(
                 link_ids=link_ids,
                 store=writes,
                 now=now,
+                link_windows=link_windows,
                 max_problems=MAX_REPORTED_PROBLEMS - len(result.problems),
                 keep_ids=keep_ids,
             )
@@ -257,7 +278,10 @@ def _json_frame(
         e if e is not None or isinstance(r, dict) else "not_object"
         for r, e in zip(rows, errors, strict=True)
     ]
-    return rows_to_frame(rows, FIELDS[stream]).with_columns(
+    frame = rows_to_frame(rows, FIELDS[stream])
+    if stream == "conversions":
+        frame = frame.with_columns(touches_column(rows))
+    return frame.with_columns(
         pl.Series("_row", list(numbers), dtype=pl.Int64),
         pl.Series("_row_error", row_errors, dtype=pl.String),
     )
@@ -361,7 +385,7 @@ def _parquet_frames(
     stream = stream or detect_stream(names)
     _check_stream(stream)
     # Only the columns an import reads are decoded.
-    columns = [name for name in FIELDS[stream] if name in names]
+    columns = [name for name in [*FIELDS[stream], "touches"] if name in names]
 
     def frames() -> Iterator[pl.DataFrame]:
         first_row = 1
@@ -444,6 +468,32 @@ def _text_column(df: pl.DataFrame, name: str) -> tuple[pl.Expr, pl.Expr]:
     return pl.lit(None, dtype=pl.String), col.is_not_null()
 
 
+def _parquet_touches(df: pl.DataFrame) -> list[pl.Series | pl.Expr]:
+    """(touches, _bad_touches) of a Parquet `touches` column, as the JSON path gives them:
+    a list column's values as lists, a text column's as the JSON each holds (the raw
+    column's own form, `raw_schema.touches_json`); text that is no JSON, and a column of
+    any other type, is bad where not null."""
+    dtype = df.schema["touches"]
+    if isinstance(dtype, pl.List):
+        values = df["touches"].to_list()
+    elif dtype == pl.String:
+        values = [None if v is None else _json_or_bad(v) for v in df["touches"].to_list()]
+    else:
+        return [
+            pl.lit(None, dtype=pl.String).alias("touches"),
+            pl.col("touches").is_not_null().alias("_bad_touches"),
+        ]
+    return list(touches_column({"touches": v} for v in values))
+
+
+def _json_or_bad(text: str) -> Any:
+    """The JSON value `text` holds, or `_NOT_A_LIST` when it holds none."""
+    try:
+        return parse_json(text)
+    except (ValueError, RecursionError):
+        return _NOT_A_LIST
+
+
 def _parquet_to_text(df: pl.DataFrame, stream: str, first_row: int) -> pl.DataFrame:
     """Typed Parquet columns as the validators' text columns (event time stays typed)."""
     columns = []
@@ -452,6 +502,8 @@ def _parquet_to_text(df: pl.DataFrame, stream: str, first_row: int) -> pl.DataFr
             continue
         text, bad = _text_column(df, name)
         columns += [text.alias(name), bad.alias(f"_bad_{name}")]
+    if stream == "conversions" and "touches" in df.columns:
+        columns += _parquet_touches(df)
     return df.with_columns(columns).with_columns(
         pl.int_range(first_row, first_row + pl.len(), dtype=pl.Int64).alias("_row"),
         pl.lit(None, dtype=pl.String).alias("_row_error"),
@@ -471,6 +523,7 @@ def import_frame(
     now: dt.datetime | None = None,
     max_problems: int | None = None,
     keep_ids: bool = True,
+    link_windows: Mapping[str, int] | None = None,
 ) -> ImportResult:
     """Validate a frame of text columns, write the good rows, report the bad ones.
 
@@ -482,6 +535,9 @@ def import_frame(
     times = EventTimeRange.as_of(now)
     time_name = EVENT_TIME[stream]
     frame = ensure_fields(frame, FIELDS[stream])
+    touch_problems: dict[int, list[Problem]] = {}
+    if stream == "conversions":
+        frame, touch_problems = _checked_touches(frame, now)
     frame = frame.with_columns(
         epoch_micros(frame, time_name).alias("_time_us"),
         pl.col(time_name).is_null().alias("_time_missing"),
@@ -511,6 +567,7 @@ def import_frame(
             window_days=settings.attribution_window_days,
             event_time=pl.col("_time"),
             now=now,
+            link_windows=link_windows,
         )
     else:
         field_checks = click_checks(link_ids=link_ids)
@@ -520,6 +577,11 @@ def import_frame(
         Check("invalid_body", None, ~has_fields),
         *(Check(c.code, c.field, has_fields & c.fired()) for c in [*time_checks, *field_checks]),
     ]
+    if touch_problems:
+        # Last, as in the scalar validator; its problems are the row's own (`touch_problems`).
+        checks.append(
+            Check(TOUCH_CHECK, None, has_fields & pl.col("_row").is_in(list(touch_problems)))
+        )
     flags = [f"_check_{i}" for i in range(len(checks))]
     # Lazily: the rules share sub-expressions (a UUIDv7's time, an amount's digits) that
     # a lazy query computes once per batch, an eager one once per rule.
@@ -535,13 +597,15 @@ def import_frame(
     store.write_table(stream, table.to_arrow())
 
     bad = frame.filter(~pl.col("_ok"))
-    counts = _problem_counts(bad, checks, flags)
+    counts = _problem_counts(bad, checks, flags, touch_problems)
     limit = counts.total() if max_problems is None else max(max_problems, 0)
     return ImportResult(
         stream=stream,
         accepted=good.height,
         rejected=bad.height,
-        problems=_row_problems(bad, checks, flags, settings, times, limit),
+        problems=_row_problems(
+            bad, checks, flags, touch_problems, settings, times, limit, link_windows or {}
+        ),
         problem_counts=counts,
         accepted_ids=(
             list(zip(good["_row"].to_list(), table["event_id"].to_list(), strict=True))
@@ -549,6 +613,54 @@ def import_frame(
             else []
         ),
     )
+
+
+# The check that a row's touches drew problems; they are listed per row, not as one code.
+TOUCH_CHECK = "touches"
+# A stand-in for a `touches` value of the wrong type: the scalar rule refuses any non-list.
+_NOT_A_LIST = object()
+
+
+def _checked_touches(
+    frame: pl.DataFrame, now: dt.datetime
+) -> tuple[pl.DataFrame, dict[int, list[Problem]]]:
+    """`frame` with `_touches`, each conversion's normalised touches as the raw column
+    holds them (`touches_json`), and the problems of
+    the rows whose touches are refused, by row number.
+
+    The scalar rules (`scalar.check_touches`) run on the rows that have touches: a list of
+    small objects has no column shape to vectorise, and most rows have none.
+    """
+    if "touches" not in frame.columns:
+        frame = frame.with_columns(
+            pl.lit(None, dtype=pl.String).alias("touches"), pl.lit(False).alias("_bad_touches")
+        )
+    given = frame.filter(pl.col("touches").is_not_null() | pl.col("_bad_touches"))
+    if given.is_empty():
+        return frame.with_columns(pl.lit(None, dtype=pl.String).alias("_touches")), {}
+    latest = now + MAX_EVENT_TIME_AHEAD
+    problems: dict[int, list[Problem]] = {}
+    normalised: dict[int, str | None] = {}
+    columns = ("_row", "touches", "_bad_touches", "tracking_id", "campaign_link_id")
+    for row, text, bad, tracking_id, link_id in given.select(columns).iter_rows():
+        out: list[Problem] = []
+        touches = check_touches(
+            _NOT_A_LIST if bad else parse_json(text),
+            tracking_id=_own_id(tracking_id),
+            campaign_link_id=_own_id(link_id),
+            latest=latest,
+            out=out,
+        )
+        normalised[row] = touches_json(touches)
+        if out:
+            problems[row] = out
+    texts = [normalised.get(row) for row in frame["_row"].to_list()]
+    return frame.with_columns(pl.Series("_touches", texts, dtype=pl.String)), problems
+
+
+def _own_id(text: str | None) -> str | None:
+    """A conversion's own id as the scalar validator passes it to the touch rules."""
+    return text.lower() if text is not None and UUID_RE.fullmatch(text) else None
 
 
 def _raw_rows(good: pl.DataFrame, stream: str, *, settings: Settings, now: dt.datetime):
@@ -564,6 +676,7 @@ def _raw_rows(good: pl.DataFrame, stream: str, *, settings: Settings, now: dt.da
         "source": pl.lit("import"),
     }
     if stream == "conversions":
+        columns["touches"] = pl.col("_touches")
         columns["revenue_amount"] = pl.col("revenue_amount").cast(pl.Decimal(10, 2))
         columns["currency"] = pl.col("currency").str.to_uppercase().fill_null(settings.currency)
     else:
@@ -582,11 +695,19 @@ def _raw_rows(good: pl.DataFrame, stream: str, *, settings: Settings, now: dt.da
     return base
 
 
-def _problem_counts(bad: pl.DataFrame, checks: list[Check], flags: list[str]) -> Counter[str]:
+def _problem_counts(
+    bad: pl.DataFrame,
+    checks: list[Check],
+    flags: list[str],
+    touch_problems: dict[int, list[Problem]],
+) -> Counter[str]:
     counts: Counter[str] = Counter()
     for check, n in zip(checks, bad.select(pl.col(flags).sum()).row(0), strict=True):
-        if n:
+        if n and check.code != TOUCH_CHECK:
             counts[check.code] += n
+    if touch_problems:
+        rows = bad.filter(pl.col("_row_error").is_null())["_row"].to_list()
+        counts.update(p.code for row in rows for p in touch_problems.get(row, ()))
     return counts
 
 
@@ -594,9 +715,11 @@ def _row_problems(
     bad: pl.DataFrame,
     checks: list[Check],
     flags: list[str],
+    touch_problems: dict[int, list[Problem]],
     settings: Settings,
     times: EventTimeRange,
     limit: int,
+    link_windows: Mapping[str, int],
 ) -> list[RowProblem]:
     """The first `limit` problems of the refused rows, in row order, with their messages."""
     if bad.is_empty() or limit <= 0:
@@ -608,9 +731,20 @@ def _row_problems(
     }
     out: list[RowProblem] = []
     # Every refused row has at least one problem: `limit` rows are enough.
-    for row, row_error, *fired in bad.head(limit).select("_row", "_row_error", *flags).iter_rows():
+    # The window named in a refusal is the row's link's (docs/rules.md#windows-per-link).
+    link = (
+        pl.col("campaign_link_id").str.to_lowercase()
+        if "campaign_link_id" in bad.columns
+        else pl.lit(None, dtype=pl.String)
+    )
+    rows = bad.head(limit).select("_row", "_row_error", link.alias("_link"), *flags)
+    for row, row_error, link_id, *fired in rows.iter_rows():
+        values["window"] = link_windows.get(link_id, settings.attribution_window_days)
         for check, hit in zip(checks, fired, strict=True):
             if not hit:
+                continue
+            if check.code == TOUCH_CHECK:
+                out += [RowProblem(row, p.code, p.field, p.message) for p in touch_problems[row]]
                 continue
             if check.code == "invalid_body":
                 message = ROW_ERRORS[row_error]

@@ -22,6 +22,7 @@ EVENT_TYPE_COLUMNS = {
     "purchase": "purchases",
 }
 _CENT = Decimal("0.01")
+_MILLIONTH = Decimal("0.000001")
 
 
 def money(value: Any) -> str | None:
@@ -232,6 +233,32 @@ def revenue_by_type(
             "conversions": int(r["conversions"] or 0),
             "revenue": money(r["revenue"] or 0),
             "avg_revenue": money(r["avg_revenue"]),
+        }
+        for r in rows
+    ]
+
+
+def attribution_models(cur: duckdb.DuckDBPyConnection, campaign_link_id: str) -> list[dict]:
+    """Credited conversions and revenue per conversion type and attribution model
+    (`mart_attribution_models`); none for a link no credited conversion touched."""
+    rows = _rows(
+        cur,
+        """
+        select event_type, attribution_model, credited_conversions, credited_revenue
+        from {s}.main.mart_attribution_models
+        where campaign_link_id = ?
+        order by event_type, attribution_model
+        """,
+        [campaign_link_id],
+    )
+    return [
+        {
+            "event_type": r["event_type"],
+            "attribution_model": r["attribution_model"],
+            "credited_conversions": str(
+                Decimal(str(r["credited_conversions"])).quantize(_MILLIONTH)
+            ),
+            "credited_revenue": money(r["credited_revenue"]),
         }
         for r in rows
     ]

@@ -25,6 +25,13 @@ AsOf = Annotated[Day | None, Field(description="the day the published snapshot w
 # Answers over days (?from=&to=) say which; both null: over all time.
 From = Annotated[Day | None, Field(alias="from", description="first day, inclusive")]
 To = Annotated[Day | None, Field(description="last day, inclusive")]
+Share = Annotated[
+    str,
+    Field(
+        description='credited conversions: shares of conversions, six decimals, e.g. "0.333333"',
+        pattern=r"^-?[0-9]+\.[0-9]{6}$",
+    ),
+]
 Rate = Annotated[
     float | None, Field(description="a fraction of human clicks; null when there were none")
 ]
@@ -104,3 +111,23 @@ class RevenueByType(BaseModel):
     from_: From
     to: To
     types: list[TypeRevenue]
+
+
+class ModelCredit(BaseModel):
+    """What one attribution model credits a link with, for one conversion type."""
+
+    event_type: str
+    attribution_model: str = Field(
+        description="last_click, first_click, linear, position_based or time_decay"
+    )
+    credited_conversions: Share
+    credited_revenue: Money
+
+
+class AttributionModels(BaseModel):
+    """A campaign link's credited conversions and revenue per conversion type and
+    attribution model, over its whole life (docs/rules.md#attribution-models)."""
+
+    as_of: AsOf
+    campaign_link_id: str
+    models: list[ModelCredit]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -51,7 +51,12 @@ async def import_events(
     # Parsing up to a megabyte of JSON, validating and writing Parquet is CPU and disk
     # work: all of it runs off the event loop, so redirects are answered meanwhile.
     answer, problem_codes = await run_in_threadpool(
-        _import_body, raw, settings=settings, link_ids=links.ids(), store=store
+        _import_body,
+        raw,
+        settings=settings,
+        link_ids=links.ids(),
+        store=store,
+        link_windows=links.own_windows(),
     )
     for stream, accepted in answer["accepted"].items():
         metrics.count_accepted(stream, accepted)
@@ -60,7 +65,12 @@ async def import_events(
 
 
 def _import_body(
-    raw: bytes, *, settings: Settings, link_ids: Iterable[str], store: RawEventStore
+    raw: bytes,
+    *,
+    settings: Settings,
+    link_ids: Iterable[str],
+    store: RawEventStore,
+    link_windows: Mapping[str, int],
 ) -> tuple[dict[str, dict], list[str]]:
     """The answer to an import body, and the code of every problem (for the metrics)."""
     body = parse_object_body(raw)
@@ -84,7 +94,14 @@ def _import_body(
     answer: dict[str, dict] = {"accepted": {}, "rejected": {}, "results": {}}
     codes: list[str] = []
     for stream, rows in batches.items():
-        result = import_rows(rows, stream, settings=settings, link_ids=link_ids, store=store)
+        result = import_rows(
+            rows,
+            stream,
+            settings=settings,
+            link_ids=link_ids,
+            store=store,
+            link_windows=link_windows,
+        )
         answer["accepted"][stream] = result.accepted
         answer["rejected"][stream] = result.rejected
         answer["results"][stream] = result.results()

@@ -12,6 +12,7 @@ from collector.errors import ApiError, error_responses
 from collector.links import CampaignLink, LinkError
 from collector.validation.problems import Problem
 from collector.validation.rules import (
+    MAX_ATTRIBUTION_WINDOW_DAYS,
     MAX_CAMPAIGN_NAME_CHARS,
     MAX_PLACEMENT_CHARS,
     MAX_URL_CHARS,
@@ -40,6 +41,17 @@ class LinkIn(BaseModel):
     campaign_name: str | None = _bounded(MAX_CAMPAIGN_NAME_CHARS, "campaign name")
     youtube_video_id: str | None = _bounded(MAX_VIDEO_ID_CHARS, "YouTube video id")
     placement: str | None = _bounded(MAX_PLACEMENT_CHARS, "where the link sits")
+    # Strict: 30.0, "30" or true are no number of days. Bounds enforced by the registry.
+    attribution_window_days: int | None = Field(
+        None,
+        strict=True,
+        description=(
+            "the link's own attribution window in whole days; left out: the default "
+            "(CONVTRACK_ATTRIBUTION_WINDOW_DAYS). When CONVTRACK_RETENTION_DAYS is set, "
+            "window + 1 must fit in it (else 409 window_exceeds_retention)"
+        ),
+        json_schema_extra={"minimum": 1, "maximum": MAX_ATTRIBUTION_WINDOW_DAYS},
+    )
 
 
 class LinkPatch(BaseModel):
@@ -57,6 +69,9 @@ class LinkOut(BaseModel):
     created_at: dt.datetime
     disabled_at: dt.datetime | None
     disabled: bool
+    attribution_window_days: int | None = Field(
+        description="the link's own window in days; null: the default applies"
+    )
 
 
 def link_out(link: CampaignLink, public_url: str) -> LinkOut:
@@ -69,11 +84,14 @@ def link_out(link: CampaignLink, public_url: str) -> LinkOut:
 
 @router.post("", status_code=201, response_model=LinkOut)
 async def create_link(body: LinkIn, links: LinksDep, settings: SettingsDep) -> LinkOut:
-    """Register a campaign link; 409 when its short code is taken."""
+    """Register a campaign link; 409 when its short code is taken or its window is longer
+    than the configured retention keeps clicks."""
     try:
-        link = await links.create(**body.model_dump())
+        link = await links.create(
+            **body.model_dump(), retention_days=settings.configured_retention_days
+        )
     except LinkError as exc:
-        status = 409 if exc.code == "short_code_taken" else 422
+        status = 409 if exc.code in ("short_code_taken", "window_exceeds_retention") else 422
         raise ApiError(status, Problem(exc.code, exc.field, exc.message)) from exc
     return link_out(link, settings.public_url)
 

@@ -22,11 +22,27 @@ from collector.errors import ApiError, error_responses
 from collector.links import LinkRegistry
 from collector.observability import Metrics
 from collector.validation.problems import Problem
-from collector.validation.rules import MAX_BATCH_EVENTS, MAX_BODY_BYTES, MAX_BULK_BODY_BYTES
+from collector.validation.rules import (
+    MAX_BATCH_EVENTS,
+    MAX_BODY_BYTES,
+    MAX_BULK_BODY_BYTES,
+    MAX_TOUCHES,
+)
 from collector.validation.scalar import ConversionCheck, check_conversion
 from convtrack.core.settings import Settings
 
 router = APIRouter(prefix="/api/conversions", tags=["conversions"])
+
+
+# Written out, not a nested model: pydantic would put it under `$defs` (see BATCH_SCHEMA).
+TOUCH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["tracking_id", "campaign_link_id"],
+    "properties": {
+        "tracking_id": {"type": "string", "description": "ct_tracking_id of that click (UUID)"},
+        "campaign_link_id": {"type": "string", "description": "its ct_campaign_link_id (UUID)"},
+    },
+}
 
 
 class ConversionIn(BaseModel):
@@ -40,6 +56,15 @@ class ConversionIn(BaseModel):
     event_id: str | None = Field(None, description="UUID chosen by the client, for retries")
     order_id: str | None = Field(None, description="a purchase is counted once per order")
     currency: str | None = Field(None, description="must be the collector's currency")
+    touches: list[dict[str, str]] | None = Field(
+        None,
+        max_length=MAX_TOUCHES,
+        json_schema_extra=lambda schema: schema["anyOf"][0].update(items=TOUCH_SCHEMA),
+        description=(
+            f"campaign clicks seen before, oldest first, this conversion's own ids last; "
+            f"at most {MAX_TOUCHES}"
+        ),
+    )
 
 
 class ConversionAccepted(BaseModel):
@@ -110,10 +135,11 @@ async def check_event(
         "currency": settings.currency,
         "window_days": settings.attribution_window_days,
         "event_time": received_at,
+        "link_windows": links.own_windows(),
     }
     check = check_conversion(event, **rule_inputs)
     if check.problems and _names_unknown_link(check) and await links.refresh_after_miss():
-        check = check_conversion(event, **rule_inputs)
+        check = check_conversion(event, **rule_inputs | {"link_windows": links.own_windows()})
     if check.problems:
         metrics.count_rejected(check.problems)
         return CheckedConversion(row=None, problems=check.problems)

@@ -1,4 +1,5 @@
-"""The read API (read token): attribution, funnel and revenue by type, from the snapshot."""
+"""The read API (read token): attribution, funnel, revenue by type and the attribution
+models, from the snapshot."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from fastapi import APIRouter, Query
 from collector.deps import ReaderDep, SnapshotDep
 from collector.errors import ApiError, error_responses
 from collector.read import queries
-from collector.read.responses import Attribution, Funnel, RevenueByType
+from collector.read.responses import Attribution, AttributionModels, Funnel, RevenueByType
 from collector.read.snapshot import Reading, SnapshotReader, SnapshotUnavailable
 from collector.validation.problems import Problem
 from collector.validation.scalar import is_uuid, uuid7_time
@@ -143,5 +144,22 @@ def get_revenue_by_type(
                 "from": start.isoformat() if start else None,
                 "to": end.isoformat() if end else None,
                 "types": queries.revenue_by_type(cur, campaign_link_id, start, end),
+            }
+        )
+
+
+@router.get("/models/{campaign_link_id}", response_model=AttributionModels)
+def get_attribution_models(campaign_link_id: str, snapshot: SnapshotDep) -> AttributionModels:
+    """Credited conversions and revenue of a link per conversion type and attribution
+    model, over its whole life."""
+    campaign_link_id = _uuid_path("campaign_link_id", campaign_link_id)
+    with snapshot_reading(snapshot) as reading:
+        cur = reading.cursor
+        _funnel_row(cur, campaign_link_id)  # a 404 for a link the snapshot does not know
+        return AttributionModels.model_validate(
+            {
+                "as_of": reading.as_of,
+                "campaign_link_id": campaign_link_id,
+                "models": queries.attribution_models(cur, campaign_link_id),
             }
         )

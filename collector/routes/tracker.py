@@ -12,12 +12,18 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 from fastapi.responses import Response
 
-from collector.deps import SettingsDep
+from collector.deps import LinksDep, SettingsDep
+from collector.links import LinkRegistry
+from collector.validation.rules import MAX_TOUCHES
+from convtrack.core.settings import Settings
 
 router = APIRouter(prefix="/api/conversions", tags=["tracker"])
 
-# The quoted string literal in tracker.js that becomes the collector's base URL.
+# Quoted string literals in tracker.js, each replaced by a JSON value when it is served, so
+# that the script reads the collector's own settings and bounds instead of a second copy.
 URL_PLACEHOLDER = '"__CONVTRACK_COLLECTOR_URL__"'
+MAX_TOUCHES_PLACEHOLDER = '"__CONVTRACK_MAX_TOUCHES__"'
+WINDOW_PLACEHOLDER = '"__CONVTRACK_TOUCH_WINDOW_DAYS__"'
 CACHE_CONTROL = "public, max-age=3600"
 MEDIA_TYPE = "application/javascript; charset=utf-8"
 
@@ -28,14 +34,29 @@ class TrackerScript:
     etag: str
 
 
+def touch_window_days(settings: Settings, links: LinkRegistry) -> int:
+    """How long the tracker keeps a touch (docs/api.md#touch-paths): the longest window in
+    use, the default or a link's own, past which the warehouse would drop the touch anyway.
+    The tracker cannot tell links apart, so it keeps every touch that long."""
+    return max([settings.attribution_window_days, *links.own_windows().values()])
+
+
 @lru_cache(maxsize=8)
-def render_tracker(collector_url: str) -> TrackerScript:
-    """tracker.js pointed at `collector_url`, with a strong ETag over its bytes."""
+def render_tracker(collector_url: str, window_days: int) -> TrackerScript:
+    """tracker.js pointed at `collector_url`, keeping touches `window_days` days, with a
+    strong ETag over its bytes."""
     source = (files("collector") / "static" / "tracker.js").read_text(encoding="utf-8")
-    if source.count(URL_PLACEHOLDER) != 1:
-        raise RuntimeError(f"tracker.js must contain {URL_PLACEHOLDER} exactly once")
-    # A JSON string is a valid JS string literal; ensure_ascii keeps it plain ASCII.
-    body = source.replace(URL_PLACEHOLDER, json.dumps(collector_url)).encode("utf-8")
+    # A JSON value is a valid JS literal; ensure_ascii keeps it plain ASCII.
+    values = {
+        URL_PLACEHOLDER: collector_url,
+        MAX_TOUCHES_PLACEHOLDER: MAX_TOUCHES,
+        WINDOW_PLACEHOLDER: window_days,
+    }
+    for placeholder, value in values.items():
+        if source.count(placeholder) != 1:
+            raise RuntimeError(f"tracker.js must contain {placeholder} exactly once")
+        source = source.replace(placeholder, json.dumps(value))
+    body = source.encode("utf-8")
     return TrackerScript(body=body, etag=f'"{hashlib.sha256(body).hexdigest()[:32]}"')
 
 
@@ -57,10 +78,11 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 )
 def tracker_script(
     settings: SettingsDep,
+    links: LinksDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The CampaignTracker library, pointed at PUBLIC_URL (never the request's Host)."""
-    script = render_tracker(settings.public_url)
+    script = render_tracker(settings.public_url, touch_window_days(settings, links))
     headers = {"Cache-Control": CACHE_CONTROL, "ETag": script.etag}
     if etag_matches(if_none_match, script.etag):
         return Response(status_code=304, headers=headers)

@@ -10,6 +10,10 @@
  * Every public method returns a Promise resolving to the collector's JSON answer (the
  * 202 acknowledgement or a 4xx refusal's body) or to null, and never throws: a broken
  * tracker must not break the page that hosts it.
+ *
+ * It also remembers the campaign touches the visitor brought to the site, and sends them
+ * with each conversion (docs/api.md#touch-paths): in sessionStorage, or with
+ * data-touch-storage="local" on its script tag, in the site's own localStorage.
  */
 (function (root) {
   "use strict";
@@ -21,6 +25,12 @@
   var COLLECTOR_URL = "__CONVTRACK_COLLECTOR_URL__";
   var ENDPOINT = COLLECTOR_URL + "/api/conversions";
   var PARAMS = { trackingId: "ct_tracking_id", campaignLinkId: "ct_campaign_link_id" };
+  // Filled in when served, from the collector's bounds (collector/routes/tracker.py).
+  var MAX_TOUCHES = "__CONVTRACK_MAX_TOUCHES__";
+  var TOUCH_WINDOW_DAYS = "__CONVTRACK_TOUCH_WINDOW_DAYS__";
+  var TOUCHES_KEY = "ct_touches";
+  var DAY_MS = 86400000;
+  var UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
   var MAX_TRIES = 3;
   var FIRST_BACKOFF_MS = 400; // then x3, each with up to 25% jitter
   // Browsers refuse keepalive bodies over 64 KB; the collector refuses them anyway (413).
@@ -29,8 +39,12 @@
   // Events waiting for their next try, by event_id: handed to sendBeacon on pagehide,
   // since timers do not outlive the page.
   var waiting = new Map();
-  // When sessionStorage is unavailable (privacy modes, sandboxed frames): this page only.
+  // What storage refused to keep (privacy modes, sandboxed frames, quota full): this page
+  // only, and read before storage, which may hold an older value.
   var memory = {};
+  // Where touches are kept, chosen by the script tag; the tab's attribution is always in
+  // sessionStorage.
+  var touchStorage = "sessionStorage";
 
   function warn(message, error) {
     try {
@@ -41,23 +55,123 @@
     }
   }
 
-  function readValue(key) {
+  // `storage` is "sessionStorage" or "localStorage"; null when the key is nowhere.
+  function readValue(key, storage) {
+    if (Object.prototype.hasOwnProperty.call(memory, key)) return memory[key];
     try {
-      var value = root.sessionStorage.getItem(key);
-      if (value !== null) return value;
+      return root[storage || "sessionStorage"].getItem(key);
     } catch (e) {
-      // storage disabled: fall through to memory
+      return null; // storage disabled
     }
-    return Object.prototype.hasOwnProperty.call(memory, key) ? memory[key] : null;
   }
 
-  function writeValue(key, value) {
-    memory[key] = value;
+  function writeValue(key, value, storage) {
     try {
-      root.sessionStorage.setItem(key, value);
+      root[storage || "sessionStorage"].setItem(key, value);
+      delete memory[key];
     } catch (e) {
-      // storage disabled or full: memory keeps it for this page
+      memory[key] = value; // storage disabled or full: memory keeps it for this page
     }
+  }
+
+  function removeValue(key, storage) {
+    delete memory[key];
+    try {
+      root[storage || "sessionStorage"].removeItem(key);
+    } catch (e) {
+      // storage disabled: nothing was kept there
+    }
+  }
+
+  /** The script tag's data-touch-storage: "local" opts in to localStorage. */
+  function chooseTouchStorage() {
+    try {
+      var script = root.document && root.document.currentScript;
+      var wanted = script ? script.getAttribute("data-touch-storage") : null;
+      if (wanted === "local") return "localStorage";
+      if (wanted !== null && wanted !== "session") {
+        warn('data-touch-storage="' + wanted + '" is neither "session" nor "local": touches stay in sessionStorage');
+      }
+    } catch (e) {
+      // no document (a worker): the default
+    }
+    return "sessionStorage";
+  }
+
+  // A touch is a campaign click the visitor came through: {tracking_id, campaign_link_id},
+  // as the collector takes it. Only a UUIDv7 tracking id (what the redirect mints) can be
+  // a touch: its first 48 bits are the click's Unix time in ms, so its age is known and a
+  // touch past the window is dropped, as the warehouse would drop it.
+  function clickTimeMs(trackingId) {
+    if (typeof trackingId !== "string" || !UUID_RE.test(trackingId) || trackingId.charAt(14) !== "7") {
+      return null;
+    }
+    return parseInt(trackingId.slice(0, 8) + trackingId.slice(9, 13), 16);
+  }
+
+  function asTouch(trackingId, campaignLinkId) {
+    if (clickTimeMs(trackingId) === null) return null;
+    if (typeof campaignLinkId !== "string" || !UUID_RE.test(campaignLinkId)) return null;
+    return { tracking_id: trackingId.toLowerCase(), campaign_link_id: campaignLinkId.toLowerCase() };
+  }
+
+  // The collector's rule: whole days since the click, at most the window.
+  function isWithinWindow(touch, nowMs) {
+    return Math.floor((nowMs - clickTimeMs(touch.tracking_id)) / DAY_MS) <= TOUCH_WINDOW_DAYS;
+  }
+
+  function sameTouch(a, b) {
+    return a.tracking_id === b.tracking_id && a.campaign_link_id === b.campaign_link_id;
+  }
+
+  /** The remembered touches, oldest first: well-formed, within the window, at most MAX_TOUCHES. */
+  function readTouches() {
+    var text = readValue(TOUCHES_KEY, touchStorage);
+    if (text === null) return [];
+    var stored;
+    try {
+      stored = JSON.parse(text);
+    } catch (e) {
+      stored = null;
+    }
+    if (!Array.isArray(stored)) {
+      warn("the remembered campaign touches were unreadable: starting afresh");
+      return [];
+    }
+    var nowMs = Date.now();
+    var touches = [];
+    stored.forEach(function (entry) {
+      var touch = entry && typeof entry === "object" ? asTouch(entry.tracking_id, entry.campaign_link_id) : null;
+      if (touch && isWithinWindow(touch, nowMs)) touches.push(touch);
+    });
+    return touches.slice(-MAX_TOUCHES);
+  }
+
+  function writeTouches(touches) {
+    if (touches.length) writeValue(TOUCHES_KEY, JSON.stringify(touches), touchStorage);
+    else removeValue(TOUCHES_KEY, touchStorage);
+  }
+
+  // On every page: what is past the window (or unreadable) leaves storage, so that
+  // localStorage keeps nothing longer than the window the tracker runs again within.
+  function pruneTouches() {
+    try {
+      var text = readValue(TOUCHES_KEY, touchStorage);
+      if (text === null) return;
+      var touches = readTouches();
+      if (!touches.length || JSON.stringify(touches) !== text) writeTouches(touches);
+    } catch (e) {
+      warn("could not tidy the remembered campaign touches", e);
+    }
+  }
+
+  /** A touch seen again moves to the end: the list is in the order the visitor last came. */
+  function rememberTouch(touch) {
+    var touches = readTouches().filter(function (t) {
+      return !sameTouch(t, touch);
+    });
+    touches.push(touch);
+    writeTouches(touches.slice(-MAX_TOUCHES));
   }
 
   // The redirect adds both parameters; a new click replaces the tab's attribution.
@@ -69,20 +183,51 @@
       if (trackingId && campaignLinkId) {
         writeValue(PARAMS.trackingId, trackingId);
         writeValue(PARAMS.campaignLinkId, campaignLinkId);
+        var touch = asTouch(trackingId, campaignLinkId);
+        if (touch && isWithinWindow(touch, Date.now())) rememberTouch(touch);
       }
     } catch (e) {
       warn("could not read the attribution parameters from the URL", e);
     }
   }
 
-  /** `{trackingId, campaignLinkId}` for this tab, or null when the visitor has none. */
+  /**
+   * `{trackingId, campaignLinkId}`: this tab's last click; in a tab without one, with
+   * touches in localStorage, the latest touch on the site; else null.
+   */
   function getAttribution() {
     try {
       var trackingId = readValue(PARAMS.trackingId);
       var campaignLinkId = readValue(PARAMS.campaignLinkId);
-      if (!trackingId || !campaignLinkId) return null;
-      return { trackingId: trackingId, campaignLinkId: campaignLinkId };
+      if (trackingId && campaignLinkId) return { trackingId: trackingId, campaignLinkId: campaignLinkId };
+      if (touchStorage !== "localStorage") return null;
+      var touches = readTouches();
+      var last = touches[touches.length - 1];
+      return last ? { trackingId: last.tracking_id, campaignLinkId: last.campaign_link_id } : null;
     } catch (e) {
+      return null;
+    }
+  }
+
+  /**
+   * The touches to send with a conversion: the remembered ones, oldest first, its own ids
+   * last (moved there if remembered earlier), at most MAX_TOUCHES. Null when the path is
+   * the conversion's own click alone, which the collector takes as no touches.
+   */
+  function touchPath(attribution) {
+    try {
+      var own = {
+        tracking_id: String(attribution.trackingId).toLowerCase(),
+        campaign_link_id: String(attribution.campaignLinkId).toLowerCase(),
+      };
+      var path = readTouches().filter(function (t) {
+        return !sameTouch(t, own);
+      });
+      if (!path.length) return null;
+      path.push({ tracking_id: attribution.trackingId, campaign_link_id: attribution.campaignLinkId });
+      return path.slice(-MAX_TOUCHES);
+    } catch (e) {
+      warn("could not read the remembered campaign touches: sending the conversion without them", e);
       return null;
     }
   }
@@ -122,6 +267,8 @@
     if (options.eventData !== undefined && options.eventData !== null) event.event_data = options.eventData;
     if (options.orderId !== undefined && options.orderId !== null) event.order_id = String(options.orderId);
     if (options.currency) event.currency = String(options.currency);
+    var touches = touchPath(attribution);
+    if (touches) event.touches = touches;
     return event;
   }
 
@@ -279,6 +426,8 @@
   }
 
   try {
+    touchStorage = chooseTouchStorage();
+    pruneTouches();
     captureAttribution();
     root.addEventListener("pagehide", onPageHide);
     root.CampaignTracker = Object.freeze({

@@ -9,6 +9,7 @@ decisions the scalar validator makes per value, and leaves all the rules to Pola
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -94,6 +95,26 @@ CLICK_FIELDS: dict[str, Callable[[Any], Any]] = {
     "user_agent": _text,
     "referrer": _text,
 }
+
+
+def touches_text(value: Any) -> Any:
+    """A conversion's `touches` as JSON text, which the importer reads back whole and checks
+    with the scalar rules (a list of small objects has no column shape to vectorise).
+    Lone surrogates are kept as their escapes, so the check sees what the API would; a
+    value that is no list is `_BAD`."""
+    if not isinstance(value, list):
+        return _BAD
+    try:
+        return json.dumps(value, ensure_ascii=True, default=str)
+    except (TypeError, ValueError, RecursionError):
+        return _BAD
+
+
+def touches_column(rows: Iterable[Any]) -> tuple[pl.Series, pl.Series]:
+    """(touches, _bad_touches) of JSON rows, as `rows_to_frame` gives the other fields."""
+    values = [row.get("touches") if isinstance(row, dict) else None for row in rows]
+    texts, bad = _texts("touches", values, touches_text)
+    return texts, pl.Series("_bad_touches", bad, dtype=pl.Boolean)
 
 
 def rows_to_frame(rows: Iterable[dict], fields: dict[str, Callable[[Any], Any]]) -> pl.DataFrame:

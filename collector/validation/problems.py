@@ -9,6 +9,7 @@ from collector.validation.rules import (
     MAX_EVENT_TIME_AHEAD,
     MAX_ORDER_ID_CHARS,
     MAX_REVENUE,
+    MAX_TOUCHES,
     REVENUE_DECIMALS,
     REVENUE_WARNING_THRESHOLD,
 )
@@ -59,11 +60,19 @@ MESSAGES: dict[str, str] = {
         "outside the attribution window"
     ),
     "tracking_id_in_future": (
-        "tracking_id is a UUIDv7 whose time is later than now: no click on this collector minted it"
+        "{field} is a UUIDv7 whose time is later than now: no click on this collector minted it"
     ),
     "invalid_order_id": (
         f"order_id must be a string of Unicode text or an integer, at most "
         f"{MAX_ORDER_ID_CHARS} characters"
+    ),
+    "invalid_touches": (
+        f"touches, when given, must be a list of at most {MAX_TOUCHES} objects "
+        '{{"tracking_id": ..., "campaign_link_id": ...}}, oldest first'
+    ),
+    "invalid_touch": '{field} must be an object {{"tracking_id": ..., "campaign_link_id": ...}}',
+    "touches_not_ending_with_own": (
+        "{field}, the last touch, must be this conversion's own tracking_id and campaign_link_id"
     ),
     "invalid_text": "{field} must be a string of Unicode text (no lone surrogate escapes)",
     "invalid_timestamp": (

@@ -58,6 +58,17 @@ MAX_CAMPAIGN_NAME_CHARS = 200
 MAX_VIDEO_ID_CHARS = 64
 MAX_PLACEMENT_CHARS = 64
 
+# A campaign link's own attribution window (docs/rules.md#windows-per-link), in whole days:
+# from 1 to this. 90 days is the longest window sponsors' affiliate terms commonly grant,
+# and every day of window is a day more that retention must keep each click's IP address
+# and user agent (retention is never shorter than the longest window + 1): a bound keeps
+# that personal data's life, the warehouse's lookback and the tracker's memory short.
+MAX_ATTRIBUTION_WINDOW_DAYS = 90
+
+# touches: the campaign clicks the tracker saw before a conversion, oldest first, the
+# conversion's own last (docs/rules.md#touches). The tracker keeps at most this many.
+MAX_TOUCHES = 10
+
 # Event times (imports bring their own): not before the raw layout's first day
 # (convtrack.core.raw_schema.FIRST_DAY), and not further ahead of the collector's clock than
 # this - a clock a little fast is normal, a date years ahead is a mistake.

@@ -7,7 +7,7 @@ fields and order for any event.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Container
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -19,6 +19,7 @@ from collector.validation.rules import (
     MAX_EVENT_TIME_AHEAD,
     MAX_ORDER_ID_CHARS,
     MAX_REVENUE,
+    MAX_TOUCHES,
     NUMERIC_RE,
     REVENUE_DECIMALS,
     REVENUE_WARNING_THRESHOLD,
@@ -26,7 +27,7 @@ from collector.validation.rules import (
     UUID_RE,
     is_unicode_text,
 )
-from convtrack.core.raw_schema import EVENT_TYPES
+from convtrack.core.raw_schema import EVENT_TYPES, touches_json
 
 _EPOCH = dt.datetime(1970, 1, 1)
 _DAY = dt.timedelta(days=1)
@@ -97,6 +98,58 @@ def _uuid_field(name: str, value: object, required: bool, out: list[Problem]) ->
     return value.lower()  # type: ignore[union-attr]
 
 
+def _in_future(uuid_text: str, latest: dt.datetime) -> bool:
+    """A UUIDv7 whose time is past `latest`, or past the year 9999: no click minted it."""
+    if not is_uuid7(uuid_text):
+        return False
+    clicked = uuid7_time(uuid_text)
+    return clicked is None or clicked > latest
+
+
+def check_touches(
+    value: object,
+    *,
+    tracking_id: str | None,
+    campaign_link_id: str | None,
+    latest: dt.datetime,
+    out: list[Problem],
+) -> list[dict[str, str]] | None:
+    """The touches of a conversion (docs/rules.md#touches), normalised; their problems go
+    to `out`, each naming its touch (`touches[3].tracking_id`).
+
+    Each touch's ids are checked as the conversion's own are at the door: UUIDs, a UUIDv7
+    tracking id not from the future (`latest` is the collector's clock plus the allowance).
+    Whether a touch's click exists, is of that link and within the window the warehouse
+    decides, and drops the touch if not. The last touch must be the conversion's own ids
+    (`tracking_id`, `campaign_link_id`: normalised, None when themselves refused). An
+    absent or empty list is no touches: the conversion's own click is its one touch.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > MAX_TOUCHES:
+        out.append(problem("invalid_touches", "touches"))
+        return None
+    before = len(out)
+    touches = []
+    for i, touch in enumerate(value):
+        name = f"touches[{i}]"
+        if not isinstance(touch, dict):
+            out.append(problem("invalid_touch", name))
+            continue
+        touch_id = _uuid_field(f"{name}.tracking_id", touch.get("tracking_id"), True, out)
+        if touch_id is not None and _in_future(touch_id, latest):
+            out.append(problem("tracking_id_in_future", f"{name}.tracking_id"))
+        link_id = _uuid_field(f"{name}.campaign_link_id", touch.get("campaign_link_id"), True, out)
+        touches.append({"tracking_id": touch_id, "campaign_link_id": link_id})
+    if not touches or len(out) > before:
+        return None
+    own = {"tracking_id": tracking_id, "campaign_link_id": campaign_link_id}
+    if None not in own.values() and touches[-1] != own:
+        out.append(problem("touches_not_ending_with_own", f"touches[{len(touches) - 1}]"))
+        return None
+    return touches  # type: ignore[return-value]
+
+
 def check_conversion(
     body: dict[str, Any],
     *,
@@ -105,10 +158,13 @@ def check_conversion(
     window_days: int,
     event_time: dt.datetime,
     now: dt.datetime | None = None,
+    link_windows: Mapping[str, int] | None = None,
 ) -> ConversionCheck:
     """Apply every validation rule to one conversion; `event_time` is naive UTC.
 
     `now` is the collector's clock (default: `event_time`, as for live events).
+    `link_windows`: the links with their own window (id -> days); the others have
+    `window_days` (docs/rules.md#windows-per-link).
     """
     check = ConversionCheck()
     out = check.problems
@@ -116,16 +172,23 @@ def check_conversion(
 
     event_id = _uuid_field("event_id", get("event_id"), False, out)
 
+    latest = (event_time if now is None else now) + MAX_EVENT_TIME_AHEAD
     tracking_id = _uuid_field("tracking_id", get("tracking_id"), True, out)
+    expiry_at = len(out)  # the window is the link's: judged once the link id is read
+    clicked = None
     if tracking_id is not None:
         clicked = uuid7_time(tracking_id)
-        latest = (event_time if now is None else now) + MAX_EVENT_TIME_AHEAD
-        if is_uuid7(tracking_id) and (clicked is None or clicked > latest):
+        if _in_future(tracking_id, latest):
             out.append(problem("tracking_id_in_future", "tracking_id"))
-        elif clicked is not None and (event_time - clicked) // _DAY > window_days:
-            out.append(problem("attribution_window_expired", "tracking_id", window=window_days))
+            clicked = None
 
     link_id = _uuid_field("campaign_link_id", get("campaign_link_id"), True, out)
+    if clicked is not None:
+        window = (link_windows or {}).get(link_id, window_days) if link_id else window_days
+        if (event_time - clicked) // _DAY > window:
+            out.insert(
+                expiry_at, problem("attribution_window_expired", "tracking_id", window=window)
+            )
     if link_id is not None and link_id not in link_ids:
         out.append(problem("unknown_campaign_link", "campaign_link_id"))
 
@@ -175,6 +238,14 @@ def check_conversion(
             if len(order_id) > MAX_ORDER_ID_CHARS or not is_unicode_text(order_id):
                 out.append(problem("invalid_order_id", "order_id"))
 
+    touches = check_touches(
+        get("touches"),
+        tracking_id=tracking_id,
+        campaign_link_id=link_id,
+        latest=latest,
+        out=out,
+    )
+
     if out:
         return check
 
@@ -191,5 +262,6 @@ def check_conversion(
         "currency": currency,
         "order_id": order_id,
         "event_data": event_data,
+        "touches": touches_json(touches),
     }
     return check

@@ -12,7 +12,7 @@ refused: a list of structs for every row costs tens of microseconds a row in Pol
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -135,6 +135,18 @@ class _Amount:
         )
 
 
+def link_window(window_days: int, link_windows: Mapping[str, int] | None) -> pl.Expr:
+    """Each row's attribution window: its link's own, else `window_days`
+    (docs/rules.md#windows-per-link)."""
+    if not link_windows:
+        return pl.lit(window_days)
+    return (
+        pl.col("campaign_link_id")
+        .str.to_lowercase()
+        .replace_strict(dict(link_windows), default=window_days, return_dtype=pl.Int64)
+    )
+
+
 def conversion_checks(
     *,
     link_ids: Iterable[str],
@@ -142,9 +154,10 @@ def conversion_checks(
     window_days: int,
     event_time: pl.Expr,
     now: dt.datetime,
+    link_windows: Mapping[str, int] | None = None,
 ) -> tuple[list[Check], list[Check]]:
     """(problems, warnings) checks over the conversion text columns; `now` is the
-    collector's clock (naive UTC)."""
+    collector's clock (naive UTC); `link_windows` the links with their own window."""
     event_type = pl.col("event_type")
     revenue = pl.col("revenue_amount")
     event_data = pl.col("event_data")
@@ -160,7 +173,7 @@ def conversion_checks(
         valid_uuid("tracking_id")
         & clicked.is_not_null()
         & ~in_future
-        & ((event_time - clicked).dt.total_days() > window_days)
+        & ((event_time - clicked).dt.total_days() > link_window(window_days, link_windows))
     )
     known_type = event_type.is_in(_one_list(EVENT_TYPES)) & ~_flag("event_type")
     amount = _Amount(revenue)
@@ -247,6 +260,7 @@ def conversion_rules(
     window_days: int,
     event_time: pl.Expr,
     now: dt.datetime,
+    link_windows: Mapping[str, int] | None = None,
 ) -> tuple[pl.Expr, pl.Expr]:
     """(problems, warnings) list expressions of `conversion_checks`."""
     problem_checks, warning_checks = conversion_checks(
@@ -255,6 +269,7 @@ def conversion_rules(
         window_days=window_days,
         event_time=event_time,
         now=now,
+        link_windows=link_windows,
     )
     problems = problem_list(problem_checks)
     # A refused event carries no warnings, as in the scalar validator.

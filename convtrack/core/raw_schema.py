@@ -8,6 +8,8 @@ and Polars read the same files. The collector writes them; the pipeline reads th
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -50,6 +52,9 @@ CONVERSIONS = pa.schema(
         ("converted_at", TS),
         ("received_at", TS),
         ("source", pa.string()),
+        # Added later: files written before it have no such column, and read as null.
+        # JSON text (`touches_json`), as event_data: one type for every engine to read.
+        ("touches", pa.string()),
     ]
 )
 
@@ -64,6 +69,9 @@ CAMPAIGN_LINKS = pa.schema(
         ("created_at", TS),
         ("disabled_at", TS),
         ("recorded_at", TS),
+        # Added later, nullable: the link's own attribution window in days (null: the
+        # default one; docs/rules.md#windows-per-link). Older files read as null.
+        ("attribution_window_days", pa.int32()),
     ]
 )
 
@@ -81,6 +89,22 @@ EVENT_TIME: dict[str, str] = {
 }
 
 STREAMS = tuple(SCHEMAS)
+
+
+def touches_json(touches: Sequence[dict[str, str]] | None) -> str | None:
+    """A conversion's touches as the raw column `touches` holds them (docs/schemas.md#raw-events):
+    a compact JSON array of `{"tracking_id": .., "campaign_link_id": ..}`, oldest first;
+    None for no touches (absent or empty). The same touches always give the same text."""
+    if not touches:
+        return None
+    return json.dumps(
+        [
+            {"tracking_id": t["tracking_id"], "campaign_link_id": t["campaign_link_id"]}
+            for t in touches
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
 
 
 def partition_dir(raw_dir: Path, stream: str, day: dt.date) -> Path:

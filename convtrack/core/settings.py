@@ -29,7 +29,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from convtrack.core.origins import DEFAULT_PORTS, is_bare_origin, origin_of
 from convtrack.core.raw_log import DEFAULT_MAX_SEGMENT_AGE_S, DEFAULT_MAX_SEGMENT_BYTES
-from convtrack.core.rules import default_attribution_window_days, retention_floor_days
+from convtrack.core.rules import (
+    default_attribution_window_days,
+    longest_window_days,
+    own_link_windows,
+    retention_floor_days,
+    retention_shortfall,
+)
 
 ENV_PREFIX = "CONVTRACK_"
 
@@ -111,10 +117,13 @@ class Settings(BaseSettings):
     # link destinations". Kept as browsers send them: lowercase host, no default port.
     cors_origins: Annotated[list[str], NoDecode] = []
     attribution_window_days: int = Field(default_factory=default_attribution_window_days, ge=1)
-    # The floor, and the default: the attribution window plus the days dbt's
+    # The floor, and the default: the longest attribution window in use (the default one,
+    # or a link's own, read from data/raw at start) plus the days dbt's
     # `retention_beyond_window_days` adds (docs/rules.md#retention).
     retention_days: int = Field(
-        default_factory=lambda data: retention_floor_days(data["attribution_window_days"])
+        default_factory=lambda data: retention_floor_days(
+            longest_window_days(data["attribution_window_days"], data["data_dir"] / "raw")
+        )
     )
     archive_dir: Path | None = None
     currency: str = "USD"
@@ -270,7 +279,23 @@ class Settings(BaseSettings):
                 f"{floor - self.attribution_window_days} = {floor}, so conversions could lose "
                 f"their clicks; set {floor} or more, or leave it unset"
             )
+        shortfall = retention_shortfall(
+            self.retention_days, self.attribution_window_days, own_link_windows(self.raw_dir)
+        )
+        if shortfall is not None:
+            floor, what = shortfall
+            raise ValueError(
+                f"{env_var('retention_days')}: {self.retention_days} days is shorter than "
+                f"the longest attribution window in use + {retention_floor_days(0)} = "
+                f"{floor} ({what}), so its conversions could lose their clicks; set "
+                f"{floor} or more, or leave it unset"
+            )
         return self
+
+    @property
+    def configured_retention_days(self) -> int | None:
+        """RETENTION_DAYS when it was set; None when it follows the longest window."""
+        return self.retention_days if "retention_days" in self.model_fields_set else None
 
     @model_validator(mode="after")
     def _one_way_to_spark(self) -> Settings:

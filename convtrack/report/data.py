@@ -2,8 +2,8 @@
 
 Only sums and filters of the marts: every business rule (attribution, bots, the
 window, retention) was applied by dbt. Daily figures come from `agg_daily_link_metrics`,
-the history retention never prunes; the funnel and revenue tables are the lifetime marts'
-rows; days-to-convert and the ledger are row-level and cover what retention keeps.
+the history retention never prunes; the funnel, revenue and model comparison tables are
+the lifetime marts' rows; days-to-convert and the ledger are row-level and cover what retention keeps.
 """
 
 from __future__ import annotations
@@ -125,11 +125,17 @@ QUERIES: dict[str, str] = {
         where {video}
         order by l.youtube_video_id nulls last, l.short_code, r.campaign_link_id, r.event_type
     """,
+    # One row per video: each attribution model's revenue and conversions, side by side.
+    "model_comparison": """
+        select * from mart_model_comparison m
+        where {video}
+        order by m.youtube_video_id nulls last
+    """,
     "days_to_convert": _counted_by("fct_conversions", "days_since_click", "days_since_click"),
     "ledger": _counted_by("fct_unattributed_conversions", "reason", "conversions desc, reason"),
 }
 # Where the video filter applies, per query: the alias that carries youtube_video_id.
-VIDEO_ALIAS = {"funnel": "f"}
+VIDEO_ALIAS = {"funnel": "f", "model_comparison": "m"}
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> tuple[list, list]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -17,9 +18,34 @@ from convtrack.core.files import ensure_dir, write_bytes_atomically
 from convtrack.report import charts
 from convtrack.report.data import ReportData, Totals
 
+Column = tuple[str, str, str]
+
+
+def model_comparison_columns(names: list[str]) -> list[Column]:
+    """The model comparison's columns, from the mart's own (`mart_model_comparison`: a
+    `<model>_revenue` and a `<model>_conversions` per attribution model, whose names
+    dbt holds): the video, each model's revenue, the spread, each model's conversions."""
+
+    def per_model(suffix: str, kind: str) -> list[Column]:
+        return [
+            (name, f"{name.removesuffix(suffix).replace('_', ' ')}{suffix.replace('_', ' ')}", kind)
+            for name in names
+            if name.endswith(suffix)
+        ]
+
+    return [
+        ("youtube_video_id", "video", "text"),
+        *per_model("_revenue", "money"),
+        ("revenue_spread", "spread (max - min)", "money"),
+        ("revenue_spread_vs_last_click", "spread ÷ last click", "rate"),
+        *per_model("_conversions", "share"),
+    ]
+
+
 # Tables the page shows and offers as CSV: id -> (title, the ReportData table, columns
-# shown as (column, heading, kind)). The CSV holds every column of the table's rows.
-TABLES: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
+# shown as (column, heading, kind), or a function of the table's column names giving
+# them). The CSV holds every column of the table's rows.
+TABLES: dict[str, tuple[str, str, list[Column] | Callable[[list[str]], list[Column]]]] = {
     "links": (
         "Links",
         "funnel",
@@ -50,6 +76,11 @@ TABLES: dict[str, tuple[str, str, list[tuple[str, str, str]]]] = {
             ("revenue", "revenue", "money"),
             ("avg_revenue", "average", "money"),
         ],
+    ),
+    "model_comparison": (
+        "Attribution models per video",
+        "model_comparison",
+        model_comparison_columns,
     ),
     "ledger": (
         "Not credited",
@@ -97,7 +128,8 @@ def _environment() -> jinja2.Environment:
 def _plain(value: Any) -> Any:
     """A value as the CSV and the page's data carry it: money as text with its cents."""
     if isinstance(value, Decimal):
-        return f"{value:.2f}"
+        # Money with its cents; credited conversions with all their six decimals.
+        return f"{value:.2f}" if value.as_tuple().exponent >= -2 else f"{value:f}"
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return value
@@ -123,6 +155,11 @@ class Formats:
         return "" if value is None else f"{int(value):,}"
 
     @staticmethod
+    def share(value: Any) -> str:
+        """Credited conversions: shares of conversions, to the hundredth on the page."""
+        return "" if value is None else f"{Decimal(value):,.2f}"
+
+    @staticmethod
     def rate(value: Any) -> str:
         return "n/a" if value is None else f"{float(value):.1%}"
 
@@ -133,6 +170,8 @@ class Formats:
             return self.count(value)
         if kind == "rate":
             return self.rate(value)
+        if kind == "share":
+            return self.share(value)
         return "" if value is None else str(value)
 
 
@@ -286,7 +325,11 @@ def render(
     meta = data.meta or {}
     built_at = meta.get("built_at")
     tables = {
-        table_id: {"title": title, "columns": columns, "rows": data.rows(source)}
+        table_id: {
+            "title": title,
+            "columns": columns(data.columns(source)) if callable(columns) else columns,
+            "rows": data.rows(source),
+        }
         for table_id, (title, source, columns) in TABLES.items()
     }
     page_data = {

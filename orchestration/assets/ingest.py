@@ -19,6 +19,8 @@ PENDING_BUILD = "raw._pending_build"
 
 
 def duckdb_type(t: pa.DataType) -> str:
+    if pa.types.is_int32(t):
+        return "integer"
     if pa.types.is_string(t):
         return "varchar"
     if pa.types.is_timestamp(t):
@@ -29,6 +31,8 @@ def duckdb_type(t: pa.DataType) -> str:
 
 
 def spark_type(t: pa.DataType) -> str:
+    if pa.types.is_int32(t):
+        return "int"
     if pa.types.is_string(t):
         return "string"
     if pa.types.is_timestamp(t):
@@ -38,9 +42,29 @@ def spark_type(t: pa.DataType) -> str:
     raise TypeError(f"no Spark type for {t}")
 
 
-def raw_table_ddl(stream: str) -> str:
+def raw_table_ddl(stream: str) -> list[str]:
+    """raw.<stream> as the raw schema has it: created, and given the columns added to the
+    schema since a warehouse's table was created (null in the rows loaded before)."""
     cols = [f"{f.name} {duckdb_type(f.type)}" for f in raw_schema.SCHEMAS[stream]]
-    return f"create table if not exists raw.{stream} ({', '.join([*cols, 'dt date'])})"
+    return [
+        f"create table if not exists raw.{stream} ({', '.join([*cols, 'dt date'])})",
+        *(f"alter table raw.{stream} add column if not exists {col}" for col in cols),
+    ]
+
+
+def _file_columns(con: duckdb.DuckDBPyConnection, stream: str, files: list[str]) -> str:
+    """The select list of raw.<stream>'s columns from `files`: a column that no file has
+    (written before it was added to the raw schema) is read as a typed null."""
+    present = {
+        d[0]
+        for d in con.execute(
+            "select * from read_parquet(?, union_by_name = true) limit 0", [files]
+        ).description
+    }
+    return ", ".join(
+        f.name if f.name in present else f"cast(null as {duckdb_type(f.type)}) as {f.name}"
+        for f in raw_schema.SCHEMAS[stream]
+    )
 
 
 def partition_files(raw_dir: Path, stream: str, first: dt.date, last: dt.date) -> list[str]:
@@ -99,16 +123,19 @@ def load_stream(
     The day comes from the file's `dt=` directory, so reloading a day replaces exactly
     the files of that day, whatever they contain.
     """
-    columns = ", ".join(raw_schema.SCHEMAS[stream].names)
     files = partition_files(raw_dir, stream, first, last)
     con.execute("create schema if not exists raw")
-    con.execute(raw_table_ddl(stream))
+    for statement in raw_table_ddl(stream):
+        con.execute(statement)
     con.execute("begin transaction")
     try:
         con.execute(f"delete from raw.{stream} where dt between ? and ?", [first, last])
         if files:
+            # By name: a table that gained a column has it after `dt`.
+            names = ", ".join([*raw_schema.SCHEMAS[stream].names, "dt"])
+            columns = _file_columns(con, stream, files)
             con.execute(
-                f"insert into raw.{stream} select {columns}, cast(dt as date) "
+                f"insert into raw.{stream} ({names}) select {columns}, cast(dt as date) "
                 "from read_parquet(?, hive_partitioning = true, union_by_name = true)",
                 [files],
             )

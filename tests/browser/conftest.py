@@ -53,6 +53,14 @@ PAGES = {
           location.href = '/bye.html';">Pay</button>""",
     ),
     "bye.html": "<!doctype html><title>Thanks</title><h1>Thanks</h1>",
+    # A second landing page, for a second link: a visitor's path across the site.
+    "offer.html": PAGE.replace("{body}", '<a id="to-checkout" href="/checkout.html">Buy</a>'),
+}
+# The same site with touches opted in to localStorage (docs/api.md#touch-paths).
+LOCAL_PAGE = PAGE.replace("></script>", ' data-touch-storage="local"></script>', 1)
+PAGES |= {
+    "local/landing.html": LOCAL_PAGE.replace("{body}", ""),
+    "local/checkout.html": LOCAL_PAGE.replace("{body}", ""),
 }
 
 
@@ -203,6 +211,7 @@ def site(tmp_path: Path, wire: Wire) -> Iterator[Site]:
     for name, template in PAGES.items():
         title = name.removesuffix(".html").title()
         page = template.replace("{title}", title).replace("{collector}", wire.url)
+        (root / name).parent.mkdir(exist_ok=True)
         (root / name).write_text(page)
     handler = functools.partial(_QuietHandler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)

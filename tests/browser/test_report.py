@@ -138,6 +138,7 @@ def test_csv_downloads_are_the_marts_rows(reader: Reader, built: Settings) -> No
     links = snapshot_rows(built, "select * from mart_conversion_funnel")
     types = snapshot_rows(built, "select * from mart_revenue_by_type")
     daily = snapshot_rows(built, "select * from agg_daily_link_metrics")
+    models = snapshot_rows(built, "select * from mart_model_comparison")
 
     def same(downloaded: list[dict], mart: list[dict]) -> None:
         columns = list(mart[0])
@@ -150,6 +151,7 @@ def test_csv_downloads_are_the_marts_rows(reader: Reader, built: Settings) -> No
     same(reader.csv("links"), links)
     same(reader.csv("revenue_by_type"), types)
     same(reader.csv("daily"), daily)
+    same(reader.csv("model_comparison"), models)
     assert reader.console_errors == [] and reader.page_errors == []
 
 
@@ -165,6 +167,9 @@ def test_picking_a_video_filters_charts_tables_and_downloads(
     assert visible.count() == sum(1 for _, v in LINKS.values() if v == "vid-chair")
     downloaded = reader.csv("links")
     assert {row["youtube_video_id"] for row in downloaded} == {"vid-chair"}
+    models = reader.page.locator("#table-model_comparison tbody tr:not(.hidden)")
+    assert models.count() == 1
+    assert {row["youtube_video_id"] for row in reader.csv("model_comparison")} == {"vid-chair"}
 
 
 def test_a_heading_sorts_its_table(reader: Reader) -> None:

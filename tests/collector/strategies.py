@@ -2,7 +2,7 @@
 
 Lone surrogates (JSON's "\\ud800" escapes), text at and past its bounds, UUIDv7 ids from
 the future and past the year 9999, numbers whose plain notation is millions of digits,
-values of the wrong JSON type. Shared by the validator agreement test and the HTTP tests.
+values of the wrong JSON type; touch lists too long, nested junk in place of a touch. Shared by the validator agreement test and the HTTP tests.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collector.validation.rules import (
     MAX_EVENT_DATA_BYTES,
     MAX_ORDER_ID_CHARS,
     MAX_REVENUE,
+    MAX_TOUCHES,
     REVENUE_WARNING_THRESHOLD,
     UUID7_MAX_MS,
 )
@@ -124,6 +125,44 @@ events = st.fixed_dictionaries(
         "order_id": st.one_of(hostile_text, st.integers(), st.none(), st.booleans()),
     },
 )
+
+# Touches: well-formed ones, touches with hostile ids, and junk where a touch belongs.
+touch = st.fixed_dictionaries(
+    {}, optional={"tracking_id": uuids, "campaign_link_id": uuids, "extra": hostile_text}
+)
+good_touch = st.builds(
+    lambda d, link: {"tracking_id": uuid7_at(NOW - dt.timedelta(days=d)), "campaign_link_id": link},
+    st.integers(0, 60),
+    st.sampled_from([LINK, OTHER_LINK]),
+)
+junk = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), hostile_text, amounts),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+touch_values = st.one_of(
+    st.none(),
+    st.lists(st.one_of(touch, good_touch, junk), max_size=MAX_TOUCHES + 2),
+    # Far too many: short ones, so that the body stays within the single-event limit.
+    st.integers(MAX_TOUCHES + 1, 2000).map(lambda n: [{}] * n),
+    st.dictionaries(st.sampled_from(["tracking_id", "campaign_link_id"]), uuids),
+    junk,
+)
+
+
+@st.composite
+def events_with_touches(draw: st.DrawFn) -> dict:
+    """An event whose touches are hostile, or a well-formed path ending with its own ids
+    (which are themselves whatever `events` drew)."""
+    event = draw(events)
+    if draw(st.booleans()):
+        touches = draw(touch_values)
+    else:
+        own = {k: event.get(k) for k in ("tracking_id", "campaign_link_id")}
+        touches = [*draw(st.lists(good_touch, max_size=MAX_TOUCHES - 1)), own]
+    return {**event, "touches": touches}
 
 
 def wire_text(value: object) -> str:

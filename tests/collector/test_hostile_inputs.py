@@ -8,6 +8,7 @@ these tests send JSON text they write: `json.dumps` turns a lone surrogate into 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -19,9 +20,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collector.app import create_app
+from collector.validation.rules import MAX_ATTRIBUTION_WINDOW_DAYS
 from convtrack.core.settings import Settings
 from tests.collector.conftest import ADMIN, READER, read_stream
-from tests.collector.strategies import LINK, events, hostile_text, wire_text
+from tests.collector.strategies import (
+    LINK,
+    events,
+    events_with_touches,
+    hostile_text,
+    wire_text,
+)
 from tests.collector.test_read_api import SNAPSHOT_SQL, publish
 
 JSON = {"Content-Type": "application/json"}
@@ -99,13 +107,23 @@ def good_event(link_id: str) -> dict:
     }
 
 
-def test_a_batch_keeps_its_good_events_whatever_sits_beside_them(api, app_settings):
+@pytest.mark.parametrize("with_touches", [False, True], ids=["plain", "touches"])
+def test_a_batch_keeps_its_good_events_whatever_sits_beside_them(api, app_settings, with_touches):
+    """With touches, the events beside are hostile in their touches too, and the good
+    event has a path of three touches: it is stored with them."""
     client, link_id = api
+    beside = events_with_touches() if with_touches else events
 
     @EXAMPLES
-    @given(batch=st.lists(events, max_size=8), position=st.integers(0, 8))
+    @given(batch=st.lists(beside, max_size=8), position=st.integers(0, 8))
     def run(batch, position):
         good = good_event(link_id)
+        if with_touches:
+            earlier = [str(uuid_utils.uuid7()) for _ in range(2)]
+            good["touches"] = [
+                {"tracking_id": t, "campaign_link_id": link_id}
+                for t in [*earlier, good["tracking_id"]]
+            ]
         position = min(position, len(batch))
         sent = [*batch[:position], good, *batch[position:]]
         resp = client.post(
@@ -120,8 +138,30 @@ def test_a_batch_keeps_its_good_events_whatever_sits_beside_them(api, app_settin
         for result in answer["results"]:
             assert result["status"] == "accepted" or all(e["message"] for e in result["errors"])
         accepted = {r["event_id"] for r in answer["results"] if r["status"] == "accepted"}
-        on_disk = {r["event_id"] for r in read_stream(app_settings, "conversions")}
-        assert accepted <= on_disk
+        on_disk = {r["event_id"]: r for r in read_stream(app_settings, "conversions")}
+        assert accepted <= set(on_disk)
+        kept = on_disk[answer["results"][position]["event_id"]]
+        # The raw column holds the touches as JSON text.
+        assert (kept["touches"] and json.loads(kept["touches"])) == good.get("touches")
+
+    run()
+
+
+def test_conversions_with_hostile_touches_are_never_a_server_error(api, app_settings):
+    client, link_id = api
+    stored = len(read_stream(app_settings, "conversions"))
+
+    @EXAMPLES
+    @given(event=events_with_touches())
+    def run(event):
+        nonlocal stored
+        resp = client.post("/api/conversions", content=with_link(wire_text(event), link_id))
+        assert resp.status_code in (202, 422), resp.text
+        if resp.status_code == 202:
+            stored += 1
+        else:
+            assert_refusal_shape(resp)
+        assert len(read_stream(app_settings, "conversions")) == stored
 
     run()
 
@@ -141,6 +181,18 @@ urlish = st.one_of(
 )
 
 
+# A link's own window: in bounds, at and past the edges, huge, and not whole numbers.
+window_values = st.one_of(
+    st.none(),
+    st.integers(min_value=1, max_value=MAX_ATTRIBUTION_WINDOW_DAYS),
+    st.sampled_from([0, -1, MAX_ATTRIBUTION_WINDOW_DAYS + 1, 2**63, 10**40, True, False]),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    hostile_text,
+    st.lists(st.integers(), max_size=2),
+)
+
+
 def test_campaign_links_are_never_a_server_error(api, app_settings):
     client, _ = api
 
@@ -152,6 +204,7 @@ def test_campaign_links_are_never_a_server_error(api, app_settings):
                 "campaign_name": st.one_of(hostile_text, st.none(), st.integers()),
                 "youtube_video_id": st.one_of(hostile_text, st.none()),
                 "placement": st.one_of(hostile_text, st.none()),
+                "attribution_window_days": window_values,
             },
         )
     )
@@ -160,6 +213,39 @@ def test_campaign_links_are_never_a_server_error(api, app_settings):
         assert resp.status_code in (201, 409, 422), resp.text
         if resp.status_code != 201:
             assert_refusal_shape(resp)
+        window = body.get("attribution_window_days")
+        if resp.status_code == 201:
+            # Only a whole number in bounds (or none) makes a link, and it is kept as sent.
+            assert window is None or (
+                type(window) is int and 1 <= window <= MAX_ATTRIBUTION_WINDOW_DAYS
+            )
+            assert resp.json()["attribution_window_days"] == window
+
+    run()
+
+
+def test_a_links_window_is_a_whole_number_in_bounds_or_a_422_naming_it(api, app_settings):
+    client, _ = api
+    codes = iter(range(10**9))
+
+    @EXAMPLES
+    @given(window=window_values)
+    def run(window):
+        body = {
+            "short_code": f"w-{next(codes)}",
+            "destination_url": "https://example.com/",
+            "attribution_window_days": window,
+        }
+        resp = client.post("/api/campaign-links", content=wire_text(body), headers=ADMIN_HEADERS)
+        if window is None or (type(window) is int and 1 <= window <= MAX_ATTRIBUTION_WINDOW_DAYS):
+            assert resp.status_code == 201, resp.text
+            assert resp.json()["attribution_window_days"] == window
+            return
+        assert resp.status_code == 422, resp.text
+        assert_refusal_shape(resp)
+        detail = resp.json()["detail"]
+        problems = detail if isinstance(detail, list) else [detail]
+        assert [p["field"] for p in problems] == ["attribution_window_days"]
 
     run()
 

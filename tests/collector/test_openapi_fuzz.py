@@ -48,7 +48,12 @@ def api_schema(tmp_path: Path):
 
 
 def token_for(path: str) -> str:
-    reads = ("/api/conversions/attribution", "/api/conversions/funnel", "/api/conversions/types")
+    reads = (
+        "/api/conversions/attribution",
+        "/api/conversions/funnel",
+        "/api/conversions/types",
+        "/api/conversions/models",
+    )
     return READER if path.startswith(reads) else ADMIN
 
 

@@ -47,6 +47,11 @@ create table mart_revenue_by_type as select * from (values
     ('{LINK}', 'purchase', 2::bigint, 149::decimal(18,2), 74.5::decimal(18,2)),
     ('{LINK}', 'course_enrollment', 1::bigint, 0::decimal(18,2), 0::decimal(18,2))
 ) t(campaign_link_id, event_type, conversions, revenue, avg_revenue);
+create table mart_attribution_models as select * from (values
+    ('{LINK}', 'purchase', 'last_click', 2::decimal(18,6), 149::decimal(18,2)),
+    ('{LINK}', 'purchase', 'linear', 1.5::decimal(18,6), 120.25::decimal(18,2)),
+    ('{LINK}', 'newsletter_signup', 'linear', 0.333333::decimal(18,6), 0::decimal(18,2))
+) t(campaign_link_id, event_type, attribution_model, credited_conversions, credited_revenue);
 create table agg_daily_link_metrics as select * from (values
     (date '2026-11-01', '{LINK}', 'click', 30::bigint, 2::bigint, 0::bigint, 0::decimal(18,2)),
     (date '2026-11-02', '{LINK}', 'click', 10::bigint, 1::bigint, 0::bigint, 0::decimal(18,2)),
@@ -137,6 +142,20 @@ def test_types_all_time_and_over_days(client, reader_headers, snapshot):
 def test_a_link_without_traffic_is_found_and_empty(client, reader_headers, snapshot):
     body = get(client, reader_headers, f"/api/conversions/types/{EMPTY_LINK}").json()
     assert body["types"] == []
+    body = get(client, reader_headers, f"/api/conversions/models/{EMPTY_LINK}").json()
+    assert body["models"] == []
+
+
+def test_models_per_type_and_model(client, reader_headers, snapshot):
+    resp = get(client, reader_headers, f"/api/conversions/models/{LINK.upper()}")
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert (body["as_of"], body["campaign_link_id"]) == ("2026-11-20", LINK)
+    assert [tuple(m.values()) for m in body["models"]] == [
+        ("newsletter_signup", "linear", "0.333333", "0.00"),
+        ("purchase", "last_click", "2.000000", "149.00"),
+        ("purchase", "linear", "1.500000", "120.25"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -145,16 +164,20 @@ def test_a_link_without_traffic_is_found_and_empty(client, reader_headers, snaps
         "/api/conversions/attribution/01a212cd-fcab-74e8-bbb7-000000000000",
         "/api/conversions/funnel/01a212cd-fcab-74e8-bbb7-000000000000",
         "/api/conversions/types/01a212cd-fcab-74e8-bbb7-000000000000",
+        "/api/conversions/models/01a212cd-fcab-74e8-bbb7-000000000000",
     ],
 )
 def test_unknown_ids_are_404(client, reader_headers, snapshot, path):
-    assert get(client, reader_headers, path).status_code == 404
+    resp = get(client, reader_headers, path)
+    assert resp.status_code == 404
+    assert resp.json()["detail"]["code"] == "not_found"
 
 
 @pytest.mark.parametrize(
     ("path", "code", "field"),
     [
         ("/api/conversions/attribution/nope", "invalid_uuid", "tracking_id"),
+        ("/api/conversions/models/nope", "invalid_uuid", "campaign_link_id"),
         (f"/api/conversions/funnel/{LINK}?from=yesterday", "invalid_body", "from"),
         (f"/api/conversions/funnel/{LINK}?from=2026-11-05&to=2026-11-01", "invalid_range", "from"),
     ],
@@ -212,6 +235,7 @@ def test_before_any_prune_a_missing_click_is_not_found(client, reader_headers, s
         f"/api/conversions/funnel/{LINK}",
         f"/api/conversions/funnel/{LINK}?from=2026-11-02",
         f"/api/conversions/types/{LINK}",
+        f"/api/conversions/models/{LINK}",
     ],
 )
 def test_openapi_documents_every_field_the_read_api_answers(client, reader_headers, snapshot, path):

@@ -13,15 +13,32 @@ from tests.collector.strategies import LINK, NOW, WINDOW, as_request_body, event
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(events, min_size=1, max_size=25))
-def test_scalar_and_vectorised_validators_agree(batch):
+@given(
+    st.lists(events, min_size=1, max_size=25),
+    # The link's own window, when it has one (docs/rules.md#windows-per-link).
+    st.one_of(st.none(), st.integers(min_value=1, max_value=2 * WINDOW)),
+)
+def test_scalar_and_vectorised_validators_agree(batch, own_window):
     bodies = [as_request_body(e) for e in batch]
+    link_windows = {} if own_window is None else {LINK: own_window}
     scalar = [
-        check_conversion(b, link_ids={LINK}, currency="USD", window_days=WINDOW, event_time=NOW)
+        check_conversion(
+            b,
+            link_ids={LINK},
+            currency="USD",
+            window_days=WINDOW,
+            event_time=NOW,
+            link_windows=link_windows,
+        )
         for b in bodies
     ]
     problems, warnings = conversion_rules(
-        link_ids=[LINK], currency="USD", window_days=WINDOW, event_time=pl.lit(NOW), now=NOW
+        link_ids=[LINK],
+        currency="USD",
+        window_days=WINDOW,
+        event_time=pl.lit(NOW),
+        now=NOW,
+        link_windows=link_windows,
     )
     frame = rows_to_frame(bodies, CONVERSION_FIELDS).select(
         problems.alias("problems"), warnings.alias("warnings")

@@ -6,15 +6,18 @@ command line or the configuration is wrong, 3 an import refused some rows.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import socket
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
 from convtrack.cli import _local_warehouse, app
-from convtrack.core.raw_schema import FIRST_DAY
+from convtrack.core.raw_schema import CAMPAIGN_LINKS, FIRST_DAY
 from convtrack.core.settings import Settings
 
 # Wide enough that rich's help boxes never wrap a phrase a test looks for.
@@ -154,6 +157,47 @@ def test_links_create_registers_with_the_running_collector_and_prints_the_link(c
     assert again.exit_code == 1
     assert again.output.startswith("409: ")
     assert "short_code_taken" in again.output
+
+
+def test_links_create_sets_the_links_own_window(collector):
+    args = ["links", "create", "--destination", "https://e.com/", "--url", collector.base_url]
+    token = {"CONVTRACK_ADMIN_TOKEN": collector.admin_token}
+    result = run(*args, "--short-code", "week", "--attribution-window-days", "7", **token)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["attribution_window_days"] == 7
+    # Bounds are the collector's, named by its refusal.
+    out = run(*args, "--short-code", "long", "--attribution-window-days", "91", **token)
+    assert out.exit_code == 1
+    assert out.output.startswith("422: ")
+    assert "invalid_attribution_window" in out.output and "attribution_window_days" in out.output
+    not_a_number = run(*args, "--short-code", "x", "--attribution-window-days", "a week", **token)
+    assert not_a_number.exit_code == 2
+    assert "--attribution-window-days" in not_a_number.output
+
+
+def test_prune_refuses_a_retention_shorter_than_a_links_window(tmp_path) -> None:
+    link_id = "0194f1c4-7b3a-7cde-8f00-1a2b3c4d5e6f"
+    now = dt.datetime(2026, 3, 1)
+    day = tmp_path / "data" / "raw" / "campaign_links" / "dt=2026-03-01"
+    day.mkdir(parents=True)
+    row = {
+        "campaign_link_id": link_id,
+        "short_code": "spring",
+        "destination_url": "https://e.com/",
+        "campaign_name": None,
+        "youtube_video_id": None,
+        "placement": None,
+        "created_at": now,
+        "disabled_at": None,
+        "recorded_at": now,
+        "attribution_window_days": 60,
+    }
+    pq.write_table(pa.Table.from_pylist([row], schema=CAMPAIGN_LINKS), day / "w-1.parquet")
+    result = run("pipeline", "prune", CONVTRACK_RETENTION_DAYS="31")
+    assert result.exit_code == 2
+    assert "CONVTRACK_RETENTION_DAYS: 31 days is shorter than" in result.output
+    assert f"campaign link 'spring' ({link_id}), window 60 days" in result.output
+    assert "set 61 or more" in result.output
 
 
 # pipeline --as-of

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from convtrack.core.raw_schema import touches_json
 from tests.dbt.runner import Dbt
 from tests.marts import mart_tables
 
@@ -32,12 +33,16 @@ create table raw.clicks (
 create table raw.conversions (
     event_id varchar, tracking_id varchar, campaign_link_id varchar, event_type varchar,
     revenue_amount decimal(10, 2), currency varchar, order_id varchar, event_data varchar,
-    converted_at timestamp, received_at timestamp, source varchar, dt date
+    converted_at timestamp, received_at timestamp, source varchar, dt date,
+    -- last, as in a warehouse whose raw table gained it (orchestration/assets/ingest.py)
+    touches varchar
 );
 create table raw.campaign_links (
     campaign_link_id varchar, short_code varchar, destination_url varchar,
     campaign_name varchar, youtube_video_id varchar, placement varchar,
-    created_at timestamp, disabled_at timestamp, recorded_at timestamp, dt date
+    created_at timestamp, disabled_at timestamp, recorded_at timestamp, dt date,
+    -- last, as in a warehouse whose raw table gained it; null: the default window
+    attribution_window_days integer
 );
 """
 
@@ -101,6 +106,17 @@ CONVERSIONS = [
     ("v13", "t06", L2, "newsletter_signup", None, None, "2026-02-03 02:30:00"),  # NY: 02-02
     ("v14", "t08", L1, "purchase", "25.50", "o6", "2026-02-28 00:00:00"),
 ]
+# Touch paths, oldest first, the conversion's own click last: v08 came through t01 (L1)
+# and t03 (clicked after v08: dropped); v14 through t06 (L2) and t99 (no such click).
+# Raw text the collector could not have written is no touches: v04's path does not end
+# with its own click (its last touch lacks a link), v12's is no JSON; each has its own
+# click as its one touch.
+TOUCHES: dict[str, list[tuple[str, str]] | str] = {
+    "v08": [("t01", L1), ("t03", L1), ("t05", L2)],
+    "v14": [("t06", L2), ("t99", L1), ("t08", L1)],
+    "v04": f'[{{"tracking_id":"t01","campaign_link_id":"{L1}"}},{{"tracking_id":"t03"}}]',
+    "v12": '[{"tracking_id":"t07",',
+}
 # v02 retried by the tracker with the same event_id: counts once, as first received.
 CONVERSION_RETRY = ("v02", "t01", L1, "purchase", "99.99", "o1", "2026-01-12 00:00:00")
 
@@ -111,7 +127,7 @@ def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 def load_scenario(con: duckdb.DuckDBPyConnection) -> None:
     con.executemany(
-        "insert into raw.campaign_links values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into raw.campaign_links values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null)",
         [
             (
                 link_id, code, f"https://example.com/{code}", name, f"yt-{code}",
@@ -142,9 +158,17 @@ def load_scenario(con: duckdb.DuckDBPyConnection) -> None:
     conversion_rows.append((*retry, ts(retry_at), ts("2026-01-12 00:05:00")))
     con.executemany(
         "insert into raw.conversions values "
-        "(?, ?, ?, ?, cast(? as decimal(10, 2)), 'USD', ?, '{}', ?, ?, 'api', ?)",
-        [(*row, row[6].date()) for row in conversion_rows],
+        "(?, ?, ?, ?, cast(? as decimal(10, 2)), 'USD', ?, '{}', ?, ?, 'api', ?, ?)",
+        [(*row, row[6].date(), touch_path(row[0])) for row in conversion_rows],
     )
+
+
+def touch_path(event_id: str) -> str | None:
+    """The raw column `touches` of a conversion: its path as the collector writes it."""
+    path = TOUCHES.get(event_id)
+    if isinstance(path, str):
+        return path
+    return touches_json(path and [{"tracking_id": t, "campaign_link_id": link} for t, link in path])
 
 
 def build_warehouse(dbt: Dbt, data_dir: Path, *, with_scenario: bool) -> Path:
@@ -336,3 +360,146 @@ def test_every_model_builds_on_an_empty_raw_schema(dbt, tmp_path):
         assert con.execute("select count(*) from marts.fct_clicks").fetchone() == (0,)
         (meta,) = rows(con, "select * from marts._meta")
         assert (meta["raw_clicks"], meta["attributed_conversions"]) == (0, 0)
+
+
+def test_touches_are_verified_and_counted_by_reason(warehouse):
+    statuses = rows(
+        warehouse,
+        "select event_id, touch_position, touch_status from intermediate.int_conversion_touches "
+        "where event_id in ('v04', 'v08', 'v12', 'v14') order by all",
+    )
+    assert [(r["event_id"], r["touch_position"], r["touch_status"]) for r in statuses] == [
+        ("v04", 1, "verified"),  # its own click only: the raw text is no path it could have
+        ("v08", 1, "verified"),
+        ("v08", 2, "before_click"),  # t03 clicked two days after v08
+        ("v08", 3, "verified"),
+        ("v12", 1, "verified"),  # its own click only: the raw text is no JSON
+        ("v14", 1, "verified"),
+        ("v14", 2, "no_click"),
+        ("v14", 3, "verified"),
+    ]
+    (credited,) = warehouse.execute("select count(*) from marts.fct_conversions").fetchone()
+    by_reason = dict(
+        warehouse.execute(
+            "select touch_status, count(*) from intermediate.int_conversion_touches group by 1"
+        ).fetchall()
+    )
+    # Each credited conversion's own click, and t01 and t06.
+    assert by_reason == {"verified": credited + 2, "before_click": 1, "no_click": 1}
+
+
+def test_last_click_credits_are_todays_attribution(warehouse):
+    """Per link and event type, last_click credits what fct_conversions holds, to the cent."""
+    credits = warehouse.execute(
+        "select touch_campaign_link_id, event_type, sum(credited_conversions), "
+        "sum(credited_revenue) from intermediate.int_attribution_credits "
+        "where attribution_model = 'last_click' group by 1, 2 order by 1, 2"
+    ).fetchall()
+    today = warehouse.execute(
+        "select campaign_link_id, event_type, count(*), sum(revenue_amount) "
+        "from marts.fct_conversions group by 1, 2 order by 1, 2"
+    ).fetchall()
+    assert credits == today and len(today) > 2
+
+
+def test_models_split_a_path_by_their_rules(warehouse):
+    """v08, 30.00: its verified touches are t01 (L1, 2 d 14 h before) and its own t05 (L2,
+    30 min before). time_decay weighs each 2^(-age / 7 days)."""
+    got = {
+        (r["attribution_model"], r["touch_tracking_id"]): (
+            r["credited_conversions"],
+            r["credited_revenue"],
+        )
+        for r in rows(
+            warehouse,
+            "select * from intermediate.int_attribution_credits where event_id = 'v08'",
+        )
+    }
+    d = Decimal
+    old = 2 ** -((dt.timedelta(days=2, hours=14) / dt.timedelta(days=1)) / 7)
+    new = 2 ** -((dt.timedelta(minutes=30) / dt.timedelta(days=1)) / 7)
+    old_cents = 3000 * old / (old + new)  # 1310.55...: 1310, and the cent left (.55 > .45)
+    assert int(old_cents) == 1310 and old_cents % 1 > 0.5
+    assert got == {
+        ("last_click", "t01"): (d("0"), d("0.00")),
+        ("last_click", "t05"): (d("1"), d("30.00")),
+        ("first_click", "t01"): (d("1"), d("30.00")),
+        ("first_click", "t05"): (d("0"), d("0.00")),
+        ("linear", "t01"): (d("0.5"), d("15.00")),
+        ("linear", "t05"): (d("0.5"), d("15.00")),
+        ("position_based", "t01"): (d("0.5"), d("15.00")),
+        ("position_based", "t05"): (d("0.5"), d("15.00")),
+        ("time_decay", "t01"): (
+            d(round(old / (old + new), 6)).quantize(d("0.000001")),
+            d("13.11"),
+        ),
+        ("time_decay", "t05"): (
+            d(1 - round(old / (old + new), 6)).quantize(d("0.000001")),
+            d("16.89"),
+        ),
+    }
+
+
+def test_the_models_mart_moves_credit_along_the_paths(warehouse):
+    """mart_attribution_models, per link and type: last_click is today's attribution
+    (mart_revenue_by_type); every model hands out the same total; linear moves half of
+    v08 (30.00, touches L1 then L2) to L1 and half of v14 (25.50, L2 then L1) to L2."""
+    models = {
+        (r["campaign_link_id"], r["event_type"], r["attribution_model"]): (
+            r["credited_conversions"],
+            r["credited_revenue"],
+        )
+        for r in rows(warehouse, "select * from marts.mart_attribution_models")
+    }
+    today = {
+        (r["campaign_link_id"], r["event_type"]): (r["conversions"], r["revenue"])
+        for r in rows(warehouse, "select * from marts.mart_revenue_by_type")
+    }
+    assert {k[:2]: v for k, v in models.items() if k[2] == "last_click"} == today
+    for model in ("first_click", "linear", "position_based", "time_decay"):
+        for event_type in {t for _, t in today}:
+            got = [v for k, v in models.items() if k[1:] == (event_type, model)]
+            expected = [v for k, v in today.items() if k[1] == event_type]
+            assert sum(c for c, _ in got) == sum(c for c, _ in expected), (model, event_type)
+            assert sum(r for _, r in got) == sum(r for _, r in expected), (model, event_type)
+    d = Decimal
+    l1, l2 = today[(L1, "purchase")], today[(L2, "purchase")]
+    assert models[(L1, "purchase", "linear")] == (l1[0] - d("0.5") + d("0.5"), l1[1] + d("2.25"))
+    assert models[(L2, "purchase", "linear")] == (l2[0] + d("0.5") - d("0.5"), l2[1] - d("2.25"))
+
+
+def test_the_comparison_mart_sums_the_models_per_video(warehouse):
+    """mart_model_comparison: per video, each model's column is the sum over the video's
+    links; the spread is the largest minus the smallest, relative to last_click."""
+    comparison = {
+        r["youtube_video_id"]: r
+        for r in rows(warehouse, "select * from marts.mart_model_comparison")
+    }
+    videos = dict(
+        warehouse.execute(
+            "select campaign_link_id, youtube_video_id from marts.dim_campaign_links"
+        ).fetchall()
+    )
+    assert set(comparison) == set(videos.values())
+    credits = rows(warehouse, "select * from marts.mart_attribution_models")
+    models = ("last_click", "first_click", "linear", "position_based", "time_decay")
+    for video, row in comparison.items():
+        mine = [r for r in credits if videos[r["campaign_link_id"]] == video]
+        revenue = {}
+        for model in models:
+            of_model = [r for r in mine if r["attribution_model"] == model]
+            revenue[model] = sum((r["credited_revenue"] for r in of_model), Decimal("0"))
+            assert row[f"{model}_revenue"] == revenue[model], (video, model)
+            assert row[f"{model}_conversions"] == sum(
+                (r["credited_conversions"] for r in of_model), Decimal("0")
+            ), (video, model)
+        spread = max(revenue.values()) - min(revenue.values())
+        assert row["revenue_spread"] == spread
+        if revenue["last_click"]:
+            assert row["revenue_spread_vs_last_click"] == pytest.approx(
+                float(spread / revenue["last_click"])
+            )
+        else:
+            assert row["revenue_spread_vs_last_click"] is None
+    # The scenario's paths cross L1 and L2, two videos: the models disagree on both.
+    assert comparison[videos[L1]]["revenue_spread"] == comparison[videos[L2]]["revenue_spread"] > 0

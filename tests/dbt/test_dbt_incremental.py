@@ -134,7 +134,9 @@ LATE_START = min(row[-1] for _, row in LATE)  # the earliest day the late rows w
 def insert(con: duckdb.DuckDBPyConnection, table: str, batch: list[tuple]) -> None:
     if batch:
         marks = ", ".join("?" * len(batch[0]))
-        con.executemany(f"insert into raw.{table} values ({marks})", batch)
+        # Conversions without touches: the column after dt is null (RAW_DDL).
+        touches = ", null" if table == "conversions" else ""
+        con.executemany(f"insert into raw.{table} values ({marks}{touches})", batch)
 
 
 def new_warehouse(data_dir: Path, *, days: tuple[dt.date, dt.date], late: bool) -> Path:
@@ -144,7 +146,7 @@ def new_warehouse(data_dir: Path, *, days: tuple[dt.date, dt.date], late: bool) 
         con.execute(RAW_DDL)
         con.executemany(
             "insert into raw.campaign_links values (?, ?, 'https://example.com', ?, ?, 'd', ?, "
-            "null, ?, ?)",
+            "null, ?, ?, null)",
             [(link, code, code, f"yt-{code}", at(FIRST_DAY, 0), at(FIRST_DAY, 0), FIRST_DAY)
              for link, code in [(L1, "one"), (L2, "two")]],
         )  # fmt: skip
@@ -240,6 +242,26 @@ def test_the_same_inputs_give_identical_marts(dbt, built):
     assert digest(snapshot(built["scratch"])) == digest(first)
 
 
+def test_a_warehouse_built_before_touches_builds_on_and_gains_them(dbt, built, tmp_path):
+    """Staging's conversions lost `touches` (as built before the column existed): the next
+    incremental run keeps the old rows, adds the column, and changes no mart."""
+    data_dir = tmp_path / "older"
+    shutil.copytree(built["incremental_dir"], data_dir)
+    path = data_dir / "warehouse" / "warehouse.duckdb"
+    before = snapshot(path)
+    count = "select count(*) from staging.stg_collector__conversions"
+    with duckdb.connect(str(path)) as con:
+        (rows_before,) = con.execute(count).fetchone()
+        con.execute("alter table staging.stg_collector__conversions drop column touches")
+    dbt.build(data_dir, vars_for(D2, D2))
+    assert digest(snapshot(path)) == digest(before)
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute(count).fetchone() == (rows_before,)
+        assert con.execute(
+            "select count(touches) from staging.stg_collector__conversions"
+        ).fetchone() == (0,)
+
+
 def agg_by_day(path: Path, before: dt.date) -> list[tuple]:
     with duckdb.connect(str(path), read_only=True) as con:
         return con.execute(
@@ -258,7 +280,7 @@ def test_pruning_never_changes_the_daily_history(dbt, built, tmp_path):
     # Retention is at least the window + retention_beyond_window_days, and always given.
     refused = dbt.prune(data_dir, as_of=D2, retention_days=30, timezone=REPORTING_TZ)
     assert not refused.success
-    assert "less than attribution_window_days + 1 = 31" in dbt.log_tail()
+    assert "less than the longest window in use (30 days) + 1 = 31" in dbt.log_tail()
     refused = dbt.prune(data_dir, as_of=D2, retention_days=None, timezone=REPORTING_TZ)
     assert not refused.success
     assert "retention_days is required" in dbt.log_tail()

@@ -75,6 +75,7 @@ def test_dbt_hears_the_run_through_the_environment_and_the_settings_always(tmp_p
         "CONVTRACK_DBT_AS_OF": "2026-03-31",
         "CONVTRACK_DBT_RUN_ID": "r1",
         "CONVTRACK_DBT_ATTRIBUTION_WINDOW_DAYS": "14",
+        "CONVTRACK_DBT_LONGEST_WINDOW_DAYS": "14",
         "CONVTRACK_DBT_REPORTING_TIMEZONE": "Europe/Berlin",
         "CONVTRACK_DBT_DUCKDB_MEMORY_LIMIT": "1.5GiB",
         "CONVTRACK_DBT_TARGET": "duckdb",
@@ -82,6 +83,7 @@ def test_dbt_hears_the_run_through_the_environment_and_the_settings_always(tmp_p
     # A prune tells only the settings: no range, no as-of build.
     assert set(dbt_run_env(settings)) == {
         "CONVTRACK_DBT_ATTRIBUTION_WINDOW_DAYS",
+        "CONVTRACK_DBT_LONGEST_WINDOW_DAYS",
         "CONVTRACK_DBT_REPORTING_TIMEZONE",
         "CONVTRACK_DBT_DUCKDB_MEMORY_LIMIT",
         "CONVTRACK_DBT_TARGET",

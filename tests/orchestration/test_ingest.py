@@ -12,6 +12,7 @@ from orchestration.assets.ingest import (
     load_stream,
     mark_spark_pending_build,
     spark_pending_build_since,
+    spark_raw_sources,
 )
 
 
@@ -92,3 +93,67 @@ def test_a_spark_pending_build_that_is_no_date_is_refused_naming_the_file(tmp_pa
     (tmp_path / SPARK_PENDING_BUILD).write_text("yesterday\n")
     with pytest.raises(RuntimeError, match=rf"{SPARK_PENDING_BUILD}.*'yesterday'.*delete it"):
         mark_spark_pending_build(tmp_path, dt.date(2026, 3, 1))
+
+
+OLD_CONVERSIONS = pa.schema([f for f in raw_schema.CONVERSIONS if f.name != "touches"])
+TOUCH = {
+    "tracking_id": "00000000-0000-7000-8000-000000000001",
+    "campaign_link_id": "00000000-0000-4000-a000-000000000001",
+}
+
+
+def _write_conversions(raw_dir, day: dt.date, name: str, schema: pa.Schema, touches) -> None:
+    ts = dt.datetime.combine(day, dt.time(12))
+    row = {
+        "event_id": f"00000000-0000-4000-8000-{day:%m%d}{len(name):08d}",
+        "tracking_id": "00000000-0000-7000-8000-000000000002",
+        "campaign_link_id": "00000000-0000-4000-a000-000000000001",
+        "event_type": "newsletter_signup",
+        "converted_at": ts,
+        "received_at": ts,
+        "currency": "USD",
+        "source": "api",
+    }
+    if "touches" in schema.names:
+        row["touches"] = touches
+    d = raw_schema.partition_dir(raw_dir, "conversions", day)
+    d.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist([row], schema=schema), d / name)
+
+
+def test_conversion_files_written_before_touches_existed_still_load(tmp_path):
+    """Day 1 has only files without the column, day 2 one of each: every row loads, the
+    old ones with null touches, the new one with its touches as written."""
+    raw = tmp_path / "raw"
+    d1, d2 = dt.date(2026, 3, 1), dt.date(2026, 3, 2)
+    _write_conversions(raw, d1, "old-1.parquet", OLD_CONVERSIONS, None)
+    _write_conversions(raw, d2, "old-22.parquet", OLD_CONVERSIONS, None)
+    path = raw_schema.touches_json([TOUCH, TOUCH])
+    _write_conversions(raw, d2, "new-333.parquet", raw_schema.CONVERSIONS, path)
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    load_stream(con, raw, "conversions", d1, d1)  # no file of the run has the column
+    load_stream(con, raw, "conversions", d2, d2)
+    rows = con.execute(
+        "select dt, touches from raw.conversions order by dt, 2 nulls first"
+    ).fetchall()
+    assert rows == [(d1, None), (d2, None), (d2, path)]
+
+
+def test_a_raw_table_created_before_touches_existed_gains_the_column(tmp_path):
+    raw = tmp_path / "raw"
+    day = dt.date(2026, 3, 1)
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    con.execute("create schema raw")
+    old_columns = ", ".join(f"{f.name} varchar" for f in OLD_CONVERSIONS)
+    con.execute(f"create table raw.conversions ({old_columns}, dt date)")
+    path = raw_schema.touches_json([TOUCH])
+    _write_conversions(raw, day, "new-1.parquet", raw_schema.CONVERSIONS, path)
+    load_stream(con, raw, "conversions", day, day)
+    assert con.execute("select touches from raw.conversions").fetchall() == [(path,)]
+
+
+def test_spark_registers_touches_as_json_text(tmp_path):
+    columns = dict(
+        spark_raw_sources(tmp_path / "raw", dt.date(2026, 3, 1))["conversions"]["columns"]
+    )
+    assert columns["touches"] == "string"

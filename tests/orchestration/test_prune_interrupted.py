@@ -52,6 +52,8 @@ RETENTION_TABLES = (
     "pruned_converting_clicks",
     "pruned_conversion_ids",
     "pruned_order_ids",
+    "pruned_attribution_credits",
+    "pruned_credited_event_ids",
     "prune_log",
     "prune_started",
 )
@@ -304,7 +306,12 @@ def test_a_prune_stopped_after_any_step_then_run_again_ends_as_an_uninterrupted_
 
 
 @pytest.mark.parametrize(
-    "step", ["record retention.pruned_daily_link_metrics", "record retention.pruned_order_ids"]
+    "step",
+    [
+        "record retention.pruned_daily_link_metrics",
+        "record retention.pruned_order_ids",
+        "record retention.pruned_attribution_credits",
+    ],
 )
 def test_a_later_prune_after_an_unfinished_one_counts_nothing_of_it(
     warehouse, uninterrupted, tmp_path, step

@@ -21,11 +21,12 @@ from dagster import DagsterInstance
 from fastapi.testclient import TestClient
 
 from collector.app import create_app
+from convtrack.core import raw_schema
 from convtrack.core.settings import Settings
 from orchestration.assets.publish import spark_table_dir, spark_table_files
 from orchestration.run import run_pipeline, run_prune
 from tests.collector.conftest import uuid7_at
-from tests.marts import ROW_LEVEL_MARTS, RUN_METADATA, mart_tables
+from tests.marts import KEPT_CLICKS_MARTS, ROW_LEVEL_MARTS, RUN_METADATA, mart_tables
 from tests.raw_files import write_streams
 
 pytestmark = pytest.mark.slow
@@ -57,6 +58,9 @@ class Scenario:
         self.kept_tracking_ids: set[str] = set()
         self.pruned_conversion_ids: set[str] = set()
         self.untimed_tracking_ids: set[str] = set()  # not UUIDv7: no click time inside
+        # A path's first touch, retention removes its click; its conversion's own, kept.
+        self.path_touch_pruned = ""
+        self.path_own_kept = ""
 
     def click(self, link: str, at: dt.datetime, *, ua: str | None = BROWSER, v7=True) -> str:
         tracking = uuid7_at(at) if v7 else str(uuid.uuid4())
@@ -73,14 +77,20 @@ class Scenario:
                  ip_address="203.0.113.0", user_agent=ua, referrer=None, source="import")
         )  # fmt: skip
 
-    def convert(self, tracking, link, kind, at, revenue=None, order=None, received=None):
+    def convert(self, tracking, link, kind, at, revenue=None, order=None, received=None,
+                touches=None):  # fmt: skip
+        """`touches`: (tracking id, link) of the clicks before, oldest first; the
+        conversion's own click is appended as the last."""
         event_id = str(uuid.uuid4())
+        path = touches and [
+            {"tracking_id": t, "campaign_link_id": k} for t, k in [*touches, (tracking, link)]
+        ]
         self.conversions.append(
             dict(event_id=event_id, tracking_id=tracking, campaign_link_id=link,
                  event_type=kind, revenue_amount=None if revenue is None else Decimal(revenue),
                  currency="USD", order_id=order, event_data='{"page": "/thanks"}',
                  converted_at=at, received_at=received or at + dt.timedelta(seconds=2),
-                 source="import")
+                 source="import", touches=raw_schema.touches_json(path))
         )  # fmt: skip
         return event_id
 
@@ -120,6 +130,18 @@ def scenario() -> Scenario:
     mismatch = s.click(LINK_A, day(6))
     s.convert(mismatch, LINK_B, "purchase", day(6, 15), "3.00", "o-mismatch")
     s.convert("no-click-new", LINK_A, "newsletter_signup", day(2))
+    # Touch paths across both links (docs/rules.md#touches): one that goes whole; one whose
+    # conversion stays while its first touch's click goes (its credits must not move to
+    # the touch left); one kept whole.
+    p1 = s.click(LINK_B, day(48))
+    p2 = s.click(LINK_A, day(46))
+    s.convert(p2, LINK_A, "purchase", day(45), "18.00", "o-p", touches=[(p1, LINK_B)])
+    s.path_touch_pruned = s.click(LINK_B, day(32))
+    s.path_own_kept = s.click(LINK_A, day(30))
+    s.convert(s.path_own_kept, LINK_A, "purchase", day(29), "60.00", "o-q",
+              touches=[(s.path_touch_pruned, LINK_B)])  # fmt: skip
+    k1 = s.click(LINK_B, day(12))
+    s.convert(a5, LINK_A, "course_enrollment", day(8), "9.00", touches=[(k1, LINK_B)])
     return s
 
 
@@ -180,7 +202,8 @@ def staged_tracking_ids(settings: Settings) -> set[str]:
 
 def read_api(settings: Settings, tracking_ids: set[str]) -> dict[str, tuple[int, dict]]:
     """Every funnel and revenue-by-type answer for every link (all time, and over day
-    ranges on both sides of the horizon), and the attribution lookup of every click."""
+    ranges on both sides of the horizon), its attribution models, and the attribution
+    lookup of every click."""
     cutoff = HORIZON.date()
     ranges = [
         (None, None),
@@ -198,6 +221,7 @@ def read_api(settings: Settings, tracking_ids: set[str]) -> dict[str, tuple[int,
             )
             for endpoint in ("funnel", "types"):
                 paths.append(f"/api/conversions/{endpoint}/{link}?{query}")
+    paths += [f"/api/conversions/models/{link}" for link in (LINK_A, LINK_B, QUIET)]
     paths += [f"/api/conversions/attribution/{t}" for t in sorted(tracking_ids)]
     headers = {"Authorization": f"Bearer {READ_TOKEN}"}
     answers = {}
@@ -269,6 +293,18 @@ def test_the_scenario_reaches_both_sides_of_the_horizon(runs):
     for link in (LINK_A, LINK_B):
         assert funnel[link]["converting_clicks"] > 0 and funnel[link]["revenue"] > 0
     assert s.pruned_tracking_ids and s.kept_tracking_ids and s.untimed_tracking_ids
+    # The models share credit across links: linear is not last_click everywhere; and a
+    # conversion that stays has a verified touch whose click retention removes.
+    columns, rows = tables["mart_attribution_models"]
+    names = [c for c, _ in columns]
+    by_model = {
+        (r[names.index("campaign_link_id")], r[names.index("event_type")],
+         r[names.index("attribution_model")]): r[names.index("credited_revenue")]
+        for r in rows
+    }  # fmt: skip
+    assert by_model[(LINK_B, "purchase", "linear")] != by_model[(LINK_B, "purchase", "last_click")]
+    assert s.path_touch_pruned in s.pruned_tracking_ids
+    assert s.path_own_kept in s.kept_tracking_ids
     # Retention did remove rows: the comparisons below are not between equal snapshots.
     pruned_tables, _ = runs["after"]["build again"]
     assert len(pruned_tables["fct_clicks"][1]) < len(tables["fct_clicks"][1])
@@ -284,9 +320,30 @@ def test_retention_changes_no_mart_but_the_row_level_ones(runs, step):
         if table == RUN_METADATA:
             continue
         expected = before[table]
+        if table in KEPT_CLICKS_MARTS:
+            assert_only_lowered(expected, (columns, rows), f"{table} after {step}")
+            continue
         if table in ROW_LEVEL_MARTS:
             expected = (expected[0], without_pruned(*expected, s))
         assert (columns, rows) == expected, f"{table} after {step}"
+
+
+def assert_only_lowered(before, after, what: str) -> None:
+    """A mart of the kept clicks (mart_window_sensitivity, docs/rules.md#window-sensitivity):
+    the same rows by grain, each count and sum no higher than before the prune."""
+    columns, rows = after
+    assert columns == before[0], what
+    names = [name for name, _ in columns]
+    measures = [i for i, name in enumerate(names) if name in ("conversions", "revenue")]
+    assert measures, what
+
+    def key(row: tuple) -> tuple:
+        return tuple(v for i, v in enumerate(row) if i not in measures)
+
+    was = {key(row): row for row in before[1]}
+    assert sorted(was) == sorted(key(row) for row in rows), what
+    for row in rows:
+        assert all(row[i] <= was[key(row)][i] for i in measures), (what, row)
 
 
 @pytest.mark.parametrize("step", STEPS)

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -73,6 +74,56 @@ def test_tables_are_the_marts_rows(built: Settings) -> None:
     assert sorted(shown, key=str) == sorted(mart_rows, key=str)
     daily = snapshot_rows(built, "select count(*) as n from agg_daily_link_metrics")[0]["n"]
     assert len(data.rows("daily")) == daily
+
+
+MODELS = ("last_click", "first_click", "linear", "position_based", "time_decay")
+
+
+def test_the_model_comparison_is_the_hand_split_per_video(built: Settings, scenario: Story) -> None:
+    rows = {
+        r["youtube_video_id"]: r
+        for r in load(built.published_path, default_days=WINDOW).rows("model_comparison")
+    }
+
+    assert set(rows) == {video for _, video in LINKS.values()}
+    for video, row in rows.items():
+        revenue = {model: scenario.model_revenue(model, video) for model in MODELS}
+        assert {model: row[f"{model}_revenue"] for model in MODELS} == revenue, video
+        spread = max(revenue.values()) - min(revenue.values())
+        assert row["revenue_spread"] == spread
+        assert row["revenue_spread_vs_last_click"] == pytest.approx(
+            float(spread / revenue["last_click"])
+        )
+        # Under last_click each credited conversion counts whole for its own link.
+        own = [c for c in scenario.credited() if LINKS[c["campaign_link_id"]][1] == video]
+        assert row["last_click_conversions"] == len(own)
+    # The paths cross both videos: the models disagree on each, and every model hands
+    # out all the revenue there is.
+    assert all(row["revenue_spread"] > 0 for row in rows.values())
+    for model in MODELS:
+        assert sum(row[f"{model}_revenue"] for row in rows.values()) == scenario.model_revenue(
+            model
+        )
+    # The video picker's filter.
+    chair = load(built.published_path, video="vid-chair", default_days=WINDOW)
+    assert chair.rows("model_comparison") == [rows["vid-chair"]]
+
+
+def test_the_model_comparison_table_and_its_csv(built: Settings, tmp_path) -> None:
+    page = write_report(built, tmp_path / "r.html").read_text()
+
+    assert 'id="table-model_comparison"' in page
+    assert "last click revenue" in page and "time decay conversions" in page
+    found = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page)
+    assert found is not None
+    csv = json.loads(found.group(1))["tables"]["model_comparison"]
+    mart = snapshot_rows(built, "select * from mart_model_comparison")
+    assert csv["columns"] == list(mart[0])
+    # As the snapshot holds them: money with its cents, conversions with six decimals.
+    as_text = [{k: f"{v:f}" if isinstance(v, Decimal) else v for k, v in r.items()} for r in mart]
+    assert sorted(csv["rows"], key=str) == sorted(as_text, key=str)
+    assert all(len(r["linear_conversions"].split(".")[1]) == 6 for r in csv["rows"])
+    assert all(len(r["linear_revenue"].split(".")[1]) == 2 for r in csv["rows"])
 
 
 def test_ledger_counts_every_uncredited_conversion_by_its_reason(
@@ -305,6 +356,7 @@ def test_a_prune_loses_no_day_of_the_daily_history(tmp_path, scenario: Story, mo
     assert {c["clicked_at"].date() for c in old_clicks} <= days
     assert after.rows("daily") == before.rows("daily")
     assert (after.current, after.previous) == (before.current, before.previous)
+    assert after.rows("model_comparison") == before.rows("model_comparison")
     assert after.meta["retained_since"] == pruned.cutoff
     # The prune job rewrote the report after republishing.
     from convtrack.report import report_path

@@ -1,6 +1,7 @@
 {#- The range an incremental run recomputes: late events are attributed as if they had
     come on time, because incremental models re-read a lookback of at least W + 1 days
-    (docs/rules.md#attribution).
+    (docs/rules.md#attribution), W the longest window in use: the default or a link's
+    own (longest_window_days below, docs/rules.md#windows-per-link).
 
     The orchestration passes var('start_date'), the first day whose raw partitions the run
     (re)loaded. A conversion of that day may belong to a click up to W days and 23:59
@@ -13,7 +14,18 @@
     (`lookback=false`), and the rows those days' events replace. -#}
 
 {% macro lookback_days() -%}
-    {{ return((run_var('attribution_window_days') | int) + 1) }}
+    {{ return(longest_window_days() + 1) }}
+{%- endmacro %}
+
+{#- W above: the longest window in use, a link's own when longer than the default
+    (docs/rules.md#windows-per-link). -#}
+{% macro longest_window_days() -%}
+    {%- set longest = run_var('longest_window_days') -%}
+    {%- set default = run_var('attribution_window_days') | int -%}
+    {%- if longest is none or (longest | string | trim) == '' -%}
+        {{ return(default) }}
+    {%- endif -%}
+    {{ return([longest | int, default] | max) }}
 {%- endmacro %}
 
 {#- First day (ISO text) of the recompute range, or none for "everything". A YAML var may

@@ -11,14 +11,16 @@
     conversions older than the horizon that have no click at all.
 
     retention_days is required: the orchestration passes CONVTRACK_RETENTION_DAYS, whose
-    default lives in the settings. It may never be less than attribution_window_days +
-    var('retention_beyond_window_days'): a shorter one would take the click from a
-    conversion still inside its window.
+    default lives in the settings. It may never be less than the longest window in use
+    (longest_window_days: the default or a link's own) + var('retention_beyond_window_days'):
+    a shorter one would take the click from a conversion still inside its window.
 
     What stays, in the `retention` schema (macros/retention/retention_tables.sql): the
     pruned tracking ids (no IP, user agent or event data), which of them were human
     converting clicks, what the pruned rows contributed to agg_daily_link_metrics, the
-    event ids of the conversions removed, the order ids they counted, and the horizon.
+    event ids of the conversions removed, the order ids they counted, the attribution
+    credits of the conversions it touched (they go, or a verified touch loses its click)
+    with their event ids, and the horizon.
     So no recompute of any day can change a total there, and no lifetime mart (built
     from those) changes either. Pass the run's reporting_timezone: the contributions are
     in its days.
@@ -43,21 +45,22 @@
     to interrupt it after each step in turn (tests/orchestration/test_prune_interrupted.py).
     A name that is no step of the prune is an error after the prune has finished. -#}
 {% macro prune_row_level_data(as_of, retention_days=none, fail_after=none) %}
-    {%- set window_days = run_var('attribution_window_days') | int -%}
+    {%- set window_days = longest_window_days() -%}
     {%- set beyond_days = var('retention_beyond_window_days') | int -%}
     {%- set minimum_days = window_days + beyond_days -%}
     {%- if retention_days is none or (retention_days | string | trim) == '' -%}
         {{ exceptions.raise_compiler_error(
             "prune_row_level_data: retention_days is required, e.g. --args "
             ~ "'{as_of: \"2026-03-01\", retention_days: " ~ minimum_days ~ "}' "
-            ~ "(at least attribution_window_days + " ~ beyond_days ~ " = " ~ minimum_days ~ ")."
+            ~ "(at least the longest window in use + " ~ beyond_days ~ " = " ~ minimum_days ~ ")."
         ) }}
     {%- endif -%}
     {%- set days = retention_days | int -%}
     {%- if days < minimum_days -%}
         {{ exceptions.raise_compiler_error(
             "prune_row_level_data: retention_days=" ~ days ~ " is less than "
-            ~ "attribution_window_days + " ~ beyond_days ~ " = " ~ minimum_days
+            ~ "the longest window in use (" ~ window_days ~ " days) + " ~ beyond_days ~ " = "
+            ~ minimum_days
             ~ ": conversions still inside their window would lose their click. "
             ~ "Pass retention_days >= " ~ minimum_days ~ "."
         ) }}
@@ -85,6 +88,8 @@
     {%- set pruned_converting = retention_schema() ~ ".pruned_converting_clicks" -%}
     {%- set pruned_conversions = retention_schema() ~ ".pruned_conversion_ids" -%}
     {%- set pruned_orders = retention_schema() ~ ".pruned_order_ids" -%}
+    {%- set pruned_credits = retention_schema() ~ ".pruned_attribution_credits" -%}
+    {%- set pruned_credited = retention_schema() ~ ".pruned_credited_event_ids" -%}
     {%- set prune_log = retention_schema() ~ ".prune_log" -%}
     {%- set prune_started = retention_schema() ~ ".prune_started" -%}
     {%- set as_of_sql = "cast('" ~ as_of_date ~ "' as date)" -%}
@@ -98,7 +103,7 @@
     {#- Its start last: until then its records are still told apart as unfinished. -#}
     {%- for table in [
         pruned_ids, pruned_converting, pruned_metrics, pruned_orders, pruned_conversions,
-        prune_started,
+        pruned_credits, pruned_credited, prune_started,
     ] -%}
         {%- set left = run_query("select count(*) from " ~ table ~ " where " ~ unfinished) -%}
         {%- if left.columns[0].values()[0] > 0 -%}
@@ -196,6 +201,39 @@
             {%- endcall -%}
             {{ prune_checkpoint('record ' ~ pruned_orders, fail_after) }}
         {%- endif -%}
+        {#- The credits of every conversion one of whose verified touches is a tracking id
+            this prune takes (its own click among them when the conversion goes), and not
+            recorded before: summed, then their event ids. -#}
+        {%- set credits = ref('int_attribution_credits') -%}
+        {%- if _relation_exists(credits) -%}
+            {%- set credits_recorded_now = "event_id in (select event_id from " ~ credits
+                ~ " where touch_tracking_id in (select tracking_id from " ~ pruned_ids
+                ~ " where pruned_as_of = " ~ as_of_sql ~ ")) and event_id not in "
+                ~ "(select event_id from " ~ pruned_credited ~ ")" -%}
+            {%- call statement('record_pruned_attribution_credits') -%}
+                insert into {{ pruned_credits }}
+                select
+                    touch_campaign_link_id as campaign_link_id,
+                    event_type,
+                    attribution_model,
+                    cast(sum(credited_conversions) as decimal(18, 6)) as credited_conversions,
+                    cast(sum(coalesce(credited_revenue, 0)) as decimal(18, 2)) as credited_revenue,
+                    {{ as_of_sql }} as pruned_as_of
+                from {{ credits }}
+                where {{ credits_recorded_now }}
+                group by touch_campaign_link_id, event_type, attribution_model
+            {%- endcall -%}
+            {{ prune_checkpoint('record ' ~ pruned_credits, fail_after) }}
+            {%- call statement('record_pruned_credited_event_ids') -%}
+                insert into {{ pruned_credited }}
+                select distinct
+                    event_id,
+                    {{ as_of_sql }} as pruned_as_of
+                from {{ credits }}
+                where {{ credits_recorded_now }}
+            {%- endcall -%}
+            {{ prune_checkpoint('record ' ~ pruned_credited, fail_after) }}
+        {%- endif -%}
         {#- "No click" is judged on the raw clicks, before any goes. -#}
         {%- if _relation_exists(raw_conversions) -%}
             {%- call statement('record_pruned_conversion_ids') -%}
@@ -240,6 +278,8 @@
         (ref('fct_conversions'), is_pruned),
         (ref('fct_unattributed_conversions'),
             is_pruned ~ " or (converted_at < " ~ horizon_ts ~ " and clicked_at is null)"),
+        (ref('int_conversion_touches'), is_removed_conversion),
+        (ref('int_attribution_credits'), is_removed_conversion),
         (ref('fct_clicks'), is_pruned),
         (ref('mart_attribution'), is_pruned),
     ]) -%}

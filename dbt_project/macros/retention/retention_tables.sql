@@ -10,6 +10,12 @@
     - pruned_converting_clicks: the pruned tracking ids that were human converting clicks
       (a click, not from a bot, with an attributed conversion), with their link, so the
       funnel's converting clicks - distinct clicks, not a sum over days - keep counting them.
+    - pruned_attribution_credits, pruned_credited_event_ids: the credits
+      (int_attribution_credits) of every conversion the prune touched - it goes, or one of
+      its verified touches loses its click, which would shift its credits to the touches
+      left - summed per link x event type x model, and those conversions' event ids, so
+      mart_attribution_models counts them as they were and the live credits of the
+      conversions that stay count no more (docs/rules.md#retention).
     - pruned_conversion_ids: event ids of the conversions pruning removed, so a copy
       re-loaded from a raw file retention keeps (a late conversion of an old click lives in
       a later day partition) stays out, rather than coming back as click_pruned.
@@ -45,6 +51,18 @@
         bot_clicks {{ dbt.type_bigint() }},
         conversions {{ dbt.type_bigint() }},
         revenue decimal(18, 2),
+        pruned_as_of date
+    ) {{ retention_table_options() }};
+    create table if not exists {{ retention_schema() }}.pruned_attribution_credits (
+        campaign_link_id {{ dbt.type_string() }},
+        event_type {{ dbt.type_string() }},
+        attribution_model {{ dbt.type_string() }},
+        credited_conversions decimal(18, 6),
+        credited_revenue decimal(18, 2),
+        pruned_as_of date
+    ) {{ retention_table_options() }};
+    create table if not exists {{ retention_schema() }}.pruned_credited_event_ids (
+        event_id {{ dbt.type_string() }},
         pruned_as_of date
     ) {{ retention_table_options() }};
     create table if not exists {{ retention_schema() }}.pruned_converting_clicks (

@@ -58,9 +58,18 @@
     select {{ columns | join(', ') }}
     from {{ relation }}
     {% if is_incremental() -%}
+        {#- A column added to the stream since {{ this }} was built (on_schema_change adds
+            it after this run) is null in the copies it kept. -#}
+        {%- set kept = adapter.get_columns_in_relation(this) | map(attribute='name')
+            | map('lower') | list -%}
+        {%- set kept_columns = [] -%}
+        {%- for column in columns -%}
+            {%- set kept_column = column if column | lower in kept else 'null as ' ~ column -%}
+            {%- do kept_columns.append(kept_column) -%}
+        {%- endfor %}
         where {{ reloaded_days }}
         union all
-        select {{ columns | join(', ') }}
+        select {{ kept_columns | join(', ') }}
         from {{ this }}
         where event_id in (
             select reloaded.event_id from {{ relation }} as reloaded where {{ reloaded_days }}

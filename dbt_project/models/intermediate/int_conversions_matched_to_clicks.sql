@@ -1,7 +1,6 @@
 -- Every conversion with the click it claims (same tracking_id) and its verdict:
 -- 'attributed' or the reason it is not.
 
-{%- set window_days = run_var('attribution_window_days') | int %}
 {%- set skew_us = (var('clock_skew_minutes') | int) * 60 * 1000000 %}
 {%- set day_us = 86400 * 1000000 %}
 
@@ -22,6 +21,12 @@ clicks as (
 pruned as (
 
     select * from {{ ref('stg_retention__pruned_tracking_ids') }}
+
+),
+
+link_windows as (
+
+    select * from {{ ref('int_campaign_link_windows') }}
 
 ),
 
@@ -58,6 +63,7 @@ joined as (
         clicks.clicked_at,
         clicks.is_bot as click_is_bot,
         pruned.tracking_id is not null as is_click_pruned,
+        link_windows.attribution_window_days as click_window_days,
         {{ epoch_us('kept_conversions.converted_at') }}
         - {{ epoch_us('clicks.clicked_at') }} as elapsed_us
     from kept_conversions
@@ -65,6 +71,8 @@ joined as (
         on kept_conversions.tracking_id = clicks.tracking_id
     left join pruned
         on kept_conversions.tracking_id = pruned.tracking_id
+    left join link_windows
+        on {{ at_click_version('link_windows', 'clicks.campaign_link_id', 'clicks.clicked_at') }}
 
 ),
 
@@ -86,15 +94,10 @@ judged as (
 
     select
         *,
-        case
-            -- Retention removed the click: it existed, but can no longer be judged.
-            when clicked_at is null and is_click_pruned then 'click_pruned'
-            when clicked_at is null then 'no_click'
-            when campaign_link_id != click_campaign_link_id then 'link_mismatch'
-            when elapsed_us < -{{ skew_us }} then 'before_click'
-            when days_since_click > {{ window_days }} then 'window_expired'
-            else 'attributed'
-        end as window_status
+        {{ click_verdict(
+            'clicked_at', 'is_click_pruned', 'campaign_link_id', 'click_campaign_link_id',
+            'elapsed_us', 'attributed', 'click_window_days',
+        ) }} as window_status
     from aged
 
 ),
@@ -123,12 +126,9 @@ orders_ranked as (
 
     select
         *,
-        -- The first received counts. Copies received together (one import) go by
-        -- conversion time: the random event_id only breaks a tie of both, so the same
-        -- files always credit the same copy.
         row_number() over (
             partition by order_id, is_order_candidate
-            order by received_at asc nulls last, converted_at asc nulls last, event_id asc
+            order by {{ order_copies_first_counted() }}
         ) as order_rank
     from order_candidates
 

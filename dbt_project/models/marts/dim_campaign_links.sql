@@ -42,7 +42,8 @@ final as (
         created_at,
         disabled_at,
         disabled_at is null as is_active,
-        recorded_at
+        recorded_at,
+        attribution_window_days
     from ranked
     where version_rank = 1
 

@@ -1,7 +1,6 @@
 -- One row per tracking_id: its click, what it converted into, and whether its window is
 -- still open at the end of the as_of day (the read API's attribution lookup).
 
-{%- set window_days = run_var('attribution_window_days') | int %}
 {%- set as_of_ts = "cast('" ~ run_var('as_of') ~ "' as " ~ dbt.type_timestamp() ~ ")" %}
 
 {#- Incremental: the tracking ids a run can change are rebuilt - a click of a reloaded
@@ -26,6 +25,12 @@ clicks as (
     {% if is_incremental() -%}
         where tracking_id in ({{ rebuilt_attribution_ids() }})
     {%- endif %}
+
+),
+
+link_windows as (
+
+    select * from {{ ref('int_campaign_link_windows') }}
 
 ),
 
@@ -62,11 +67,17 @@ windowed as (
         cast(coalesce(conversions_per_tracking_id.revenue, 0) as decimal(18, 2)) as revenue,
         conversions_per_tracking_id.first_converted_at,
         conversions_per_tracking_id.last_converted_at,
-        -- The first instant at which floor(elapsed / 1 day) exceeds the window.
-        {{ add_days('clicks.clicked_at', window_days + 1) }} as window_ends_at
+        -- The first instant at which floor(elapsed / 1 day) exceeds the window: the
+        -- window of the click's link, in the version current at the click.
+        {{ add_days(
+            'clicks.clicked_at',
+            link_window_days('link_windows.attribution_window_days') ~ ' + 1',
+        ) }} as window_ends_at
     from clicks
     left join conversions_per_tracking_id
         on clicks.tracking_id = conversions_per_tracking_id.tracking_id
+    left join link_windows
+        on {{ at_click_version('link_windows', 'clicks.campaign_link_id', 'clicks.clicked_at') }}
 
 ),
 

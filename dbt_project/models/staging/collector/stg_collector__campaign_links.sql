@@ -20,7 +20,9 @@ final as (
         cast(placement as {{ dbt.type_string() }}) as placement,
         cast(created_at as {{ dbt.type_timestamp() }}) as created_at,
         cast(disabled_at as {{ dbt.type_timestamp() }}) as disabled_at,
-        cast(recorded_at as {{ dbt.type_timestamp() }}) as recorded_at
+        cast(recorded_at as {{ dbt.type_timestamp() }}) as recorded_at,
+        -- Null in files written before links had their own window: the default applies.
+        cast(attribution_window_days as int) as attribution_window_days
     from source
 
 )

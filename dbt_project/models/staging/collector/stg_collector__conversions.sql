@@ -10,12 +10,14 @@
     'converted_at', 'tracking_id', 'campaign_link_id', 'source', 'event_type',
     'revenue_amount', 'currency', 'order_id', 'event_data',
 ] %}
-{%- set raw_columns = ['event_id', 'received_at', 'dt'] + tie_breakers %}
+{#- touches (docs/rules.md#touches) is no tie breaker: copies of one event carry the same. #}
+{%- set raw_columns = ['event_id', 'received_at', 'dt', 'touches'] + tie_breakers %}
 
 {{ config(**incremental_config('dt')) }}
 {{ config(
     unique_key='event_id',
     pre_hook="{{ delete_recompute_range('dt', kind='date', lookback=false) }}",
+    on_schema_change='append_new_columns',
 ) }}
 
 with
@@ -53,6 +55,7 @@ final as (
         cast(first_received.received_at as {{ dbt.type_timestamp() }}) as received_at,
         -- `source` is a keyword to sqlfluff, but it is the raw stream's column name.
         cast(first_received.source as {{ dbt.type_string() }}) as source,  -- noqa: RF04
+        first_received.touches,
         cast(first_received.dt as date) as dt
     from first_received
     left join pruned
