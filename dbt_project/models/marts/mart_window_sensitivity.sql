@@ -35,27 +35,28 @@ windows_per_link as (
     {% for window_days in windows -%}
         select
             campaign_link_id,
-            {{ window_days | int }} as window_days
+            {{ window_days | int }} as window_days,
+            {{ window_days | int }} = {{ link_window_days('attribution_window_days') }}
+                as is_link_window
         from links
         union all
     {% endfor -%}
     select
         campaign_link_id,
-        {{ link_window_days('attribution_window_days') }} as window_days
+        {{ link_window_days('attribution_window_days') }} as window_days,
+        true as is_link_window
     from links
 
 ),
 
+-- A link whose own window is one of the list has one row for it.
 windows as (
 
     select distinct
-        windows_per_link.campaign_link_id,
-        windows_per_link.window_days,
-        windows_per_link.window_days
-        = {{ link_window_days('links.attribution_window_days') }} as is_link_window
+        campaign_link_id,
+        window_days,
+        is_link_window
     from windows_per_link
-    inner join links
-        on windows_per_link.campaign_link_id = links.campaign_link_id
 
 ),
 
