@@ -123,6 +123,7 @@ _CANONICAL = re.compile(
     r"(?:\.([0-9]{1,6}))?(?:([zZ])|([+-])([01][0-9]|2[0-3]):?([0-5][0-9]))?",
     re.ASCII,
 )
+_ASCII_DIGIT = re.compile("[0-9]")
 
 
 def text_micros(text: str) -> int | None:
@@ -133,6 +134,8 @@ def text_micros(text: str) -> int | None:
     `epoch_micros` itself, on a one-row frame (about a millisecond), so that the API and
     the importer can never read the same text two ways.
     """
+    if _ASCII_DIGIT.search(text) is None:
+        return None  # every format starts with a year in ASCII digits
     match = _CANONICAL.fullmatch(text)
     if match is not None:
         year, month, day, hour, minute, second, frac, _z, sign, off_h, off_m = match.groups()
