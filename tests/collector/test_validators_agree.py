@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collector.ingest.importer import import_rows
+from collector.ingest.times import epoch_micros, text_micros
 from collector.validation.columns import CONVERSION_FIELDS, rows_to_frame
+from collector.validation.rules import is_unicode_text
 from collector.validation.scalar import check_conversion, check_refund
 from collector.validation.vectorised import conversion_rules
 from convtrack.core.settings import Settings
@@ -21,6 +23,8 @@ from tests.collector.strategies import (
     as_request_body,
     events,
     good_refunds,
+    good_times,
+    hostile_times,
     refunds,
 )
 
@@ -106,3 +110,11 @@ def test_the_refund_api_and_the_importer_agree(batch):
             k: values[k] for k in ("order_id", "amount", "currency", "reason", "refunded_at")
         }
         assert row["event_id"] == (values["event_id"] or row["event_id"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(good_times(), hostile_times()), min_size=1, max_size=40))
+def test_the_api_reads_every_time_text_as_the_importer_does(values):
+    texts = [v for v in values if isinstance(v, str) and is_unicode_text(v)]
+    frame = pl.DataFrame({"t": texts}, schema={"t": pl.String})
+    assert [text_micros(t) for t in texts] == epoch_micros(frame, "t").to_list(), texts
