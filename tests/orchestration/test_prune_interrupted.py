@@ -54,6 +54,8 @@ RETENTION_TABLES = (
     "pruned_order_ids",
     "pruned_attribution_credits",
     "pruned_credited_event_ids",
+    "pruned_order_facts",
+    "pruned_purchase_credits",
     "prune_log",
     "prune_started",
 )

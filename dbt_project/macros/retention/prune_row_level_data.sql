@@ -20,7 +20,8 @@
     converting clicks, what the pruned rows contributed to agg_daily_link_metrics, the
     event ids of the conversions removed, the order ids they counted, the attribution
     credits of the conversions it touched (they go, or a verified touch loses its click)
-    with their event ids, and the horizon.
+    with their event ids - and of the purchases among them, each touch's credits - the
+    order facts of the credited purchases that go (for their refunds), and the horizon.
     So no recompute of any day can change a total there, and no lifetime mart (built
     from those) changes either. Pass the run's reporting_timezone: the contributions are
     in its days.
@@ -90,6 +91,8 @@
     {%- set pruned_orders = retention_schema() ~ ".pruned_order_ids" -%}
     {%- set pruned_credits = retention_schema() ~ ".pruned_attribution_credits" -%}
     {%- set pruned_credited = retention_schema() ~ ".pruned_credited_event_ids" -%}
+    {%- set pruned_order_facts = retention_schema() ~ ".pruned_order_facts" -%}
+    {%- set pruned_purchase_credits = retention_schema() ~ ".pruned_purchase_credits" -%}
     {%- set prune_log = retention_schema() ~ ".prune_log" -%}
     {%- set prune_started = retention_schema() ~ ".prune_started" -%}
     {%- set as_of_sql = "cast('" ~ as_of_date ~ "' as date)" -%}
@@ -103,7 +106,8 @@
     {#- Its start last: until then its records are still told apart as unfinished. -#}
     {%- for table in [
         pruned_ids, pruned_converting, pruned_metrics, pruned_orders, pruned_conversions,
-        pruned_credits, pruned_credited, prune_started,
+        pruned_credits, pruned_credited, pruned_order_facts, pruned_purchase_credits,
+        prune_started,
     ] -%}
         {%- set left = run_query("select count(*) from " ~ table ~ " where " ~ unfinished) -%}
         {%- if left.columns[0].values()[0] > 0 -%}
@@ -200,6 +204,9 @@
                     and order_id not in (select order_id from {{ pruned_orders }})
             {%- endcall -%}
             {{ prune_checkpoint('record ' ~ pruned_orders, fail_after) }}
+            {{ record_pruned_order_facts(
+                pruned_order_facts, fct_conversions, pruned_now, as_of_sql, fail_after
+            ) }}
         {%- endif -%}
         {#- The credits of every conversion one of whose verified touches is a tracking id
             this prune takes (its own click among them when the conversion goes), and not
@@ -224,6 +231,10 @@
                 group by touch_campaign_link_id, event_type, attribution_model
             {%- endcall -%}
             {{ prune_checkpoint('record ' ~ pruned_credits, fail_after) }}
+            {#- Before their event ids, which credits_recorded_now reads. -#}
+            {{ record_pruned_purchase_credits(
+                pruned_purchase_credits, credits, credits_recorded_now, as_of_sql, fail_after
+            ) }}
             {%- call statement('record_pruned_credited_event_ids') -%}
                 insert into {{ pruned_credited }}
                 select distinct
