@@ -39,9 +39,7 @@ RefundRate = Annotated[
     float | None,
     Field(description="refunded_revenue / gross_revenue; null when gross revenue is 0"),
 ]
-GrossRevenue = Annotated[
-    Money, Field(description="revenue before refunds: the same as `revenue`")
-]
+GrossRevenue = Annotated[Money, Field(description="revenue before refunds: the same as `revenue`")]
 RefundedRevenue = Annotated[
     Money,
     Field(description="what credited refunds took back (docs/rules.md#refunds)"),

@@ -164,7 +164,11 @@ def test_funnel_over_days_is_summed_from_the_daily_history(client, reader_header
     assert body["refund_rate"] == pytest.approx(10 / 49)
     late = f"/api/conversions/funnel/{LINK}?from=2026-11-06"
     body = get(client, reader_headers, late).json()
-    assert (body["revenue"], body["refunded_revenue"], body["refund_rate"]) == ("0.00", "0.00", None)
+    assert (body["revenue"], body["refunded_revenue"], body["refund_rate"]) == (
+        "0.00",
+        "0.00",
+        None,
+    )
 
 
 def test_types_all_time_and_over_days(client, reader_headers, snapshot):
