@@ -217,7 +217,9 @@ def print_results(settings: Settings) -> None:
         ledger = con.execute(
             "select reason, count(*) from fct_unattributed_conversions group by 1 order by 2 desc"
         ).fetchall()
-        (as_of,) = con.execute("select as_of from _meta").fetchone()
+        result = con.execute("select * from _meta")
+        meta = dict(zip([d[0] for d in result.description], result.fetchone(), strict=True))
+        as_of, retained_since = meta["as_of"], meta.get("retained_since")
     table = Table(title=f"Funnel and revenue per video, as of {as_of}")
     for col in (
         "video",
@@ -246,7 +248,11 @@ def print_results(settings: Settings) -> None:
             f"{(rate or 0):.1%}",
         )
     console.print(table)
-    console.print("Not credited: " + (", ".join(f"{reason} {n}" for reason, n in ledger) or "none"))
+    # The ledger is row-level: after a prune it covers the conversions retention keeps.
+    kept = f" (of the conversions kept since {retained_since})" if retained_since else ""
+    console.print(
+        f"Not credited{kept}: " + (", ".join(f"{reason} {n}" for reason, n in ledger) or "none")
+    )
     print_model_comparison(settings)
 
 
