@@ -54,12 +54,36 @@ def retained_since(cur: duckdb.DuckDBPyConnection) -> dt.date | None:
     return rows[0].get("retained_since") if rows else None
 
 
+# The columns of `mart_conversion_funnel` the funnel answer reads, named in the query so
+# that a snapshot published by an older version fails there (503 snapshot_outdated), not
+# half-way through building an answer.
+LINK_COLUMNS = ("campaign_link_id", "short_code", "campaign_name", "youtube_video_id", "placement")
+FUNNEL_COUNT_COLUMNS = (
+    "clicks",
+    "bot_clicks",
+    "converting_clicks",
+    "conversions",
+    "newsletter_signups",
+    "course_enrollments",
+    "purchases",
+)
+FUNNEL_RATE_COLUMNS = (
+    "click_to_conversion_rate",
+    "newsletter_signup_rate",
+    "course_enrollment_rate",
+    "purchase_rate",
+)
+NET_COLUMNS = ("revenue", "refunded_revenue", "net_revenue", "refund_rate")
+FUNNEL_COLUMNS = LINK_COLUMNS + FUNNEL_COUNT_COLUMNS + FUNNEL_RATE_COLUMNS + NET_COLUMNS
+
+
 def funnel_row(cur: duckdb.DuckDBPyConnection, campaign_link_id: str) -> dict | None:
     """The link's row of `mart_conversion_funnel` (every link has one), or None when the
     snapshot knows no such link."""
     rows = _rows(
         cur,
-        "select * from {s}.main.mart_conversion_funnel where campaign_link_id = ?",
+        f"select {', '.join(FUNNEL_COLUMNS)} from {{s}}.main.mart_conversion_funnel "
+        "where campaign_link_id = ?",
         [campaign_link_id],
     )
     return rows[0] if rows else None
@@ -131,16 +155,7 @@ def _net_between(gross: Decimal, refunded: Decimal) -> dict:
 
 
 def _link_fields(row: dict) -> dict:
-    return {
-        k: row[k]
-        for k in (
-            "campaign_link_id",
-            "short_code",
-            "campaign_name",
-            "youtube_video_id",
-            "placement",
-        )
-    }
+    return {k: row[k] for k in LINK_COLUMNS}
 
 
 def funnel(row: dict) -> dict:
@@ -149,28 +164,9 @@ def funnel(row: dict) -> dict:
         **_link_fields(row),
         "from": None,
         "to": None,
-        **{
-            k: row[k]
-            for k in (
-                "clicks",
-                "bot_clicks",
-                "converting_clicks",
-                "conversions",
-                "newsletter_signups",
-                "course_enrollments",
-                "purchases",
-            )
-        },
+        **{k: row[k] for k in FUNNEL_COUNT_COLUMNS},
         "revenue": money(row["revenue"]),
-        **{
-            k: None if row[k] is None else float(row[k])
-            for k in (
-                "click_to_conversion_rate",
-                "newsletter_signup_rate",
-                "course_enrollment_rate",
-                "purchase_rate",
-            )
-        },
+        **{k: None if row[k] is None else float(row[k]) for k in FUNNEL_RATE_COLUMNS},
         **_mart_net(row),
     }
 
