@@ -61,6 +61,8 @@ class Scenario:
         # A path's first touch, retention removes its click; its conversion's own, kept.
         self.path_touch_pruned = ""
         self.path_own_kept = ""
+        # A dropped touch (window_expired) of a conversion that stays; its click goes.
+        self.expired_touch_pruned = ""
 
     def click(self, link: str, at: dt.datetime, *, ua: str | None = BROWSER, v7=True) -> str:
         tracking = uuid7_at(at) if v7 else str(uuid.uuid4())
@@ -140,6 +142,12 @@ def scenario() -> Scenario:
     s.path_own_kept = s.click(LINK_A, day(30))
     s.convert(s.path_own_kept, LINK_A, "purchase", day(29), "60.00", "o-q",
               touches=[(s.path_touch_pruned, LINK_B)])  # fmt: skip
+    # A conversion that stays, with a dropped touch whose click goes: 32 days before it,
+    # past the window, the touch would read click_pruned once its click is pruned.
+    s.expired_touch_pruned = s.click(LINK_B, day(59))
+    own = s.click(LINK_A, day(28))
+    s.convert(own, LINK_A, "purchase", day(27), "4.00", "o-r",
+              touches=[(s.expired_touch_pruned, LINK_B)])  # fmt: skip
     k1 = s.click(LINK_B, day(12))
     s.convert(a5, LINK_A, "course_enrollment", day(8), "9.00", touches=[(k1, LINK_B)])
     return s
@@ -305,6 +313,12 @@ def test_the_scenario_reaches_both_sides_of_the_horizon(runs):
     assert by_model[(LINK_B, "purchase", "linear")] != by_model[(LINK_B, "purchase", "last_click")]
     assert s.path_touch_pruned in s.pruned_tracking_ids
     assert s.path_own_kept in s.kept_tracking_ids
+    # Dropped touches are counted by reason, the expired one among them.
+    columns, rows = tables["mart_touch_verification"]
+    names = [c for c, _ in columns]
+    statuses = {(r[names.index("campaign_link_id")], r[names.index("touch_status")]) for r in rows}
+    assert (LINK_B, "window_expired") in statuses
+    assert s.expired_touch_pruned in s.pruned_tracking_ids
     # Retention did remove rows: the comparisons below are not between equal snapshots.
     pruned_tables, _ = runs["after"]["build again"]
     assert len(pruned_tables["fct_clicks"][1]) < len(tables["fct_clicks"][1])
