@@ -55,6 +55,8 @@ RETENTION_TABLES = (
     "pruned_attribution_credits",
     "pruned_touch_verification",
     "pruned_credited_event_ids",
+    "pruned_window_sensitivity",
+    "pruned_window_order_ids",
     "prune_log",
     "prune_started",
 )

@@ -15,12 +15,9 @@
     (longest_window_days: the default or a link's own) + var('retention_beyond_window_days'):
     a shorter one would take the click from a conversion still inside its window.
 
-    What stays, in the `retention` schema (macros/retention/retention_tables.sql): the
-    pruned tracking ids (no IP, user agent or event data), which of them were human
-    converting clicks, what the pruned rows contributed to agg_daily_link_metrics, the
-    event ids of the conversions removed, the order ids they counted, the attribution
-    credits and the touch verdicts of the conversions it touched (they go, or a touch
-    loses its click) with their event ids, and the horizon.
+    What stays, in the `retention` schema, is listed in macros/retention/
+    retention_tables.sql: no IP, user agent or event data; the pruned tracking ids, what
+    the removed rows gave each lifetime mart, and the horizon.
     So no recompute of any day can change a total there, and no lifetime mart (built
     from those) changes either. Pass the run's reporting_timezone: the contributions are
     in its days.
@@ -91,6 +88,8 @@
     {%- set pruned_credits = retention_schema() ~ ".pruned_attribution_credits" -%}
     {%- set pruned_touches = retention_schema() ~ ".pruned_touch_verification" -%}
     {%- set pruned_credited = retention_schema() ~ ".pruned_credited_event_ids" -%}
+    {%- set pruned_windows = retention_schema() ~ ".pruned_window_sensitivity" -%}
+    {%- set pruned_window_orders = retention_schema() ~ ".pruned_window_order_ids" -%}
     {%- set prune_log = retention_schema() ~ ".prune_log" -%}
     {%- set prune_started = retention_schema() ~ ".prune_started" -%}
     {%- set as_of_sql = "cast('" ~ as_of_date ~ "' as date)" -%}
@@ -104,7 +103,8 @@
     {#- Its start last: until then its records are still told apart as unfinished. -#}
     {%- for table in [
         pruned_ids, pruned_converting, pruned_metrics, pruned_orders, pruned_conversions,
-        pruned_credits, pruned_touches, pruned_credited, prune_started,
+        pruned_credits, pruned_touches, pruned_credited, pruned_windows, pruned_window_orders,
+        prune_started,
     ] -%}
         {%- set left = run_query("select count(*) from " ~ table ~ " where " ~ unfinished) -%}
         {%- if left.columns[0].values()[0] > 0 -%}
@@ -203,8 +203,8 @@
             {{ prune_checkpoint('record ' ~ pruned_orders, fail_after) }}
         {%- endif -%}
         {#- The credits and touches of every conversion one of whose touches (any: it
-            would turn click_pruned) is a tracking id this prune takes (its own click
-            when it goes), not recorded before: summed, then their event ids. -#}
+            would turn click_pruned; its own when it goes) is a tracking id this prune
+            takes, not recorded before: summed, then their event ids. -#}
         {%- set credits = ref('int_attribution_credits') -%}
         {%- set touches = ref('int_conversion_touches') -%}
         {%- if _relation_exists(credits) and _relation_exists(touches) -%}
@@ -249,6 +249,8 @@
             {%- endcall -%}
             {{ prune_checkpoint('record ' ~ pruned_credited, fail_after) }}
         {%- endif -%}
+        {{ record_pruned_window_sensitivity(pruned_windows, pruned_window_orders,
+            pruned_conversions, pruned_now, as_of_sql, fail_after) }}
         {#- "No click" is judged on the raw clicks, before any goes. -#}
         {%- if _relation_exists(raw_conversions) -%}
             {%- call statement('record_pruned_conversion_ids') -%}

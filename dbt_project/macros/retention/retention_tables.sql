@@ -19,6 +19,10 @@
     - pruned_touch_verification: the touches (int_conversion_touches) of those same
       conversions, counted per link named x touch_status, with how many conversions had
       such a touch, so mart_touch_verification counts them as they were.
+    - pruned_window_sensitivity, pruned_window_order_ids: what the conversions a prune
+      removes counted for their link under each window of mart_window_sensitivity, summed
+      per link x window, and the orders they counted under each window, so the mart
+      counts them as they were and no other copy of those orders counts there again.
     - pruned_conversion_ids: event ids of the conversions pruning removed, so a copy
       re-loaded from a raw file retention keeps (a late conversion of an old click lives in
       a later day partition) stays out, rather than coming back as click_pruned.
@@ -69,6 +73,18 @@
         touch_status {{ dbt.type_string() }},
         touches {{ dbt.type_bigint() }},
         conversions {{ dbt.type_bigint() }},
+        pruned_as_of date
+    ) {{ retention_table_options() }};
+    create table if not exists {{ retention_schema() }}.pruned_window_sensitivity (
+        campaign_link_id {{ dbt.type_string() }},
+        window_days int,
+        conversions {{ dbt.type_bigint() }},
+        revenue decimal(18, 2),
+        pruned_as_of date
+    ) {{ retention_table_options() }};
+    create table if not exists {{ retention_schema() }}.pruned_window_order_ids (
+        order_id {{ dbt.type_string() }},
+        window_days int,
         pruned_as_of date
     ) {{ retention_table_options() }};
     create table if not exists {{ retention_schema() }}.pruned_credited_event_ids (
