@@ -35,6 +35,7 @@ from collector.validation.rules import (
 )
 from convtrack.core.raw_schema import CAMPAIGN_LINKS
 from convtrack.core.rules import retention_floor_days
+from convtrack.core.settings import env_var
 
 STREAM = "campaign_links"
 SHORT_CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -175,10 +176,19 @@ def check_window(days: int | None, retention_days: int | None) -> None:
             "window_exceeds_retention",
             "attribution_window_days",
             f"attribution_window_days={days} needs retention of at least "
-            f"{retention_floor_days(days)} days, but CONVTRACK_RETENTION_DAYS keeps "
+            f"{retention_floor_days(days)} days, but {env_var('retention_days')} keeps "
             f"{retention_days}: a conversion late in the window would find its click "
             "pruned; choose a shorter window or raise the retention first",
         )
+
+
+def own_windows(links: Mapping[str, CampaignLink]) -> dict[str, int]:
+    """The links that carry their own window, id -> days (docs/rules.md#windows-per-link)."""
+    return {
+        link_id: link.attribution_window_days
+        for link_id, link in links.items()
+        if link.attribution_window_days is not None
+    }
 
 
 def _files_signature(raw_dir: Path) -> frozenset[Path]:
@@ -269,13 +279,7 @@ class LinkRegistry:
         self._signature = files
         self._by_id = links
         self._by_code = {link.short_code: link for link in links.values()}
-        self._windows = MappingProxyType(
-            {
-                link_id: link.attribution_window_days
-                for link_id, link in links.items()
-                if link.attribution_window_days is not None
-            }
-        )
+        self._windows = MappingProxyType(own_windows(links))
         self._reads += 1
         return True
 

@@ -17,7 +17,6 @@ import shutil
 import time
 import uuid
 from collections import Counter
-from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -225,12 +224,12 @@ def print_results(settings: Settings) -> None:
     print_model_comparison(settings)
 
 
-def credit_per_video_and_model(settings: Settings) -> list[tuple[str, str, str, Decimal]]:
-    """(video title, video id, attribution model, revenue credited): every model's share of
-    the credited conversions' revenue (docs/rules.md#attribution-models), per video, from
-    mart_model_comparison in the published snapshot (either engine publishes it)."""
+def print_model_comparison(settings: Settings) -> None:
+    """Each attribution model's revenue per video, side by side, and the spread between
+    them (docs/rules.md#attribution-models): where credit is a modelling choice, not a
+    fact. The rows of mart_model_comparison in the published snapshot, as the mart has
+    them: one `<model>_revenue` column per model, in the mart's order."""
     with duckdb.connect(str(settings.published_path), read_only=True) as con:
-        # One `<model>_revenue` column per model: the mart's own list, not a second one.
         models = [
             name.removesuffix("_revenue")
             for (name,) in con.execute(
@@ -239,43 +238,27 @@ def credit_per_video_and_model(settings: Settings) -> list[tuple[str, str, str, 
                 "order by ordinal_position"
             ).fetchall()
         ]
-        per_model = " union all ".join(
-            f"select youtube_video_id, '{model}' as model, {model}_revenue as revenue "
-            "from mart_model_comparison"
-            for model in models
-        )
-        return con.execute(
+        revenues = ", ".join(f"m.{model}_revenue" for model in models)
+        rows = con.execute(
             f"""
-            select coalesce(titles.title, ''), models.youtube_video_id, models.model,
-                models.revenue
-            from ({per_model}) as models
+            select coalesce(t.title, ''), m.youtube_video_id, {revenues}, m.revenue_spread
+            from mart_model_comparison as m
             left join (
                 select youtube_video_id, string_agg(distinct campaign_name, ', ') as title
                 from dim_campaign_links
                 group by youtube_video_id
-            ) as titles
-                on models.youtube_video_id is not distinct from titles.youtube_video_id
+            ) as t
+                on m.youtube_video_id is not distinct from t.youtube_video_id
+            order by greatest({revenues}) desc
             """
         ).fetchall()
-
-
-def print_model_comparison(settings: Settings) -> None:
-    """Each attribution model's revenue per video, side by side, and the spread between
-    them: where credit is a modelling choice, not a fact."""
-    rows = credit_per_video_and_model(settings)
-    models = sorted({model for _, _, model, _ in rows})
-    videos: dict[tuple[str, str], dict[str, Decimal]] = {}
-    for title, vid, model, revenue in rows:
-        videos.setdefault((title, vid), {})[model] = revenue
     table = Table(title="Revenue per video under each attribution model")
     table.add_column("video")
     table.add_column("id")
     for col in [*models, "spread"]:
         table.add_column(col.replace("_", " "), justify="right")
-    for (title, vid), credit in sorted(videos.items(), key=lambda kv: -max(kv[1].values())):
-        revenues = [credit.get(model, Decimal(0)) for model in models]
-        spread = max(revenues) - min(revenues)
-        table.add_row(title, vid, *(f"{r:,.2f}" for r in [*revenues, spread]))
+    for title, video, *amounts in rows:
+        table.add_row(title, video, *(f"{amount:,.2f}" for amount in amounts))
     console.print(table)
     console.print(
         f"Amounts in {settings.currency}. Each model shares every credited conversion among "

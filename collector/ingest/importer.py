@@ -31,7 +31,7 @@ from collector.clock import utc_now
 from collector.ingest.event_ids import deterministic_ids, identity_key
 from collector.ingest.times import EventTimeRange, epoch_micros
 from collector.jsontext import compact_json, parse_json, parse_json_lines
-from collector.links import read_links
+from collector.links import own_windows, read_links
 from collector.privacy import truncate_ips
 from collector.storage import ParquetRawEventStore, RawEventStore
 from collector.validation.columns import (
@@ -196,11 +196,7 @@ def import_file(
     path = Path(path)
     links = read_links(settings.raw_dir)
     link_ids = frozenset(links)
-    link_windows = {
-        i: link.attribution_window_days
-        for i, link in links.items()
-        if link.attribution_window_days is not None
-    }
+    link_windows = own_windows(links)
     store = store or ParquetRawEventStore(settings.raw_dir)
     # One clock for the whole file: every batch accepts the same range of event times.
     now = now or utc_now()

@@ -224,7 +224,7 @@
         return !sameTouch(t, own);
       });
       if (!path.length) return null;
-      path.push({ tracking_id: attribution.trackingId, campaign_link_id: attribution.campaignLinkId });
+      path.push(own);
       return path.slice(-MAX_TOUCHES);
     } catch (e) {
       warn("could not read the remembered campaign touches: sending the conversion without them", e);

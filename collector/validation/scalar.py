@@ -184,7 +184,7 @@ def check_conversion(
 
     link_id = _uuid_field("campaign_link_id", get("campaign_link_id"), True, out)
     if clicked is not None:
-        window = (link_windows or {}).get(link_id, window_days) if link_id else window_days
+        window = (link_windows or {}).get(link_id, window_days)
         if (event_time - clicked) // _DAY > window:
             out.insert(
                 expiry_at, problem("attribution_window_expired", "tracking_id", window=window)

@@ -279,6 +279,8 @@ class Settings(BaseSettings):
                 f"{floor - self.attribution_window_days} = {floor}, so conversions could lose "
                 f"their clicks; set {floor} or more, or leave it unset"
             )
+        if "retention_days" not in self.model_fields_set:
+            return self  # its default already follows the longest window in use
         shortfall = retention_shortfall(
             self.retention_days, self.attribution_window_days, own_link_windows(self.raw_dir)
         )

@@ -27,6 +27,7 @@ def link_version(i: int, when: dt.datetime) -> dict:
         "created_at": when,
         "disabled_at": None,
         "recorded_at": when,
+        "attribution_window_days": None,
     }
 
 

@@ -83,6 +83,8 @@ def alive_workers(webui_port: int) -> int:
         return master_state(webui_port)["aliveworkers"]
     except OSError:  # not answering yet
         return 0
+    except json.JSONDecodeError:  # starting: its web UI serves pages before /json/
+        return 0
 
 
 class Daemons:

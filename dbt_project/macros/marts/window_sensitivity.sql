@@ -7,25 +7,25 @@
 {% macro sensitivity_windows(links) -%}
     {%- set windows = var('sensitivity_windows_days') -%}
     select distinct
-        links.campaign_link_id,
-        listed.window_days,
-        listed.window_days
-        = {{ link_window_days('links.attribution_window_days') }} as is_link_window
-    from {{ links }} as links
-    inner join (
+        campaign_link_id,
+        window_days,
+        is_link_window
+    from (
         {% for window_days in windows -%}
             select
                 campaign_link_id,
-                {{ window_days | int }} as window_days
+                {{ window_days | int }} as window_days,
+                {{ window_days | int }} = {{ link_window_days('attribution_window_days') }}
+                    as is_link_window
             from {{ links }}
             union all
         {% endfor -%}
         select
             campaign_link_id,
-            {{ link_window_days('attribution_window_days') }} as window_days
+            {{ link_window_days('attribution_window_days') }} as window_days,
+            true as is_link_window
         from {{ links }}
     ) as listed
-        on links.campaign_link_id = listed.campaign_link_id
 {%- endmacro %}
 
 {#- The conversions that count for their link under each window, one row per conversion

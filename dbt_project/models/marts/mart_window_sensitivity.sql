@@ -47,6 +47,7 @@ pruned_window_sensitivity as (
 
 ),
 
+-- A link whose own window is one of the list has one row for it.
 windows as (
 
     {{ sensitivity_windows('links') }}
