@@ -53,7 +53,10 @@ RETENTION_TABLES = (
     "pruned_conversion_ids",
     "pruned_order_ids",
     "pruned_attribution_credits",
+    "pruned_touch_verification",
     "pruned_credited_event_ids",
+    "pruned_window_sensitivity",
+    "pruned_window_order_ids",
     "prune_log",
     "prune_started",
 )
