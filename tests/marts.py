@@ -16,9 +16,6 @@ RUN_METADATA = "_meta"
 ROW_LEVEL_MARTS = frozenset(
     {"fct_clicks", "fct_conversions", "fct_unattributed_conversions", "mart_attribution"}
 )
-# Built from the conversions of kept clicks, not from history: a prune changes their
-# numbers by design (docs/rules.md#window-sensitivity).
-KEPT_CLICKS_MARTS = frozenset({"mart_window_sensitivity"})
 
 
 def mart_tables() -> list[str]:
@@ -32,10 +29,5 @@ def data_marts() -> list[str]:
 
 
 def lifetime_marts() -> list[str]:
-    """The marts a prune must not change: every data mart that is not row-level and not
-    built from the kept clicks alone."""
-    return [
-        table
-        for table in data_marts()
-        if table not in ROW_LEVEL_MARTS and table not in KEPT_CLICKS_MARTS
-    ]
+    """The marts a prune must not change: every data mart that is not row-level."""
+    return [table for table in data_marts() if table not in ROW_LEVEL_MARTS]

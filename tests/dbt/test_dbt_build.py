@@ -392,6 +392,29 @@ def test_touches_are_verified_and_counted_by_reason(warehouse):
     assert by_reason == {"verified": credited + 2, "before_click": 1, "no_click": 1}
 
 
+def test_the_verification_mart_counts_touches_per_link_and_reason(warehouse):
+    """mart_touch_verification: per link named and status, touches and conversions. The
+    verified: each credited conversion's own click on its link, and t01 (L1, in v08's
+    path) and t06 (L2, in v14's); dropped: t03 (L1, before v08) and t99 (named with L1,
+    no click)."""
+    credited = dict(
+        warehouse.execute(
+            "select campaign_link_id, count(*) from marts.fct_conversions group by 1"
+        ).fetchall()
+    )
+    mart = {
+        (r["campaign_link_id"], r["touch_status"]): (r["touches"], r["conversions"])
+        for r in rows(warehouse, "select * from marts.mart_touch_verification")
+    }
+    extra = {L1: 1, L2: 1}
+    expected = {
+        (link, "verified"): (count + extra.get(link, 0),) * 2 for link, count in credited.items()
+    }
+    expected[(L1, "before_click")] = (1, 1)
+    expected[(L1, "no_click")] = (1, 1)
+    assert mart == expected
+
+
 def test_last_click_credits_are_todays_attribution(warehouse):
     """Per link and event type, last_click credits what fct_conversions holds, to the cent."""
     credits = warehouse.execute(

@@ -15,13 +15,9 @@
     (longest_window_days: the default or a link's own) + var('retention_beyond_window_days'):
     a shorter one would take the click from a conversion still inside its window.
 
-    What stays, in the `retention` schema (macros/retention/retention_tables.sql): the
-    pruned tracking ids (no IP, user agent or event data), which of them were human
-    converting clicks, what the pruned rows contributed to agg_daily_link_metrics, the
-    event ids of the conversions removed, the order ids they counted, the attribution
-    credits of the conversions it touched (they go, or a verified touch loses its click)
-    with their event ids - and of the purchases among them, each touch's credits - the
-    order facts of the credited purchases that go (for their refunds), and the horizon.
+    What stays, in the `retention` schema, is listed in macros/retention/
+    retention_tables.sql: no IP, user agent or event data; the pruned tracking ids, what
+    the removed rows gave each lifetime mart, and the horizon.
     So no recompute of any day can change a total there, and no lifetime mart (built
     from those) changes either. Pass the run's reporting_timezone: the contributions are
     in its days.
@@ -90,9 +86,12 @@
     {%- set pruned_conversions = retention_schema() ~ ".pruned_conversion_ids" -%}
     {%- set pruned_orders = retention_schema() ~ ".pruned_order_ids" -%}
     {%- set pruned_credits = retention_schema() ~ ".pruned_attribution_credits" -%}
+    {%- set pruned_touches = retention_schema() ~ ".pruned_touch_verification" -%}
     {%- set pruned_credited = retention_schema() ~ ".pruned_credited_event_ids" -%}
     {%- set pruned_order_facts = retention_schema() ~ ".pruned_order_facts" -%}
     {%- set pruned_purchase_credits = retention_schema() ~ ".pruned_purchase_credits" -%}
+    {%- set pruned_windows = retention_schema() ~ ".pruned_window_sensitivity" -%}
+    {%- set pruned_window_orders = retention_schema() ~ ".pruned_window_order_ids" -%}
     {%- set prune_log = retention_schema() ~ ".prune_log" -%}
     {%- set prune_started = retention_schema() ~ ".prune_started" -%}
     {%- set as_of_sql = "cast('" ~ as_of_date ~ "' as date)" -%}
@@ -106,7 +105,8 @@
     {#- Its start last: until then its records are still told apart as unfinished. -#}
     {%- for table in [
         pruned_ids, pruned_converting, pruned_metrics, pruned_orders, pruned_conversions,
-        pruned_credits, pruned_credited, pruned_order_facts, pruned_purchase_credits,
+        pruned_credits, pruned_touches, pruned_credited, pruned_windows, pruned_window_orders,
+        pruned_order_facts, pruned_purchase_credits,
         prune_started,
     ] -%}
         {%- set left = run_query("select count(*) from " ~ table ~ " where " ~ unfinished) -%}
@@ -208,12 +208,13 @@
                 pruned_order_facts, fct_conversions, pruned_now, as_of_sql, fail_after
             ) }}
         {%- endif -%}
-        {#- The credits of every conversion one of whose verified touches is a tracking id
-            this prune takes (its own click among them when the conversion goes), and not
-            recorded before: summed, then their event ids. -#}
+        {#- The credits and touches of every conversion one of whose touches (any: it
+            would turn click_pruned; its own when it goes) is a tracking id this prune
+            takes, not recorded before: summed, then their event ids. -#}
         {%- set credits = ref('int_attribution_credits') -%}
-        {%- if _relation_exists(credits) -%}
-            {%- set credits_recorded_now = "event_id in (select event_id from " ~ credits
+        {%- set touches = ref('int_conversion_touches') -%}
+        {%- if _relation_exists(credits) and _relation_exists(touches) -%}
+            {%- set credits_recorded_now = "event_id in (select event_id from " ~ touches
                 ~ " where touch_tracking_id in (select tracking_id from " ~ pruned_ids
                 ~ " where pruned_as_of = " ~ as_of_sql ~ ")) and event_id not in "
                 ~ "(select event_id from " ~ pruned_credited ~ ")" -%}
@@ -235,16 +236,31 @@
             {{ record_pruned_purchase_credits(
                 pruned_purchase_credits, credits, credits_recorded_now, as_of_sql, fail_after
             ) }}
+            {%- call statement('record_pruned_touch_verification') -%}
+                insert into {{ pruned_touches }}
+                select
+                    touch_campaign_link_id as campaign_link_id,
+                    touch_status,
+                    cast(count(*) as {{ dbt.type_bigint() }}) as touches,
+                    cast(count(distinct event_id) as {{ dbt.type_bigint() }}) as conversions,
+                    {{ as_of_sql }} as pruned_as_of
+                from {{ touches }}
+                where {{ credits_recorded_now }}
+                group by touch_campaign_link_id, touch_status
+            {%- endcall -%}
+            {{ prune_checkpoint('record ' ~ pruned_touches, fail_after) }}
             {%- call statement('record_pruned_credited_event_ids') -%}
                 insert into {{ pruned_credited }}
                 select distinct
                     event_id,
                     {{ as_of_sql }} as pruned_as_of
-                from {{ credits }}
+                from {{ touches }}
                 where {{ credits_recorded_now }}
             {%- endcall -%}
             {{ prune_checkpoint('record ' ~ pruned_credited, fail_after) }}
         {%- endif -%}
+        {{ record_pruned_window_sensitivity(pruned_windows, pruned_window_orders,
+            pruned_conversions, pruned_now, as_of_sql, fail_after) }}
         {#- "No click" is judged on the raw clicks, before any goes. -#}
         {%- if _relation_exists(raw_conversions) -%}
             {%- call statement('record_pruned_conversion_ids') -%}

@@ -12,10 +12,17 @@
       funnel's converting clicks - distinct clicks, not a sum over days - keep counting them.
     - pruned_attribution_credits, pruned_credited_event_ids: the credits
       (int_attribution_credits) of every conversion the prune touched - it goes, or one of
-      its verified touches loses its click, which would shift its credits to the touches
-      left - summed per link x event type x model, and those conversions' event ids, so
-      mart_attribution_models counts them as they were and the live credits of the
-      conversions that stay count no more (docs/rules.md#retention).
+      its touches loses its click: a verified one would shift its credits to the touches
+      left, any would turn click_pruned - summed per link x event type x model, and those
+      conversions' event ids, so mart_attribution_models counts them as they were and the
+      live credits of the conversions that stay count no more (docs/rules.md#retention).
+    - pruned_touch_verification: the touches (int_conversion_touches) of those same
+      conversions, counted per link named x touch_status, with how many conversions had
+      such a touch, so mart_touch_verification counts them as they were.
+    - pruned_window_sensitivity, pruned_window_order_ids: what the conversions a prune
+      removes counted for their link under each window of mart_window_sensitivity, summed
+      per link x window, and the orders they counted under each window, so the mart
+      counts them as they were and no other copy of those orders counts there again.
     - pruned_order_facts: the credited purchases (with an order id) a prune removed, with
       the few facts a refund of the order needs - order id, purchase event id, link,
       conversion time, revenue - so a refund arriving after its purchase's click was
@@ -66,6 +73,25 @@
         attribution_model {{ dbt.type_string() }},
         credited_conversions decimal(18, 6),
         credited_revenue decimal(18, 2),
+        pruned_as_of date
+    ) {{ retention_table_options() }};
+    create table if not exists {{ retention_schema() }}.pruned_touch_verification (
+        campaign_link_id {{ dbt.type_string() }},
+        touch_status {{ dbt.type_string() }},
+        touches {{ dbt.type_bigint() }},
+        conversions {{ dbt.type_bigint() }},
+        pruned_as_of date
+    ) {{ retention_table_options() }};
+    create table if not exists {{ retention_schema() }}.pruned_window_sensitivity (
+        campaign_link_id {{ dbt.type_string() }},
+        window_days int,
+        conversions {{ dbt.type_bigint() }},
+        revenue decimal(18, 2),
+        pruned_as_of date
+    ) {{ retention_table_options() }};
+    create table if not exists {{ retention_schema() }}.pruned_window_order_ids (
+        order_id {{ dbt.type_string() }},
+        window_days int,
         pruned_as_of date
     ) {{ retention_table_options() }};
     create table if not exists {{ retention_schema() }}.pruned_credited_event_ids (

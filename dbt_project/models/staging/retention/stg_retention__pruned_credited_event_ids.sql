@@ -1,5 +1,6 @@
--- Conversions whose credits pruning recorded (stg_retention__pruned_attribution_credits):
--- their live credits, of those that stay, count no more.
+-- Conversions whose credits and touches pruning recorded
+-- (stg_retention__pruned_attribution_credits, stg_retention__pruned_touch_verification):
+-- their live credits and touches, of those that stay, count no more.
 
 with
 
