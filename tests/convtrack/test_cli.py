@@ -64,7 +64,7 @@ def test_without_a_command_the_help_lists_every_command() -> None:
         ),
         (
             ["import", "--help"],
-            ["Import historical clicks or conversions", "JSON lines or Parquet"],
+            ["Import historical clicks, conversions or refunds", "JSON lines or Parquet"],
         ),
         (["pipeline", "--help"], ["run", "prune"]),
         (["pipeline", "run", "--help"], ["Materialise every day", "--as-of"]),
