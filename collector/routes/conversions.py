@@ -161,12 +161,6 @@ def _row(check: ConversionCheck, received_at: dt.datetime) -> dict[str, Any]:
     }
 
 
-def _counted(metrics: Metrics, error: ApiError) -> ApiError:
-    """`error`, its problems counted as rejections."""
-    metrics.count_rejected(error.problems)
-    return error
-
-
 @router.post(
     "",
     status_code=202,
@@ -190,7 +184,7 @@ async def report_conversion(
     try:
         body = parse_object_body(await request.body())
     except ApiError as exc:
-        raise _counted(metrics, exc) from exc
+        raise exc.counted(metrics) from exc
     checked = await check_event(
         body, received_at=utc_now(), settings=settings, links=links, metrics=metrics
     )
@@ -236,7 +230,7 @@ async def report_conversion_batch(
     try:
         events = batch_events(parse_json_body(await request.body()), "conversions")
     except ApiError as exc:
-        raise _counted(metrics, exc) from exc
+        raise exc.counted(metrics) from exc
     received_at = utc_now()
     # The scalar checker: measured ~2x faster than the Polars one at 500 rows.
     results: list[dict[str, Any]] = []

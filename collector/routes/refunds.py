@@ -131,12 +131,6 @@ def check_event(
     )
 
 
-def _counted(metrics: Metrics, error: ApiError) -> ApiError:
-    """`error`, its problems counted as rejections."""
-    metrics.count_rejected(error.problems)
-    return error
-
-
 @router.post(
     "",
     status_code=202,
@@ -155,7 +149,7 @@ async def report_refund(
     try:
         body = parse_object_body(await request.body())
     except ApiError as exc:
-        raise _counted(metrics, exc) from exc
+        raise exc.counted(metrics) from exc
     checked = check_event(body, received_at=utc_now(), settings=settings, metrics=metrics)
     if checked.row is None:
         raise ApiError(422, checked.problems)
@@ -188,7 +182,7 @@ async def report_refund_batch(
     try:
         events = batch_events(parse_json_body(await request.body()), "refunds")
     except ApiError as exc:
-        raise _counted(metrics, exc) from exc
+        raise exc.counted(metrics) from exc
     received_at = utc_now()
     results: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
