@@ -23,6 +23,7 @@ from collector.routes import (
     health,
     read,
     redirect,
+    refunds,
     report,
     tracker,
 )
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the collector; settings are read from the environment when not given."""
     app = FastAPI(
         title="convtrack collector",
-        summary="Campaign link redirects, conversion intake and the read API.",
+        summary="Campaign link redirects, conversion and refund intake, and the read API.",
         lifespan=lifespan,
         # The router's slash redirect builds its Location from the request's Host header;
         # a path with a trailing slash is a 404 that says so instead.
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tracker,
         redirect,
         conversions,
+        refunds,
         cleanup,
         campaign_links,
         admin,

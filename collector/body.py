@@ -12,6 +12,7 @@ from typing import Any
 from collector.errors import ApiError
 from collector.jsontext import parse_json
 from collector.validation.problems import Problem
+from collector.validation.rules import MAX_BATCH_EVENTS
 
 
 def invalid_body(message: str, field: str | None = None) -> ApiError:
@@ -33,3 +34,22 @@ def parse_object_body(raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise invalid_body("the request body must be a JSON object {...}")
     return body
+
+
+def batch_events(body: Any, noun: str) -> list[Any]:
+    """The `events` of a batch body (`noun`: what they are), or a 422 that says what is
+    wrong with the body."""
+    events = body.get("events") if isinstance(body, dict) else None
+    if not isinstance(events, list):
+        raise invalid_body(f'the body must be {{"events": [ ...{noun}... ]}}', "events")
+    if len(events) > MAX_BATCH_EVENTS:
+        raise ApiError(
+            422,
+            Problem(
+                "too_many_events",
+                "events",
+                f"a batch holds at most {MAX_BATCH_EVENTS} events, this one {len(events)}; "
+                "split it",
+            ),
+        )
+    return events

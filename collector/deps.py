@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from collector.auth import check_bearer
+from collector.auth import check_bearer, check_bearer_any
 from collector.errors import ApiError
 from collector.links import LinkRegistry
 from collector.observability import Metrics
@@ -61,8 +61,21 @@ async def require_reader(settings: SettingsDep, credentials: BearerDep) -> None:
     check_bearer(credentials, settings.read_token, "CONVTRACK_READ_TOKEN")
 
 
+async def require_refunder(settings: SettingsDep, credentials: BearerDep) -> None:
+    """The refund intake: the merchant's back office (its own token) or an admin; never a
+    browser, which holds neither (docs/api.md#refunds)."""
+    check_bearer_any(
+        credentials,
+        {
+            "CONVTRACK_REFUND_TOKEN": settings.refund_token,
+            "CONVTRACK_ADMIN_TOKEN": settings.admin_token,
+        },
+    )
+
+
 AdminDep = Depends(require_admin)
 ReaderDep = Depends(require_reader)
+RefunderDep = Depends(require_refunder)
 
 
 async def rate_limit(request: Request, metrics: MetricsDep) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,6 +14,9 @@ from starlette.requests import ClientDisconnect
 
 from collector.storage import StoreUnavailable, UnstorableRow
 from collector.validation.problems import Problem
+
+if TYPE_CHECKING:
+    from collector.observability import Metrics
 
 
 class ApiError(Exception):
@@ -27,6 +31,11 @@ class ApiError(Exception):
         self.status_code = status_code
         self.problems = [problems] if isinstance(problems, Problem) else list(problems)
         self.headers = headers
+
+    def counted(self, metrics: Metrics) -> ApiError:
+        """This error, its problems counted as rejections in `metrics`."""
+        metrics.count_rejected(self.problems)
+        return self
 
 
 class ProblemOut(BaseModel):

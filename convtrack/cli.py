@@ -142,14 +142,18 @@ def import_(
         Path, typer.Argument(exists=True, dir_okay=False, help="JSON lines or Parquet.")
     ],
     stream: Annotated[
-        str | None, typer.Option(help="clicks or conversions (default: told by the columns).")
+        str | None,
+        typer.Option(
+            help="clicks, conversions or refunds (default: told by the columns: clicked_at, "
+            "converted_at, refunded_at)."
+        ),
     ] = None,
 ) -> None:
-    """Import historical clicks or conversions, with their own timestamps."""
-    from collector.ingest.importer import import_file
+    """Import historical clicks, conversions or refunds, with their own timestamps."""
+    from collector.ingest.importer import IMPORTABLE, import_file
 
-    if stream not in (None, "clicks", "conversions"):
-        raise typer.BadParameter("--stream must be 'clicks' or 'conversions'")
+    if stream is not None and stream not in IMPORTABLE:
+        raise typer.BadParameter("--stream must be " + ", ".join(map(repr, IMPORTABLE)))
     settings = _settings()
     try:
         result = import_file(file, stream=stream, settings=settings)

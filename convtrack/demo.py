@@ -3,9 +3,12 @@
 Starts the collector on a free loopback port, registers links for a handful of videos,
 imports about 60 days of history through the admin import API, sends today's traffic
 through the real redirect and conversion endpoints (bots, retries, bad payloads and
-all; viewers who came through several videos' links), runs the Dagster pipeline, prints
-the funnel and revenue per video and each attribution model's revenue per video side by
-side, and ends with the path of the HTML report the pipeline wrote.
+all; viewers who came through several videos' links), refunds some purchases through the
+merchant's refund endpoints, runs the Dagster pipeline, prunes past retention, sends one
+refund of a purchase whose click the prune removed and runs the pipeline again; prints
+the funnel and revenue per video, gross, refunded and net revenue per video, and each
+attribution model's revenue per video side by side, and ends with the path of the HTML
+report the pipeline wrote.
 """
 
 from __future__ import annotations
@@ -28,7 +31,15 @@ from rich.table import Table
 from convtrack.collector_process import free_port, running_collector
 from convtrack.core.settings import Settings
 from convtrack.report import report_path
-from convtrack.traffic import BOT_AGENTS, HUMAN_AGENTS, MULTI_TOUCH_SHARE, Story, build_story
+from convtrack.traffic import (
+    BOT_AGENTS,
+    HUMAN_AGENTS,
+    MULTI_TOUCH_SHARE,
+    RefundPlan,
+    Story,
+    build_story,
+    plan_refunds,
+)
 
 DEMO_MARKER = ".convtrack-demo"
 IMPORT_CHUNK = 100  # events per admin import request: keeps each body small
@@ -155,6 +166,21 @@ def live_traffic(client: httpx.Client, story: Story, link_ids: dict[str, str]) -
     return tally
 
 
+def send_refunds(client: httpx.Client, refunds: list[dict]) -> Counter:
+    """The merchant's back office, with the refund token: the first refund alone through
+    POST /api/refunds (and its retry), the rest through the batch form."""
+    tally: Counter = Counter()
+    single, rest = refunds[:2], refunds[2:]
+    for body in single:
+        tally[f"refund:{client.post('/api/refunds', json=body).status_code}"] += 1
+    if rest:
+        resp = client.post("/api/refunds/batch", json={"events": rest})
+        resp.raise_for_status()
+        for result in resp.json()["results"]:
+            tally[f"refund (batch):{result['status']}"] += 1
+    return tally
+
+
 def _redirect(client: httpx.Client, short_code: str, agent: str, tally: Counter) -> dict | None:
     """A click through the real redirect; the touch it made, or None when refused."""
     resp = client.get(f"/c/{short_code}", headers={"User-Agent": agent})
@@ -191,7 +217,9 @@ def print_results(settings: Settings) -> None:
         ledger = con.execute(
             "select reason, count(*) from fct_unattributed_conversions group by 1 order by 2 desc"
         ).fetchall()
-        (as_of,) = con.execute("select as_of from _meta").fetchone()
+        result = con.execute("select * from _meta")
+        meta = dict(zip([d[0] for d in result.description], result.fetchone(), strict=True))
+        as_of, retained_since = meta["as_of"], meta.get("retained_since")
     table = Table(title=f"Funnel and revenue per video, as of {as_of}")
     for col in (
         "video",
@@ -220,7 +248,11 @@ def print_results(settings: Settings) -> None:
             f"{(rate or 0):.1%}",
         )
     console.print(table)
-    console.print("Not credited: " + (", ".join(f"{reason} {n}" for reason, n in ledger) or "none"))
+    # The ledger is row-level: after a prune it covers the conversions retention keeps.
+    kept = f" (of the conversions kept since {retained_since})" if retained_since else ""
+    console.print(
+        f"Not credited{kept}: " + (", ".join(f"{reason} {n}" for reason, n in ledger) or "none")
+    )
     print_model_comparison(settings)
 
 
@@ -272,17 +304,23 @@ def run_demo(settings: Settings) -> int:
     prepare_data_dir(data_dir)
     port = free_port()
     admin, reader = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    refunder = secrets.token_urlsafe(16)
     env = {
         **os.environ,
         "CONVTRACK_DATA_DIR": str(data_dir),
         "CONVTRACK_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "CONVTRACK_ADMIN_TOKEN": admin,
         "CONVTRACK_READ_TOKEN": reader,
+        # The merchant's back office sends refunds with its own token (docs/api.md#refunds).
+        "CONVTRACK_REFUND_TOKEN": refunder,
         # One machine plays every visitor here, from one IP: no per-IP limit.
         "CONVTRACK_RATE_LIMIT_PER_IP": "0",
     }
     today = dt.datetime.now(dt.UTC).date()
     story = build_story(today)
+    from orchestration.retention import retention_cutoff
+
+    refunds = plan_refunds(story, today, retention_cutoff(today, settings.retention_days))
     started = time.monotonic()
     console.rule("convtrack demo")
     with running_collector(env, port, data_dir / "collector.log") as base:
@@ -296,6 +334,8 @@ def run_demo(settings: Settings) -> int:
             )
             tally = import_history(client, story, link_ids)
             tally += live_traffic(client, story, link_ids)
+            with _refund_client(base, refunder) as office:
+                tally += send_refunds(office, refunds.before_prune)
             # The collector acknowledges once events are in its fsync'ed log; turn the
             # log into Parquet now rather than at its next rotation, for the pipeline.
             client.post("/api/admin/flush").raise_for_status()
@@ -308,8 +348,13 @@ def run_demo(settings: Settings) -> int:
         if run is None or not run.success:
             console.print("[red]the pipeline failed; see the log above[/red]")
             return 1
+        if refunds.after_prune is not None and not refund_after_prune(
+            settings, base, admin, refunder, refunds, today
+        ):
+            return 1
         console.rule("results")
         print_results(settings)
+        print_net_revenue(settings, refunds)
         console.print(
             "The imported history planted: "
             + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in story.planted.items())
@@ -346,6 +391,102 @@ def run_demo(settings: Settings) -> int:
     # Last, alone on its line: the path a script or a reader takes from the output.
     console.print(_rel(report), soft_wrap=True)
     return 0
+
+
+def _refund_client(base: str, token: str) -> httpx.Client:
+    return httpx.Client(base_url=base, timeout=60, headers={"Authorization": f"Bearer {token}"})
+
+
+def refund_after_prune(
+    settings: Settings, base: str, admin: str, refunder: str, refunds: RefundPlan, today: dt.date
+) -> bool:
+    """Retention, as `convtrack pipeline prune` applies it; then a refund of a purchase
+    whose click it removed, and the pipeline again: the refund still counts against the
+    purchase's link (the prune kept the order's facts, docs/rules.md#refunds). False when
+    a run failed."""
+    from orchestration.run import run_pipeline, run_prune
+
+    console.rule("retention, then a late refund")
+    started = time.monotonic()
+    pruned = run_prune(settings, today)
+    if not pruned.success:
+        console.print("[red]the prune failed; see the log above[/red]")
+        return False
+    console.print(f"prune run {pruned.run_id}: row-level data before {pruned.cutoff} removed")
+    with _refund_client(base, refunder) as client:
+        tally = send_refunds(client, [refunds.after_prune])
+    with httpx.Client(base_url=base, timeout=60) as client:
+        flushed = client.post("/api/admin/flush", headers={"Authorization": f"Bearer {admin}"})
+        flushed.raise_for_status()
+    console.print(
+        f"refund of order {refunds.after_prune['order_id']} (its click is past retention): "
+        + ", ".join(f"{k} {n}" for k, n in sorted(tally.items()))
+    )
+    run = run_pipeline(settings, today)
+    if run is None or not run.success:
+        console.print("[red]the pipeline failed; see the log above[/red]")
+        return False
+    console.print(
+        f"the prune, the late refund and the second run took {time.monotonic() - started:.0f} s"
+    )
+    return True
+
+
+def print_net_revenue(settings: Settings, refunds: RefundPlan) -> None:
+    """Gross revenue, refunds and net revenue per video (`mart_video_revenue`), the refund
+    ledger by reason, and where the refund sent after the prune was credited."""
+    with duckdb.connect(str(settings.published_path), read_only=True) as con:
+        rows = con.execute(
+            """
+            select coalesce(t.title, ''), v.youtube_video_id, v.purchases, v.revenue,
+                   v.refunded_revenue, v.net_revenue, v.refund_rate
+            from mart_video_revenue as v
+            left join (
+                select youtube_video_id, string_agg(distinct campaign_name, ', ') as title
+                from dim_campaign_links
+                group by youtube_video_id
+            ) as t
+                on v.youtube_video_id is not distinct from t.youtube_video_id
+            order by v.net_revenue desc, v.youtube_video_id
+            """
+        ).fetchall()
+        ledger = con.execute(
+            "select reason, count(*), sum(uncredited_amount) from fct_unattributed_refunds "
+            "group by 1 order by 1"
+        ).fetchall()
+        late = None
+        if refunds.after_prune is not None:
+            late = con.execute(
+                "select l.short_code, r.credited_amount from fct_refunds r "
+                "join dim_campaign_links l using (campaign_link_id) where r.event_id = ?",
+                [refunds.after_prune["event_id"]],
+            ).fetchone()
+    table = Table(title="Gross, refunded and net revenue per video")
+    for col in ("video", "id", "purchases", "gross", "refunds", "net", "refund rate"):
+        table.add_column(col, justify="left" if col in ("video", "id") else "right")
+    for title, video, purchases, gross, refunded, net, rate in rows:
+        table.add_row(
+            title,
+            video or "",
+            str(purchases),
+            f"{gross:,.2f}",
+            f"{refunded:,.2f}",
+            f"{net:,.2f}",
+            "n/a" if rate is None else f"{rate:.1%}",
+        )
+    console.print(table)
+    console.print(
+        f"Amounts in {settings.currency}. Refunds sent: "
+        + ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in refunds.planted.items())
+    )
+    console.print(
+        "Refunds not credited: "
+        + (", ".join(f"{reason} {n} ({amount:,.2f})" for reason, n, amount in ledger) or "none")
+    )
+    if late is not None:
+        console.print(
+            f"The refund sent after the prune counts against link {late[0]}: {late[1]:,.2f}"
+        )
 
 
 def _sample_tracking_id(settings: Settings) -> str | None:

@@ -17,6 +17,7 @@ import math
 import random
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import uuid_utils
 
@@ -311,3 +312,127 @@ def _poisson(rng: random.Random, lam: float) -> int:
         if p <= limit:
             return k
         k += 1
+
+
+@dataclass
+class RefundPlan:
+    """The merchant's refunds of the story's purchases (docs/rules.md#refunds), as the
+    back office sends them to POST /api/refunds: `before_prune` with the rest of the
+    traffic; `after_prune`, one refund of a purchase whose click retention removes, sent
+    after a prune. `planted`: what each kind of refund is, for the demo to say."""
+
+    before_prune: list[dict] = field(default_factory=list)
+    after_prune: dict | None = None
+    planted: dict[str, int] = field(default_factory=dict)
+
+
+def _credited_purchases(story: Story) -> list[dict]:
+    """Purchases the warehouse will credit, told from the story by hand: a human click
+    of the same link before it, within the window, the only event of its order."""
+    clicks = {c["tracking_id"]: c for c in story.clicks}
+    per_order: dict[str, set[str]] = {}
+    for conv in story.conversions:
+        if conv["order_id"]:
+            per_order.setdefault(conv["order_id"], set()).add(conv["event_id"])
+    credited = []
+    for conv in story.conversions:
+        click = clicks.get(conv["tracking_id"])
+        if conv["event_type"] != "purchase" or click is None:
+            continue
+        delay = dt.datetime.fromisoformat(conv["converted_at"]) - dt.datetime.fromisoformat(
+            click["clicked_at"]
+        )
+        if (
+            click["user_agent"] in HUMAN_AGENTS
+            and click["short_code"] == conv["short_code"]
+            and dt.timedelta(0) <= delay <= dt.timedelta(days=29)
+            and len(per_order[conv["order_id"]]) == 1
+        ):
+            credited.append(conv)
+    return credited
+
+
+def plan_refunds(
+    story: Story, today: dt.date, retention_cutoff: dt.date, seed: int = 9
+) -> RefundPlan:
+    """Refund some of the story's purchases: in full, in part (one order twice), one
+    sent twice with the same event_id, one asking back more than the order's revenue, one
+    of an order never sold, and one of a purchase whose click is older than
+    `retention_cutoff` (sent after the prune). Drawn from its own generator, so the rest
+    of the story stays as it was."""
+    rng = random.Random(seed)
+    now = dt.datetime.combine(today, dt.time(), dt.UTC)
+    purchases = _credited_purchases(story)
+    kept = [
+        p
+        for p in purchases
+        if dt.datetime.fromisoformat(p["converted_at"]).date() >= retention_cutoff
+    ]
+    pruned = [
+        p
+        for p in purchases
+        if dt.datetime.fromisoformat(p["converted_at"]).date()
+        < retention_cutoff - dt.timedelta(days=2)
+    ]
+    rng.shuffle(kept)
+    plan = RefundPlan(
+        planted=dict.fromkeys(["full", "partial", "retried", "over", "never_sold"], 0)
+    )
+
+    def refund(purchase: dict, amount: Decimal, reason: str | None, days_after: float) -> dict:
+        # `days_after` the purchase; a purchase too recent for that is refunded before
+        # today, later the more days were asked (so one order's refunds keep their order).
+        bought = dt.datetime.fromisoformat(purchase["converted_at"])
+        at = bought + dt.timedelta(days=days_after)
+        if at >= now:
+            at = bought + (now - bought) * (days_after / 10)
+        body = {
+            "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "order_id": purchase["order_id"],
+            "amount": f"{amount:.2f}",
+            "refunded_at": _iso(at),
+        }
+        if reason:
+            body["reason"] = reason
+        plan.before_prune.append(body)
+        return body
+
+    reasons = ["changed mind", "arrived damaged", "wrong size", None]
+    # First: one refund and its retry (the same event_id, counted once).
+    retried = refund(kept[7], Decimal(kept[7]["revenue_amount"]) / 2, "retried", 2)
+    plan.before_prune.append(dict(retried))
+    plan.planted["retried"] += 1
+    for purchase in kept[:4]:  # in full
+        refund(
+            purchase, Decimal(purchase["revenue_amount"]), rng.choice(reasons), rng.uniform(1, 9)
+        )
+        plan.planted["full"] += 1
+    for purchase in kept[4:7]:  # in part; the first of them twice
+        revenue = Decimal(purchase["revenue_amount"])
+        refund(purchase, (revenue * Decimal("0.4")).quantize(Decimal("0.01")), "partial", 1)
+        plan.planted["partial"] += 1
+        if purchase is kept[4]:
+            refund(purchase, (revenue * Decimal("0.25")).quantize(Decimal("0.01")), "partial", 3)
+            plan.planted["partial"] += 1
+    over = kept[8]
+    refund(over, Decimal(over["revenue_amount"]) / 2, "partial", 1)
+    refund(over, Decimal(over["revenue_amount"]), "chargeback", 4)  # the second half too much
+    plan.planted["over"] += 1
+    plan.before_prune.append(
+        {
+            "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "order_id": f"ord-never-sold-{rng.getrandbits(24):06x}",
+            "amount": "19.00",
+            "reason": "refunded by mistake",
+        }
+    )
+    plan.planted["never_sold"] += 1
+    if pruned:
+        late = rng.choice(pruned)
+        plan.after_prune = {
+            "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "order_id": late["order_id"],
+            "amount": late["revenue_amount"],
+            "reason": "returned after 30 days",
+        }
+    return plan

@@ -53,6 +53,10 @@ class Story:
     # event_id -> model -> link -> revenue credited, labelled by hand, for the conversions
     # with touches; any other credited conversion gives all to its own link, every model.
     split: dict[str, dict[str, dict[str, Decimal]]] = field(default_factory=dict)
+    refunds: list[dict] = field(default_factory=list)
+    # refund event_id -> (the purchase it is credited against or None, the part credited,
+    # the ledger's reason for the rest or None): labelled by hand (docs/rules.md#refunds).
+    refund_verdict: dict[str, tuple[dict | None, Decimal, str | None]] = field(default_factory=dict)
 
     def click(self, link: str, at: dt.datetime, *, bot: bool = False) -> str:
         tracking = uuid7_at(at)
@@ -88,6 +92,51 @@ class Story:
                 model: {k: Decimal(v) for k, v in per_link.items()}
                 for model, per_link in split.items()
             }
+
+    def refund(
+        self, order_id: str, amount: str, at: dt.datetime, *, credited: str, reason=None
+    ) -> None:
+        """A refund of `order_id` at `at`; `credited`: the part credited against the
+        order's purchase, by hand; `reason`: the ledger's for the rest."""
+        event_id = str(uuid.uuid4())
+        self.refunds.append(
+            dict(event_id=event_id, order_id=order_id, amount=Decimal(amount), currency="USD",
+                 reason="by hand", refunded_at=at, received_at=at + dt.timedelta(seconds=3),
+                 source="import")
+        )  # fmt: skip
+        purchase = next((c for c in self.credited() if c["order_id"] == order_id), None)
+        self.refund_verdict[event_id] = (purchase, Decimal(credited), reason)
+
+    def purchase(self, link: str, at: dt.datetime) -> dict:
+        """The purchase of `link` converted at `at`."""
+        return next(
+            c for c in self.conversions if c["campaign_link_id"] == link and c["converted_at"] == at
+        )
+
+    def refunded(self, link: str | None = None, video: str | None = None) -> Decimal:
+        """What credited refunds took back from `link` (or `video`, or all): by hand."""
+        return sum(
+            (
+                credited
+                for purchase, credited, _ in self.refund_verdict.values()
+                if purchase is not None
+                and (link is None or purchase["campaign_link_id"] == link)
+                and (video is None or LINKS[purchase["campaign_link_id"]][1] == video)
+            ),
+            Decimal("0.00"),
+        )
+
+    def refunded_between(self, start: dt.date, end: dt.date) -> Decimal:
+        """What credited refunds took back from the purchases of days start..end (the
+        accrual view: a refund counts on its purchase's day)."""
+        return sum(
+            (
+                credited
+                for purchase, credited, _ in self.refund_verdict.values()
+                if purchase is not None and start <= purchase["converted_at"].date() <= end
+            ),
+            Decimal("0.00"),
+        )
 
     def model_revenue(self, model: str, video: str | None = None) -> Decimal:
         """Revenue `model` credits to the links of `video` (or all), over all time: the
@@ -170,6 +219,20 @@ def story() -> Story:
     s.convert(p1, DESK, "purchase", day(39), "10.00")
     p2 = s.click(CHAIR, day(45))
     s.convert(p2, CHAIR, "purchase", day(5), "7.00", verdict="window_expired")
+    # Refunds (docs/rules.md#refunds). DESK's 49.99 in two parts, the second more than
+    # what is left: 29.99 credited, 10.01 over.
+    desk = s.purchase(DESK, day(5, 14))["order_id"]
+    s.refund(desk, "20.00", day(3), credited="20.00")
+    s.refund(desk, "40.00", day(2), credited="29.99", reason="exceeds_order_revenue")
+    # CHAIR's 20.00, in part; the previous period's DESK purchase in full, refunded in
+    # this period (cash here, accrual there); the 30.00 path, half.
+    s.refund(s.purchase(CHAIR, day(20, 13))["order_id"], "5.00", day(19), credited="5.00")
+    s.refund(s.purchase(DESK, day(39))["order_id"], "10.00", day(25), credited="10.00")
+    s.refund(s.purchase(DESK, day(12, 6))["order_id"], "15.00", day(10), credited="15.00")
+    # Orders never credited: the purchase of the wrong link, and one never sold.
+    mismatch = s.purchase(CHAIR, day(9))["order_id"]
+    s.refund(mismatch, "3.00", day(8), credited="0.00", reason="order_not_credited")
+    s.refund("o-never-sold", "7.77", day(4), credited="0.00", reason="order_not_credited")
     return s
 
 
@@ -197,7 +260,7 @@ def build(data_dir: Path, s: Story | None, monkeypatch) -> Settings:
     settings = Settings(data_dir=data_dir)
     streams = {"campaign_links": link_rows(day(70))}
     if s is not None:
-        streams |= {"clicks": s.clicks, "conversions": s.conversions}
+        streams |= {"clicks": s.clicks, "conversions": s.conversions, "refunds": s.refunds}
     write_streams(settings.raw_dir, streams)
     run = run_pipeline(settings, AS_OF, instance=DagsterInstance.ephemeral(), log_level="WARNING")
     assert run is not None and run.success

@@ -1,8 +1,10 @@
-"""Import historical clicks or conversions through the same rules as the API, vectorised.
+"""Import historical clicks, conversions or refunds through the same rules as the API,
+vectorised.
 
 Used by `POST /api/admin/import` and by `convtrack import FILE`. Rows keep their own
-`clicked_at` / `converted_at`, within the accepted range (`times.EventTimeRange`); the
-attribution window is checked against that time, not now. Good rows are written even
+`clicked_at` / `converted_at` / `refunded_at`, within the accepted range
+(`times.EventTimeRange`); the attribution window is checked against that time, not now.
+A refund without a time was refunded when it is received, as through the API. Good rows are written even
 when others are refused; each refusal is reported with its row number, code, field and
 message.
 
@@ -37,6 +39,7 @@ from collector.storage import ParquetRawEventStore, RawEventStore
 from collector.validation.columns import (
     CLICK_FIELDS,
     CONVERSION_FIELDS,
+    REFUND_FIELDS,
     ensure_fields,
     rows_to_frame,
     touches_column,
@@ -50,15 +53,26 @@ from collector.validation.rules import (
     UUID_RE,
 )
 from collector.validation.scalar import check_touches
-from collector.validation.vectorised import Check, click_checks, conversion_checks
+from collector.validation.vectorised import (
+    Check,
+    click_checks,
+    conversion_checks,
+    refund_checks,
+)
 from convtrack.core.raw_schema import EVENT_TIME, SCHEMAS, touches_json
 from convtrack.core.settings import Settings
 
 FIELDS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "clicks": CLICK_FIELDS,
     "conversions": CONVERSION_FIELDS,
+    "refunds": REFUND_FIELDS,
 }
 IMPORTABLE = tuple(FIELDS)
+# Streams whose rows may leave their time out: it is then the time they are received
+# (docs/rules.md#refunds). The others' time is required.
+TIME_OPTIONAL = frozenset({"refunds"})
+# Money columns: read from Parquet numbers as from JSON numbers.
+MONEY_FIELDS = frozenset({"revenue_amount", "amount"})
 
 # Rows per batch of a file. Peak memory per row of a batch was measured at about 2 KB
 # (Parquet clicks) to 4.5 KB (JSON lines conversions, as Python objects): a batch costs
@@ -142,8 +156,9 @@ def detect_stream(columns: Iterable[str]) -> str:
     found = [s for s in IMPORTABLE if EVENT_TIME[s] in names]
     if len(found) != 1:
         raise ValueError(
-            "cannot tell whether this is clicks (a clicked_at column) or conversions "
-            "(a converted_at column); name the stream explicitly"
+            "cannot tell whether this is clicks (a clicked_at column), conversions "
+            "(a converted_at column) or refunds (a refunded_at column); name the stream "
+            "explicitly"
         )
     return found[0]
 
@@ -452,9 +467,9 @@ def _text_column(df: pl.DataFrame, name: str) -> tuple[pl.Expr, pl.Expr]:
             text = pl.lit(values.replace_strict(distinct, texts, default=None))
             return text, col.is_not_null() & text.is_null()
         return col.cast(pl.String), pl.lit(False)
-    if name == "revenue_amount" and dtype.is_float():
+    if name in MONEY_FIELDS and dtype.is_float():
         return pl.lit(_float_text(df, name)), pl.lit(False)
-    if (name == "revenue_amount" and (dtype.is_integer() or dtype.is_decimal())) or (
+    if (name in MONEY_FIELDS and (dtype.is_integer() or dtype.is_decimal())) or (
         name == "order_id" and dtype.is_integer()
     ):
         return col.cast(pl.String), pl.lit(False)
@@ -548,7 +563,13 @@ def import_frame(
         ~pl.col("_time_missing") & pl.col("_time_us").is_null()
     )
     time_checks = [
-        Check("missing_field", time_name, pl.col("_time_missing") & ~pl.col(f"_bad_{time_name}")),
+        Check(
+            "missing_field",
+            time_name,
+            pl.col("_time_missing")
+            & ~pl.col(f"_bad_{time_name}")
+            & pl.lit(stream not in TIME_OPTIONAL),
+        ),
         Check("invalid_timestamp", time_name, unreadable),
         Check(
             "event_time_out_of_range",
@@ -565,6 +586,8 @@ def import_frame(
             now=now,
             link_windows=link_windows,
         )
+    elif stream == "refunds":
+        field_checks = refund_checks(currency=settings.currency)
     else:
         field_checks = click_checks(link_ids=link_ids)
     # A row that is not an object has no fields to speak of: one problem is enough.
@@ -662,18 +685,25 @@ def _own_id(text: str | None) -> str | None:
 def _raw_rows(good: pl.DataFrame, stream: str, *, settings: Settings, now: dt.datetime):
     """Accepted rows in the raw schema, with their event ids."""
     time_name = EVENT_TIME[stream]
-    columns = {name: pl.col(name) for name in SCHEMAS[stream].names}
+    names = SCHEMAS[stream].names
+    columns = {name: pl.col(name) for name in names}
     columns |= {
-        c: pl.col(c).str.to_lowercase() for c in ("event_id", "tracking_id", "campaign_link_id")
+        c: pl.col(c).str.to_lowercase()
+        for c in ("event_id", "tracking_id", "campaign_link_id")
+        if c in names
     }
     columns |= {
-        time_name: pl.col("_time"),
+        # A row that may leave its time out and did (the only null left) gets `now`.
+        time_name: pl.col("_time").fill_null(pl.lit(now, dtype=pl.Datetime("us"))),
         "received_at": pl.lit(now, dtype=pl.Datetime("us")),
         "source": pl.lit("import"),
     }
     if stream == "conversions":
         columns["touches"] = pl.col("_touches")
         columns["revenue_amount"] = pl.col("revenue_amount").cast(pl.Decimal(10, 2))
+        columns["currency"] = pl.col("currency").str.to_uppercase().fill_null(settings.currency)
+    elif stream == "refunds":
+        columns["amount"] = pl.col("amount").cast(pl.Decimal(10, 2))
         columns["currency"] = pl.col("currency").str.to_uppercase().fill_null(settings.currency)
     else:
         columns["ip_address"] = truncate_ips(

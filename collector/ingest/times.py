@@ -9,6 +9,7 @@ as one. Inside the range the integer becomes a `Datetime("us")`, safe everywhere
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from functools import partial
 
@@ -45,6 +46,10 @@ class EventTimeRange:
 
     def contains(self, us: pl.Expr) -> pl.Expr:
         return us.is_between(micros(self.earliest), micros(self.latest))
+
+    def holds(self, us: int) -> bool:
+        """`contains`, for one time."""
+        return micros(self.earliest) <= us <= micros(self.latest)
 
     def describe(self) -> dict[str, str]:
         """The bounds as people read them, for the refusal message."""
@@ -108,3 +113,46 @@ def _typed_micros(col: pl.Expr, dtype: pl.DataType) -> pl.Expr | None:
     if isinstance(dtype, pl.Date):
         return col.cast(pl.Int64).clip(-_MAX_DAYS, _MAX_DAYS) * _US_PER_DAY
     return None  # a type no time can have
+
+
+# The ISO-8601 forms nearly every client sends, with each part in its range: read in Python,
+# in microseconds. The fields Polars would read differently from Python (a leap second, a
+# year 0, a lone digit, more than 6 decimals, spaces around) do not match, and go to Polars.
+_CANONICAL = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([01][0-9]|2[0-3]):([0-5][0-9]):([0-5][0-9])"
+    r"(?:\.([0-9]{1,6}))?(?:([zZ])|([+-])([01][0-9]|2[0-3]):?([0-5][0-9]))?",
+    re.ASCII,
+)
+_ASCII_DIGIT = re.compile("[0-9]")
+
+
+def text_micros(text: str) -> int | None:
+    """One event time given as text, as `epoch_micros` reads it (UTC microseconds since
+    1970; None when it cannot be read), for the single-event API.
+
+    The canonical forms are read here in microseconds; any other text is read by
+    `epoch_micros` itself, on a one-row frame (about a millisecond), so that the API and
+    the importer can never read the same text two ways.
+    """
+    if _ASCII_DIGIT.search(text) is None:
+        return None  # every format starts with a year in ASCII digits
+    match = _CANONICAL.fullmatch(text)
+    if match is not None:
+        year, month, day, hour, minute, second, frac, _z, sign, off_h, off_m = match.groups()
+        try:
+            moment = dt.datetime(
+                int(year),
+                int(month),
+                int(day),
+                int(hour),
+                int(minute),
+                int(second),
+                int((frac or "").ljust(6, "0")),
+            )
+        except ValueError:
+            pass  # a day the month lacks, or year 0: as Polars judges it
+        else:
+            # In integers: near the year 1 or 9999 the offset may cross Python's calendar.
+            offset = (int(off_h or 0) * 60 + int(off_m or 0)) * 60_000_000
+            return micros(moment) - offset if sign == "+" else micros(moment) + offset
+    return epoch_micros(pl.DataFrame({"t": [text]}, schema={"t": pl.String}), "t")[0]

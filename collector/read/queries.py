@@ -54,12 +54,36 @@ def retained_since(cur: duckdb.DuckDBPyConnection) -> dt.date | None:
     return rows[0].get("retained_since") if rows else None
 
 
+# The columns of `mart_conversion_funnel` the funnel answer reads, named in the query so
+# that a snapshot published by an older version fails there (503 snapshot_outdated), not
+# half-way through building an answer.
+LINK_COLUMNS = ("campaign_link_id", "short_code", "campaign_name", "youtube_video_id", "placement")
+FUNNEL_COUNT_COLUMNS = (
+    "clicks",
+    "bot_clicks",
+    "converting_clicks",
+    "conversions",
+    "newsletter_signups",
+    "course_enrollments",
+    "purchases",
+)
+FUNNEL_RATE_COLUMNS = (
+    "click_to_conversion_rate",
+    "newsletter_signup_rate",
+    "course_enrollment_rate",
+    "purchase_rate",
+)
+NET_COLUMNS = ("revenue", "refunded_revenue", "net_revenue", "refund_rate")
+FUNNEL_COLUMNS = LINK_COLUMNS + FUNNEL_COUNT_COLUMNS + FUNNEL_RATE_COLUMNS + NET_COLUMNS
+
+
 def funnel_row(cur: duckdb.DuckDBPyConnection, campaign_link_id: str) -> dict | None:
     """The link's row of `mart_conversion_funnel` (every link has one), or None when the
     snapshot knows no such link."""
     rows = _rows(
         cur,
-        "select * from {s}.main.mart_conversion_funnel where campaign_link_id = ?",
+        f"select {', '.join(FUNNEL_COLUMNS)} from {{s}}.main.mart_conversion_funnel "
+        "where campaign_link_id = ?",
         [campaign_link_id],
     )
     return rows[0] if rows else None
@@ -108,17 +132,30 @@ def attribution(cur: duckdb.DuckDBPyConnection, tracking_id: str) -> dict | None
     }
 
 
-def _link_fields(row: dict) -> dict:
+def _mart_net(row: dict) -> dict:
+    """Gross, refunded and net revenue and the refund rate of a mart's row, as the mart
+    has them (`revenue` is gross; docs/rules.md#refunds)."""
     return {
-        k: row[k]
-        for k in (
-            "campaign_link_id",
-            "short_code",
-            "campaign_name",
-            "youtube_video_id",
-            "placement",
-        )
+        "gross_revenue": money(row["revenue"] or 0),
+        "refunded_revenue": money(row["refunded_revenue"]),
+        "net_revenue": money(row["net_revenue"]),
+        "refund_rate": None if row["refund_rate"] is None else float(row["refund_rate"]),
     }
+
+
+def _net_between(gross: Decimal, refunded: Decimal) -> dict:
+    """The same four figures for sums over days, as the marts define them: net = gross -
+    refunded, the rate refunded / gross (null without gross revenue)."""
+    return {
+        "gross_revenue": money(gross),
+        "refunded_revenue": money(refunded),
+        "net_revenue": money(gross - refunded),
+        "refund_rate": _rate(refunded, gross),
+    }
+
+
+def _link_fields(row: dict) -> dict:
+    return {k: row[k] for k in LINK_COLUMNS}
 
 
 def funnel(row: dict) -> dict:
@@ -127,28 +164,10 @@ def funnel(row: dict) -> dict:
         **_link_fields(row),
         "from": None,
         "to": None,
-        **{
-            k: row[k]
-            for k in (
-                "clicks",
-                "bot_clicks",
-                "converting_clicks",
-                "conversions",
-                "newsletter_signups",
-                "course_enrollments",
-                "purchases",
-            )
-        },
+        **{k: row[k] for k in FUNNEL_COUNT_COLUMNS},
         "revenue": money(row["revenue"]),
-        **{
-            k: None if row[k] is None else float(row[k])
-            for k in (
-                "click_to_conversion_rate",
-                "newsletter_signup_rate",
-                "course_enrollment_rate",
-                "purchase_rate",
-            )
-        },
+        **{k: None if row[k] is None else float(row[k]) for k in FUNNEL_RATE_COLUMNS},
+        **_mart_net(row),
     }
 
 
@@ -172,6 +191,29 @@ def _daily(
         """,
         [campaign_link_id, start, start, end, end],
     )
+
+
+def _refunded_between(
+    cur: duckdb.DuckDBPyConnection,
+    campaign_link_id: str,
+    start: dt.date | None,
+    end: dt.date | None,
+) -> Decimal:
+    """What refunds took back from the link's purchases of the days start..end: the
+    accrual view of `agg_daily_link_refunds` (a refund charged to its purchase's day), so
+    net revenue over days is the revenue of those days' purchases less their refunds."""
+    rows = _rows(
+        cur,
+        """
+        select sum(accrual_refunded_revenue) as refunded
+        from {s}.main.agg_daily_link_refunds
+        where campaign_link_id = ?
+          and (cast(? as date) is null or metric_date >= cast(? as date))
+          and (cast(? as date) is null or metric_date <= cast(? as date))
+        """,
+        [campaign_link_id, start, start, end, end],
+    )
+    return Decimal(str(rows[0]["refunded"] or 0))
 
 
 def funnel_between(
@@ -199,6 +241,7 @@ def funnel_between(
     }
     for t, column in EVENT_TYPE_COLUMNS.items():
         answer[f"{column[:-1]}_rate"] = _rate(per_type[t], clicks)
+    answer |= _net_between(revenue, _refunded_between(cur, row["campaign_link_id"], start, end))
     return answer
 
 
@@ -208,24 +251,37 @@ def revenue_by_type(
     start: dt.date | None = None,
     end: dt.date | None = None,
 ) -> list[dict]:
-    """Conversions and revenue per conversion type: all time, or summed over start..end."""
+    """Conversions and revenue per conversion type, gross, refunded and net: all time, or
+    summed over start..end."""
     if start is None and end is None:
         rows = _rows(
             cur,
             """
-            select event_type, conversions, revenue, avg_revenue
+            select event_type, conversions, revenue, avg_revenue, refunded_revenue,
+                   net_revenue, refund_rate
             from {s}.main.mart_revenue_by_type
             where campaign_link_id = ?
             order by event_type
             """,
             [campaign_link_id],
         )
+        rows = [{**r, **_mart_net(r)} for r in rows]
     else:
-        rows = [
-            {**r, "avg_revenue": None if not r["conversions"] else r["revenue"] / r["conversions"]}
-            for r in _daily(cur, campaign_link_id, start, end)
-            if r["event_type"] != "click"
-        ]
+        # Refunds are taken back from purchases only (docs/rules.md#refunds).
+        refunded = _refunded_between(cur, campaign_link_id, start, end)
+        rows = []
+        for r in _daily(cur, campaign_link_id, start, end):
+            if r["event_type"] == "click":
+                continue
+            gross = Decimal(str(r["revenue"] or 0))
+            taken = refunded if r["event_type"] == "purchase" else Decimal(0)
+            rows.append(
+                {
+                    **r,
+                    "avg_revenue": None if not r["conversions"] else gross / r["conversions"],
+                    **_net_between(gross, taken),
+                }
+            )
         rows.sort(key=lambda r: r["event_type"])
     return [
         {
@@ -233,18 +289,21 @@ def revenue_by_type(
             "conversions": int(r["conversions"] or 0),
             "revenue": money(r["revenue"] or 0),
             "avg_revenue": money(r["avg_revenue"]),
+            **{k: r[k] for k in ("gross_revenue", "refunded_revenue", "net_revenue")},
+            "refund_rate": r["refund_rate"],
         }
         for r in rows
     ]
 
 
 def attribution_models(cur: duckdb.DuckDBPyConnection, campaign_link_id: str) -> list[dict]:
-    """Credited conversions and revenue per conversion type and attribution model
-    (`mart_attribution_models`); none for a link no credited conversion touched."""
+    """Credited conversions and revenue, refunded and net revenue per conversion type and
+    attribution model (`mart_attribution_models`); none for a link no credited conversion touched."""
     rows = _rows(
         cur,
         """
-        select event_type, attribution_model, credited_conversions, credited_revenue
+        select event_type, attribution_model, credited_conversions, credited_revenue,
+               refunded_revenue, net_revenue
         from {s}.main.mart_attribution_models
         where campaign_link_id = ?
         order by event_type, attribution_model
@@ -259,6 +318,8 @@ def attribution_models(cur: duckdb.DuckDBPyConnection, campaign_link_id: str) ->
                 Decimal(str(r["credited_conversions"])).quantize(_MILLIONTH)
             ),
             "credited_revenue": money(r["credited_revenue"]),
+            "refunded_revenue": money(r["refunded_revenue"]),
+            "net_revenue": money(r["net_revenue"]),
         }
         for r in rows
     ]

@@ -35,6 +35,16 @@ Share = Annotated[
 Rate = Annotated[
     float | None, Field(description="a fraction of human clicks; null when there were none")
 ]
+RefundRate = Annotated[
+    float | None,
+    Field(description="refunded_revenue / gross_revenue; null when gross revenue is 0"),
+]
+GrossRevenue = Annotated[Money, Field(description="revenue before refunds: the same as `revenue`")]
+RefundedRevenue = Annotated[
+    Money,
+    Field(description="what credited refunds took back (docs/rules.md#refunds)"),
+]
+NetRevenue = Annotated[Money, Field(description="gross_revenue - refunded_revenue")]
 
 
 class AttributedConversion(BaseModel):
@@ -68,7 +78,8 @@ class Attribution(BaseModel):
 
 
 class Funnel(BaseModel):
-    """A campaign link's funnel: clicks, conversions by type, revenue and rates."""
+    """A campaign link's funnel: clicks, conversions by type, revenue (gross, refunded and
+    net) and rates."""
 
     as_of: AsOf
     campaign_link_id: str
@@ -92,6 +103,13 @@ class Funnel(BaseModel):
     newsletter_signup_rate: Rate
     course_enrollment_rate: Rate
     purchase_rate: Rate
+    gross_revenue: GrossRevenue
+    refunded_revenue: RefundedRevenue = Field(
+        description="what credited refunds took back from the link's purchases; over days, "
+        "the refunds of the purchases of those days (the accrual view)"
+    )
+    net_revenue: NetRevenue
+    refund_rate: RefundRate
 
 
 class TypeRevenue(BaseModel):
@@ -101,6 +119,13 @@ class TypeRevenue(BaseModel):
     conversions: int
     revenue: Money
     avg_revenue: Money | None
+    gross_revenue: GrossRevenue
+    refunded_revenue: RefundedRevenue = Field(
+        description="what credited refunds took back (purchases only; 0 on other types); "
+        "over days, the refunds of the purchases of those days (the accrual view)"
+    )
+    net_revenue: NetRevenue
+    refund_rate: RefundRate
 
 
 class RevenueByType(BaseModel):
@@ -122,6 +147,11 @@ class ModelCredit(BaseModel):
     )
     credited_conversions: Share
     credited_revenue: Money
+    refunded_revenue: Money = Field(
+        description="the link's shares of the credited refunds of these conversions, each "
+        "split as its purchase's credit under the model (docs/rules.md#refunds)"
+    )
+    net_revenue: Money = Field(description="credited_revenue - refunded_revenue")
 
 
 class AttributionModels(BaseModel):

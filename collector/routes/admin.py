@@ -32,7 +32,9 @@ router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[AdminDep])
         },
         limit=MAX_BULK_BODY_BYTES,
         description=(
-            f"Each row's clicked_at / converted_at lies between {FIRST_DAY}T00:00:00Z and "
+            "Rows of clicks, conversions and refunds, each checked as by its own endpoint. "
+            f"Each row's clicked_at / converted_at / refunded_at (optional for a refund: "
+            f"the time it is received) lies between {FIRST_DAY}T00:00:00Z and "
             f"{MAX_EVENT_TIME_AHEAD.total_seconds() / 3600:g} hours ahead of the collector's "
             "clock, else that row is refused (event_time_out_of_range) and the others kept."
         ),
@@ -45,7 +47,8 @@ async def import_events(
     links: LinksDep,
     metrics: MetricsDep,
 ) -> dict[str, Any]:
-    """Import historical clicks and conversions with their own times; per-event results."""
+    """Import historical clicks, conversions and refunds with their own times; per-event
+    results."""
     raw = await request.body()
     await links.refresh()
     # Parsing up to a megabyte of JSON, validating and writing Parquet is CPU and disk
@@ -88,7 +91,8 @@ def _import_body(
             Problem(
                 "invalid_body",
                 unknown[0],
-                f"unknown key {unknown[0]!r}: the body holds 'clicks' and/or 'conversions'",
+                f"unknown key {unknown[0]!r}: the body holds "
+                + ", ".join(repr(s) for s in IMPORTABLE),
             ),
         )
     answer: dict[str, dict] = {"accepted": {}, "rejected": {}, "results": {}}

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from collector.body import invalid_body, parse_json_body, parse_object_body
+from collector.body import batch_events, parse_json_body, parse_object_body
 from collector.body_limit import json_request_body
 from collector.clock import utc_now
 from collector.deps import LinksDep, MetricsDep, RateLimitDep, SettingsDep, StoreDep
@@ -161,12 +161,6 @@ def _row(check: ConversionCheck, received_at: dt.datetime) -> dict[str, Any]:
     }
 
 
-def _counted(metrics: Metrics, error: ApiError) -> ApiError:
-    """`error`, its problems counted as rejections."""
-    metrics.count_rejected(error.problems)
-    return error
-
-
 @router.post(
     "",
     status_code=202,
@@ -190,7 +184,7 @@ async def report_conversion(
     try:
         body = parse_object_body(await request.body())
     except ApiError as exc:
-        raise _counted(metrics, exc) from exc
+        raise exc.counted(metrics) from exc
     checked = await check_event(
         body, received_at=utc_now(), settings=settings, links=links, metrics=metrics
     )
@@ -234,9 +228,9 @@ async def report_conversion_batch(
 ) -> JSONResponse:
     """Validate up to 500 conversions; store the good ones; answer per event."""
     try:
-        events = _batch_events(parse_json_body(await request.body()))
+        events = batch_events(parse_json_body(await request.body()), "conversions")
     except ApiError as exc:
-        raise _counted(metrics, exc) from exc
+        raise exc.counted(metrics) from exc
     received_at = utc_now()
     # The scalar checker: measured ~2x faster than the Polars one at 500 rows.
     results: list[dict[str, Any]] = []
@@ -264,21 +258,3 @@ async def report_conversion_batch(
         {"results": results, "accepted": len(rows), "rejected": len(events) - len(rows)},
         status_code=202,
     )
-
-
-def _batch_events(body: Any) -> list[Any]:
-    """The `events` of a batch body, or a 422 that says what is wrong with the body."""
-    events = body.get("events") if isinstance(body, dict) else None
-    if not isinstance(events, list):
-        raise invalid_body('the body must be {"events": [ ...conversions... ]}', "events")
-    if len(events) > MAX_BATCH_EVENTS:
-        raise ApiError(
-            422,
-            Problem(
-                "too_many_events",
-                "events",
-                f"a batch holds at most {MAX_BATCH_EVENTS} events, this one {len(events)}; "
-                "split it",
-            ),
-        )
-    return events

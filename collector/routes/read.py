@@ -40,6 +40,19 @@ def snapshot_reading(snapshot: SnapshotReader) -> Iterator[Reading]:
         ) from exc
     try:
         yield reading
+    except (duckdb.CatalogException, duckdb.BinderException) as exc:
+        # A snapshot published by an older version lacks a table or a column this
+        # collector reads (docs/api.md#read-api): the next pipeline run republishes it.
+        raise ApiError(
+            503,
+            Problem(
+                "snapshot_outdated",
+                None,
+                "the published snapshot was built by an older version and lacks what this "
+                "answer needs; the next `convtrack pipeline run` republishes it",
+            ),
+            {"Retry-After": "60"},
+        ) from exc
     finally:
         reading.cursor.close()
 

@@ -97,6 +97,16 @@ CLICK_FIELDS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+REFUND_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "event_id": _text,
+    "order_id": _order,
+    "amount": _number,
+    "currency": _text,
+    "reason": _text,
+    "refunded_at": _text,
+}
+
+
 def touches_text(value: Any) -> Any:
     """A conversion's `touches` as JSON text, which the importer reads back whole and checks
     with the scalar rules (a list of small objects has no column shape to vectorise).

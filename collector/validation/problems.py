@@ -8,6 +8,7 @@ from collector.validation.rules import (
     MAX_EVENT_DATA_BYTES,
     MAX_EVENT_TIME_AHEAD,
     MAX_ORDER_ID_CHARS,
+    MAX_REFUND_REASON_CHARS,
     MAX_REVENUE,
     MAX_TOUCHES,
     REVENUE_DECIMALS,
@@ -65,6 +66,15 @@ MESSAGES: dict[str, str] = {
     "invalid_order_id": (
         f"order_id must be a string of Unicode text or an integer, at most "
         f"{MAX_ORDER_ID_CHARS} characters"
+    ),
+    # Refunds (docs/rules.md#refunds).
+    "invalid_amount": "amount must be a number or a numeric string in plain notation, e.g. 19.99",
+    "amount_not_positive": "amount, the sum refunded, must be greater than 0, e.g. 19.99",
+    "amount_precision": f"amount may have at most {REVENUE_DECIMALS} decimal places, e.g. 19.99",
+    "amount_too_large": f"amount may be at most {MAX_REVENUE:,}",
+    "invalid_reason": (
+        f"reason, when given, must be a string of Unicode text of at most "
+        f"{MAX_REFUND_REASON_CHARS} characters"
     ),
     "invalid_touches": (
         f"touches, when given, must be a list of at most {MAX_TOUCHES} objects "

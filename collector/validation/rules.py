@@ -48,6 +48,9 @@ MAX_BATCH_EVENTS = 500
 
 # order_id: merchants' order numbers are short; a long one is a mistake or an attack.
 MAX_ORDER_ID_CHARS = 128
+# A refund's reason (docs/rules.md#refunds): the back office's short note ("damaged on
+# arrival"), free text. Long enough for a sentence or two; a page of text is no reason.
+MAX_REFUND_REASON_CHARS = 500
 # Headers the redirect records are truncated to these lengths, never refused: the viewer
 # must reach the landing page whatever the browser sends. Imports are truncated alike.
 MAX_USER_AGENT_CHARS = 1024

@@ -1,7 +1,8 @@
-"""The scalar validator: one conversion as parsed from a request body, in microseconds.
+"""The scalar validator: one conversion or refund as parsed from a request body, in
+microseconds.
 
-Keep it in step with `vectorised.py`: a property test checks they give the same codes,
-fields and order for any event.
+Keep it in step with `vectorised.py` and the importer: property tests check they give
+the same codes, fields and order for any event.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from collector.ingest.times import EventTimeRange, text_micros
 from collector.jsontext import compact_json
 from collector.validation.problems import Problem, problem
 from collector.validation.rules import (
     MAX_EVENT_DATA_BYTES,
     MAX_EVENT_TIME_AHEAD,
     MAX_ORDER_ID_CHARS,
+    MAX_REFUND_REASON_CHARS,
     MAX_REVENUE,
     MAX_TOUCHES,
     NUMERIC_RE,
@@ -263,5 +266,107 @@ def check_conversion(
         "order_id": order_id,
         "event_data": event_data,
         "touches": touches_json(touches),
+    }
+    return check
+
+
+@dataclass(slots=True)
+class RefundCheck:
+    """Problems (refusal), and the normalised values of an accepted refund."""
+
+    problems: list[Problem] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def _event_time(
+    name: str, value: object, times: EventTimeRange, out: list[Problem]
+) -> dt.datetime | None:
+    """An optional event time given as ISO-8601 text, as the importer reads it
+    (collector/ingest/times.py): naive UTC, within `times`."""
+    if value is None:
+        return None
+    us = text_micros(value) if isinstance(value, str) and is_unicode_text(value) else None
+    if us is None:
+        out.append(problem("invalid_timestamp", name))
+        return None
+    if not times.holds(us):
+        out.append(problem("event_time_out_of_range", name, **times.describe()))
+        return None
+    return _EPOCH + dt.timedelta(microseconds=us)
+
+
+def check_refund(
+    body: dict[str, Any],
+    *,
+    currency: str,
+    received_at: dt.datetime,
+    now: dt.datetime | None = None,
+) -> RefundCheck:
+    """Apply every validation rule to one refund (docs/rules.md#refunds); `received_at` is
+    naive UTC, and the refund's time when it names none.
+
+    `now` is the collector's clock (default: `received_at`). Whether the order exists is
+    not the collector's to judge: the warehouse is the authority, and orders may be
+    imported later.
+    """
+    check = RefundCheck()
+    out = check.problems
+    get = body.get
+
+    # The time first, as the importer checks every row's time before its fields.
+    times = EventTimeRange.as_of(received_at if now is None else now)
+    refunded_at = _event_time("refunded_at", get("refunded_at"), times, out)
+    event_id = _uuid_field("event_id", get("event_id"), False, out)
+
+    order_id = get("order_id")
+    if order_id is None or order_id == "":
+        out.append(problem("missing_field", "order_id"))
+    elif isinstance(order_id, bool) or not isinstance(order_id, int | str):
+        out.append(problem("invalid_order_id", "order_id"))
+    else:
+        order_id = str(order_id)
+        if len(order_id) > MAX_ORDER_ID_CHARS or not is_unicode_text(order_id):
+            out.append(problem("invalid_order_id", "order_id"))
+
+    raw_amount = get("amount")
+    amount = None
+    if raw_amount is None:
+        out.append(problem("missing_field", "amount"))
+    else:
+        amount = parse_revenue(raw_amount)
+        if amount is None:
+            out.append(problem("invalid_amount", "amount"))
+        else:
+            if decimal_places(amount) > REVENUE_DECIMALS:
+                out.append(problem("amount_precision", "amount"))
+            if amount > MAX_REVENUE:
+                out.append(problem("amount_too_large", "amount"))
+            if amount <= 0:
+                out.append(problem("amount_not_positive", "amount"))
+
+    raw_currency = get("currency")
+    if raw_currency is not None and (
+        not isinstance(raw_currency, str) or raw_currency.upper() != currency
+    ):
+        out.append(problem("currency_mismatch", "currency", currency=currency))
+
+    reason = get("reason")
+    if reason is not None and (
+        not isinstance(reason, str)
+        or len(reason) > MAX_REFUND_REASON_CHARS
+        or not is_unicode_text(reason)
+    ):
+        out.append(problem("invalid_reason", "reason"))
+
+    if out:
+        return check
+    assert amount is not None
+    check.values = {
+        "event_id": event_id,
+        "order_id": order_id,
+        "amount": amount.quantize(_CENT),
+        "currency": currency,
+        "reason": reason,
+        "refunded_at": received_at if refunded_at is None else refunded_at,
     }
     return check

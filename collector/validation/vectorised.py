@@ -1,7 +1,8 @@
 """The vectorised validator: the validation rules as Polars expressions, for imports.
 
 Input: the text columns of `columns.py`, plus the event's time. Output: the same
-problem codes, fields and order as `scalar.check_conversion`: each rule as a `Check` (a
+problem codes, fields and order as `scalar.check_conversion` (and, with the importer's
+time checks before them, `scalar.check_refund`): each rule as a `Check` (a
 Boolean expression with its code and field), and, for those who want them, one list of
 problems per row.
 
@@ -22,6 +23,7 @@ from collector.validation.rules import (
     MAX_EVENT_DATA_BYTES,
     MAX_EVENT_TIME_AHEAD,
     MAX_ORDER_ID_CHARS,
+    MAX_REFUND_REASON_CHARS,
     MAX_REVENUE,
     NUMERIC_PATTERN,
     REVENUE_DECIMALS,
@@ -292,5 +294,44 @@ def click_checks(*, link_ids: Iterable[str]) -> list[Check]:
         *(
             _rule("invalid_text", name, _flag(name))
             for name in ("ip_address", "user_agent", "referrer")
+        ),
+    ]
+
+
+def refund_checks(*, currency: str) -> list[Check]:
+    """Problems of imported refunds (docs/rules.md#refunds); their time is checked by the
+    importer, before these, as the scalar validator checks it first."""
+    order_id = pl.col("order_id")
+    amount_text = pl.col("amount")
+    amount = _Amount(amount_text)
+    parsed = amount_text.str.contains(NUMERIC_PATTERN) & ~_flag("amount")
+    reason = pl.col("reason")
+    cur = pl.col("currency")
+    return [
+        *uuid_rules("event_id", required=False),
+        _rule(
+            "missing_field",
+            "order_id",
+            (order_id.is_null() | (order_id == "")) & ~_flag("order_id"),
+        ),
+        _rule(
+            "invalid_order_id",
+            "order_id",
+            _flag("order_id") | (order_id.str.len_chars() > MAX_ORDER_ID_CHARS),
+        ),
+        _rule("missing_field", "amount", amount_text.is_null() & ~_flag("amount")),
+        _rule("invalid_amount", "amount", _flag("amount") | (amount_text.is_not_null() & ~parsed)),
+        _rule("amount_precision", "amount", parsed & (amount.decimals > REVENUE_DECIMALS)),
+        _rule("amount_too_large", "amount", parsed & amount.greater_than(MAX_REVENUE)),
+        _rule("amount_not_positive", "amount", parsed & ~amount.positive),
+        _rule(
+            "currency_mismatch",
+            "currency",
+            _flag("currency") | (cur.is_not_null() & (cur.str.to_uppercase() != currency)),
+        ),
+        _rule(
+            "invalid_reason",
+            "reason",
+            _flag("reason") | (reason.str.len_chars() > MAX_REFUND_REASON_CHARS),
         ),
     ]

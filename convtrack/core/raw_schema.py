@@ -75,10 +75,26 @@ CAMPAIGN_LINKS = pa.schema(
     ]
 )
 
+# Refunds come from the merchant's back office, never from the tracker
+# (docs/rules.md#refunds). They hold no personal data, and retention keeps them.
+REFUNDS = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("order_id", pa.string()),
+        ("amount", MONEY),
+        ("currency", pa.string()),
+        ("reason", pa.string()),
+        ("refunded_at", TS),
+        ("received_at", TS),
+        ("source", pa.string()),
+    ]
+)
+
 SCHEMAS: dict[str, pa.Schema] = {
     "clicks": CLICKS,
     "conversions": CONVERSIONS,
     "campaign_links": CAMPAIGN_LINKS,
+    "refunds": REFUNDS,
 }
 
 # The column whose UTC date names a row's `dt=` partition.
@@ -86,6 +102,7 @@ EVENT_TIME: dict[str, str] = {
     "clicks": "clicked_at",
     "conversions": "converted_at",
     "campaign_links": "recorded_at",
+    "refunds": "refunded_at",
 }
 
 STREAMS = tuple(SCHEMAS)

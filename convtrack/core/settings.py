@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     admin_token: SecretStr | None = None
     read_token: SecretStr | None = None
+    # The merchant's back office sends refunds with it (docs/api.md#refunds): a
+    # server-to-server token that opens the refund intake and nothing else.
+    refund_token: SecretStr | None = None
     # Comma-separated origins in the environment; empty means "the origins of registered
     # link destinations". Kept as browsers send them: lowercase host, no default port.
     cors_origins: Annotated[list[str], NoDecode] = []

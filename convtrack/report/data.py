@@ -2,8 +2,10 @@
 
 Only sums and filters of the marts: every business rule (attribution, bots, the
 window, retention) was applied by dbt. Daily figures come from `agg_daily_link_metrics`,
-the history retention never prunes; the funnel, revenue and model comparison tables are
-the lifetime marts' rows; days-to-convert and the ledger are row-level and cover what retention keeps.
+the history retention never prunes, refunds per day from `agg_daily_link_refunds`; the
+funnel, revenue, per-video net revenue and model comparison tables are the lifetime marts'
+rows; days-to-convert and the ledger are row-level and cover what retention keeps; the
+refund ledger holds every refund (refunds are never pruned).
 """
 
 from __future__ import annotations
@@ -50,7 +52,14 @@ class Period:
 class Totals:
     clicks: int = 0
     conversions: int = 0
-    revenue: Decimal = Decimal("0.00")
+    revenue: Decimal = Decimal("0.00")  # gross
+    # What credited refunds took back from the period's purchases (the accrual view:
+    # a refund is charged to its purchase's day, docs/rules.md#refunds).
+    refunded: Decimal = Decimal("0.00")
+
+    @property
+    def net_revenue(self) -> Decimal:
+        return self.revenue - self.refunded
 
     @property
     def conversion_rate(self) -> float | None:
@@ -133,9 +142,36 @@ QUERIES: dict[str, str] = {
     """,
     "days_to_convert": _counted_by("fct_conversions", "days_since_click", "days_since_click"),
     "ledger": _counted_by("fct_unattributed_conversions", "reason", "conversions desc, reason"),
+    # Credited refunds per day and link, on their own day (cash) and on their purchase's
+    # day (accrual): the headline's net revenue.
+    "daily_refunds": """
+        select r.metric_date, r.campaign_link_id, l.youtube_video_id, r.cash_refunds,
+               r.cash_refunded_revenue, r.accrual_refunds, r.accrual_refunded_revenue
+        from agg_daily_link_refunds r
+        left join dim_campaign_links l using (campaign_link_id)
+        where {video}
+        order by r.metric_date, r.campaign_link_id
+    """,
+    # Gross, refunded and net revenue and the refund rate per video.
+    "videos": """
+        select * from mart_video_revenue v
+        where {video}
+        order by v.youtube_video_id nulls last
+    """,
+    # The refund ledger: refunds (or their parts) credited to no purchase, by reason and
+    # the video of the order's purchase (none for an order never credited).
+    "refund_ledger": """
+        select u.reason, u.youtube_video_id, count(*) as refunds,
+               cast(sum(u.amount) as decimal(18, 2)) as amount,
+               cast(sum(u.uncredited_amount) as decimal(18, 2)) as uncredited_amount
+        from fct_unattributed_refunds u
+        where {video}
+        group by all
+        order by refunds desc, u.reason, u.youtube_video_id nulls last
+    """,
 }
 # Where the video filter applies, per query: the alias that carries youtube_video_id.
-VIDEO_ALIAS = {"funnel": "f", "model_comparison": "m"}
+VIDEO_ALIAS = {"funnel": "f", "model_comparison": "m", "videos": "v", "refund_ledger": "u"}
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> tuple[list, list]:
@@ -179,13 +215,22 @@ def choose_period(
     return Period(start, end)
 
 
-def totals(daily: list[dict[str, Any]], period: Period) -> Totals:
-    """Human clicks, attributed conversions and revenue summed over the period's days."""
-    inside = [r for r in daily if period.start <= r["metric_date"] <= period.end]
+def totals(daily: list[dict[str, Any]], refunds: list[dict[str, Any]], period: Period) -> Totals:
+    """Human clicks, attributed conversions, revenue and what refunds took back from the
+    period's purchases, summed over the period's days."""
+
+    def inside(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [r for r in rows if period.start <= r["metric_date"] <= period.end]
+
+    days = inside(daily)
     return Totals(
-        clicks=sum(int(r["clicks"]) for r in inside),
-        conversions=sum(int(r["conversions"]) for r in inside),
-        revenue=sum((Decimal(r["revenue"] or 0) for r in inside), Decimal("0.00")),
+        clicks=sum(int(r["clicks"]) for r in days),
+        conversions=sum(int(r["conversions"]) for r in days),
+        revenue=sum((Decimal(r["revenue"] or 0) for r in days), Decimal("0.00")),
+        refunded=sum(
+            (Decimal(r["accrual_refunded_revenue"] or 0) for r in inside(refunds)),
+            Decimal("0.00"),
+        ),
     )
 
 
@@ -227,6 +272,7 @@ def load(
             params = [] if video is None else [video]
             data.tables[name] = _rows(con, sql.format(video=where), params)
     if period is not None:
-        data.current = totals(data.rows("daily"), period)
-        data.previous = totals(data.rows("daily"), period.previous())
+        daily, refunds = data.rows("daily"), data.rows("daily_refunds")
+        data.current = totals(daily, refunds, period)
+        data.previous = totals(daily, refunds, period.previous())
     return data

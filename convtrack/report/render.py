@@ -62,7 +62,22 @@ TABLES: dict[str, tuple[str, str, list[Column] | Callable[[list[str]], list[Colu
             ("course_enrollments", "enrollments", "count"),
             ("purchases", "purchases", "count"),
             ("revenue", "revenue", "money"),
+            ("refunded_revenue", "refunds", "money"),
+            ("net_revenue", "net", "money"),
+            ("refund_rate", "refund rate", "rate"),
             ("click_to_conversion_rate", "click → conversion", "rate"),
+        ],
+    ),
+    "videos": (
+        "Gross and net revenue per video",
+        "videos",
+        [
+            ("youtube_video_id", "video", "text"),
+            ("purchases", "purchases", "count"),
+            ("revenue", "gross", "money"),
+            ("refunded_revenue", "refunds", "money"),
+            ("net_revenue", "net", "money"),
+            ("refund_rate", "refund rate", "rate"),
         ],
     ),
     "revenue_by_type": (
@@ -75,6 +90,9 @@ TABLES: dict[str, tuple[str, str, list[Column] | Callable[[list[str]], list[Colu
             ("conversions", "conversions", "count"),
             ("revenue", "revenue", "money"),
             ("avg_revenue", "average", "money"),
+            ("refunded_revenue", "refunds", "money"),
+            ("net_revenue", "net", "money"),
+            ("refund_rate", "refund rate", "rate"),
         ],
     ),
     "model_comparison": (
@@ -91,6 +109,17 @@ TABLES: dict[str, tuple[str, str, list[Column] | Callable[[list[str]], list[Colu
             ("youtube_video_id", "video", "text"),
             ("conversions", "conversions", "count"),
             ("revenue", "revenue", "money"),
+        ],
+    ),
+    "refund_ledger": (
+        "Refunds not credited",
+        "refund_ledger",
+        [
+            ("reason", "reason", "text"),
+            ("youtube_video_id", "video", "text"),
+            ("refunds", "refunds", "count"),
+            ("amount", "asked back", "money"),
+            ("uncredited_amount", "not credited", "money"),
         ],
     ),
 }
@@ -199,7 +228,9 @@ def headline(data: ReportData, fmt: Formats) -> list[dict[str, str]]:
     return [
         figure("clicks", "Human clicks", fmt.count, lambda t: t.clicks),
         figure("conversions", "Conversions", fmt.count, lambda t: t.conversions),
-        figure("revenue", "Revenue", fmt.money, lambda t: t.revenue),
+        figure("revenue", "Revenue (gross)", fmt.money, lambda t: t.revenue),
+        figure("refunded", "Refunds", fmt.money, lambda t: t.refunded),
+        figure("net_revenue", "Net revenue", fmt.money, lambda t: t.net_revenue),
         figure("rate", "Conversions per click", fmt.rate, Totals.conversion_rate.fget),
     ]
 

@@ -108,7 +108,9 @@ def prepare_stream_for_spark(raw_dir: Path, stream: str, last: dt.date) -> int:
     DuckDB load reads `live_files`, without the inputs a compacted file already holds.
     Such inputs are left only by a compaction interrupted before its last step, which
     the next compaction would finish; it is finished here instead, so both engines
-    read the same rows (docs/operations.md#engines)."""
+    read the same rows (docs/operations.md#engines). A stream nothing was written to yet
+    (refunds, before the first) gets its empty directory: the table's location."""
+    (Path(raw_dir) / stream).mkdir(parents=True, exist_ok=True)
     days = scan_raw_partitions(raw_dir, last, [stream]).stream_days(stream)
     for directory in days.values():
         drop_merged_inputs(directory)

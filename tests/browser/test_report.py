@@ -173,10 +173,13 @@ def test_picking_a_video_filters_charts_tables_and_downloads(
 
 
 def test_a_heading_sorts_its_table(reader: Reader) -> None:
-    revenue = reader.page.locator("#table-links th", has_text="revenue")
+    headings = reader.page.locator("#table-links th").all_inner_texts()
+    revenue = reader.page.locator("#table-links th").nth(headings.index("revenue"))
 
     def column() -> list[Decimal]:
-        cells = reader.page.locator("#table-links tbody td.money").all_inner_texts()
+        # The revenue column's cells (refunds and net are money too).
+        nth = headings.index("revenue") + 1
+        cells = reader.page.locator(f"#table-links tbody td:nth-child({nth})").all_inner_texts()
         return [Decimal(c.removeprefix("USD ").replace(",", "")) for c in cells]
 
     revenue.click()

@@ -13,15 +13,18 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
+from collector.clock import utc_now
 from collector.jsontext import parse_json
 from collector.validation.rules import (
     MAX_EVENT_DATA_BYTES,
     MAX_ORDER_ID_CHARS,
+    MAX_REFUND_REASON_CHARS,
     MAX_REVENUE,
     MAX_TOUCHES,
     REVENUE_WARNING_THRESHOLD,
     UUID7_MAX_MS,
 )
+from convtrack.core.raw_schema import FIRST_DAY
 from tests.collector.conftest import uuid7_at
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, 0)
@@ -163,6 +166,145 @@ def events_with_touches(draw: st.DrawFn) -> dict:
         own = {k: event.get(k) for k in ("tracking_id", "campaign_link_id")}
         touches = [*draw(st.lists(good_touch, max_size=MAX_TOUCHES - 1)), own]
     return {**event, "touches": touches}
+
+
+# Event times as imports and refunds bring them: well-formed ones, and the hostile class.
+FIRST = dt.datetime.combine(FIRST_DAY, dt.time())
+
+digits = "0123456789"
+# Other scripts' digits (full-width, Arabic-Indic, Devanagari) look like dates to people.
+foreign_digits = [chr(0xFF10 + d) for d in range(10)], [chr(0x0660 + d) for d in range(10)]
+
+
+def _with_digits(text: str, alphabet: list[str]) -> str:
+    return "".join(alphabet[int(c)] if c in digits else c for c in text)
+
+
+years = st.one_of(
+    st.integers(-300_000, 300_000),
+    st.sampled_from([-1, 0, 1, 999, 1969, 1999, 2019, 2099, 9999, 10_000, 262_143, 262_144]),
+)
+fractions = st.one_of(
+    st.just(""),
+    st.integers(1, 12).map(lambda n: "." + "9" * n),
+    st.integers(13, 3000).map(lambda n: "." + "1" * n),
+)
+offsets = st.one_of(
+    st.sampled_from(["", "Z", "z", "+00:00", "-00:00", "+99:99", "-24:00", "+14:00", " UTC"]),
+    st.tuples(st.sampled_from("+-"), st.integers(0, 99), st.integers(0, 99)).map(
+        lambda t: f"{t[0]}{t[1]:02d}:{t[2]:02d}"
+    ),
+    st.tuples(st.sampled_from("+-"), st.integers(0, 9999)).map(lambda t: f"{t[0]}{t[1]:04d}"),
+)
+
+
+@st.composite
+def hostile_times(draw) -> object:
+    year = draw(years)
+    sign = draw(st.sampled_from(["", "+"])) if year >= 0 else "-"
+    text = (
+        f"{sign}{abs(year):04d}-{draw(st.integers(0, 13)):02d}-{draw(st.integers(0, 32)):02d}"
+        f"{draw(st.sampled_from(['T', 't', ' ', '_', '']))}"
+        f"{draw(st.integers(0, 25)):02d}:{draw(st.integers(0, 61)):02d}:"
+        f"{draw(st.integers(0, 61)):02d}{draw(fractions)}{draw(offsets)}"
+    )
+    encoding = draw(st.sampled_from(["plain", "digits", "padded", "control"]))
+    if encoding == "digits":
+        text = _with_digits(text, draw(st.sampled_from(foreign_digits)))
+    elif encoding == "padded":
+        text = f"\u00a0\t{text}\u2028"
+    elif encoding == "control":
+        text = text.replace("-", "\x00-", 1)
+    return draw(
+        st.one_of(
+            st.just(text),
+            st.just(text),
+            st.integers(-(10**30), 10**30),
+            st.floats(allow_nan=False, allow_infinity=False),
+            st.booleans(),
+            st.lists(st.just(text), max_size=1),
+            st.just({"at": text}),
+        )
+    )
+
+
+@st.composite
+def good_times(draw) -> str:
+    # Away from both ends, so that any offset still lands inside the range.
+    latest = utc_now() - dt.timedelta(days=1)
+    moment = draw(st.datetimes(min_value=FIRST + dt.timedelta(days=1), max_value=latest))
+    offset = dt.timedelta(minutes=draw(st.integers(-14 * 60, 14 * 60)))
+    style = draw(st.sampled_from(["Z", "offset", "naive", "space"]))
+    if style == "Z":
+        return moment.isoformat() + "Z"
+    if style == "offset":
+        return (moment + offset).replace(tzinfo=dt.timezone(offset)).isoformat()
+    if style == "space":
+        return moment.isoformat(sep=" ")
+    return moment.isoformat()
+
+
+# Refunds (docs/rules.md#refunds): every field hostile in its own way, and extra fields.
+refund_times = st.one_of(
+    st.none(),
+    good_times(),
+    hostile_times(),
+    # At the edges of the range, as NOW's collector judges them.
+    st.sampled_from(
+        [
+            "2019-12-31T23:59:59.999999Z",
+            "2020-01-01T00:00:00Z",
+            "2020-01-01T00:00:00+00:01",
+            (NOW + dt.timedelta(days=1)).isoformat(),
+            (NOW + dt.timedelta(days=1, microseconds=1)).isoformat(),
+            "2026-11-01T23:59:60Z",
+            "0000-02-29T00:00:00",
+            "+10000-01-01T00:00:00",
+        ]
+    ),
+)
+reasons = st.one_of(
+    st.none(),
+    hostile_text,
+    st.integers(MAX_REFUND_REASON_CHARS - 1, MAX_REFUND_REASON_CHARS + 1).map("r".__mul__),
+    st.integers(MAX_REFUND_REASON_CHARS - 1, MAX_REFUND_REASON_CHARS + 1).map("é".__mul__),
+    st.integers(),
+    junk,
+)
+refunds = st.fixed_dictionaries(
+    {},
+    optional={
+        "event_id": uuids,
+        "order_id": st.one_of(
+            hostile_text, st.integers(), st.none(), st.booleans(), st.just(""), junk
+        ),
+        "amount": st.one_of(amounts, junk, st.sampled_from(["NaN", "Infinity", "-0.001"])),
+        "currency": st.one_of(st.sampled_from(["USD", "usd", "EUR"]), st.none(), hostile_text),
+        "reason": reasons,
+        "refunded_at": refund_times,
+        "note": junk,
+    },
+)
+
+# Refunds that pass, with any of their optional parts.
+good_refunds = st.fixed_dictionaries(
+    {
+        "order_id": st.one_of(
+            st.text(st.characters(codec="utf-8"), min_size=1, max_size=MAX_ORDER_ID_CHARS),
+            st.integers(0, 10**12),
+        ),
+        "amount": st.one_of(
+            st.decimals(min_value=Decimal("0.01"), max_value=MAX_REVENUE, places=2),
+            st.decimals(min_value=Decimal("0.01"), max_value=MAX_REVENUE, places=2).map(str),
+        ),
+    },
+    optional={
+        "event_id": st.uuids().map(str),
+        "currency": st.sampled_from(["USD", "usd"]),
+        "reason": st.text(st.characters(codec="utf-8"), max_size=MAX_REFUND_REASON_CHARS),
+        "refunded_at": st.one_of(st.none(), good_times()),
+    },
+)
 
 
 def wire_text(value: object) -> str:

@@ -1,4 +1,5 @@
-"""Admin and read endpoints: 401 without a token, 403 with a wrong one or none configured."""
+"""Admin, read and refund endpoints: 401 without a token, 403 with a wrong one or none
+configured."""
 
 from __future__ import annotations
 
@@ -20,7 +21,12 @@ READ_CALLS = [
     ("GET", f"/api/conversions/funnel/{LINK}", None),
     ("GET", f"/api/conversions/types/{LINK}", None),
 ]
-ALL_CALLS = ADMIN_CALLS + READ_CALLS
+# Opened by the refund token or the admin token (tests/collector/test_refunds.py).
+REFUND_CALLS = [
+    ("POST", "/api/refunds", {"order_id": "A-1", "amount": "1.00"}),
+    ("POST", "/api/refunds/batch", {"events": []}),
+]
+ALL_CALLS = ADMIN_CALLS + READ_CALLS + REFUND_CALLS
 
 
 def call(client: TestClient, method: str, path: str, body, headers=None):

@@ -191,8 +191,8 @@ def test_admin_import_endpoint_answers_per_event(client, settings, link_id, admi
     )
     assert resp.status_code == 200, resp.text
     answer = resp.json()
-    assert answer["accepted"] == {"clicks": 1, "conversions": 3}
-    assert answer["rejected"] == {"clicks": 1, "conversions": 3}
+    assert answer["accepted"] == {"clicks": 1, "conversions": 3, "refunds": 0}
+    assert answer["rejected"] == {"clicks": 1, "conversions": 3, "refunds": 0}
     statuses = [(r["row"], r["status"]) for r in answer["results"]["clicks"]]
     assert statuses == [(1, "accepted"), (2, "rejected")]
     assert {(e["code"], e["field"]) for e in answer["results"]["clicks"][1]["errors"]} == {

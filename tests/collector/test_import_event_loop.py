@@ -83,6 +83,6 @@ def test_a_redirect_sent_during_an_import_is_answered_before_the_import(settings
     assert redirected.status_code == 302
     assert answered_during_parse == [True]
     assert finished == ["redirect", "import"]
-    assert imported.json()["accepted"] == {"clicks": 0, "conversions": 3500}
+    assert imported.json()["accepted"] == {"clicks": 0, "conversions": 3500, "refunds": 0}
     assert len(read_stream(settings, "conversions")) == 3500
     assert len(read_stream(settings, "clicks")) == 1

@@ -13,82 +13,9 @@ from collector.clock import utc_now
 from collector.validation.rules import MAX_EVENT_TIME_AHEAD
 from convtrack.core.raw_schema import FIRST_DAY
 from tests.collector.conftest import read_stream, uuid7_at
+from tests.collector.strategies import FIRST, good_times, hostile_times
 
-FIRST = dt.datetime.combine(FIRST_DAY, dt.time())
 TRACKING = uuid7_at(dt.datetime(2026, 9, 1))
-
-digits = "0123456789"
-# Other scripts' digits (full-width, Arabic-Indic, Devanagari) look like dates to people.
-foreign_digits = [chr(0xFF10 + d) for d in range(10)], [chr(0x0660 + d) for d in range(10)]
-
-
-def _with_digits(text: str, alphabet: list[str]) -> str:
-    return "".join(alphabet[int(c)] if c in digits else c for c in text)
-
-
-years = st.one_of(
-    st.integers(-300_000, 300_000),
-    st.sampled_from([-1, 0, 1, 999, 1969, 1999, 2019, 2099, 9999, 10_000, 262_143, 262_144]),
-)
-fractions = st.one_of(
-    st.just(""),
-    st.integers(1, 12).map(lambda n: "." + "9" * n),
-    st.integers(13, 3000).map(lambda n: "." + "1" * n),
-)
-offsets = st.one_of(
-    st.sampled_from(["", "Z", "z", "+00:00", "-00:00", "+99:99", "-24:00", "+14:00", " UTC"]),
-    st.tuples(st.sampled_from("+-"), st.integers(0, 99), st.integers(0, 99)).map(
-        lambda t: f"{t[0]}{t[1]:02d}:{t[2]:02d}"
-    ),
-    st.tuples(st.sampled_from("+-"), st.integers(0, 9999)).map(lambda t: f"{t[0]}{t[1]:04d}"),
-)
-
-
-@st.composite
-def hostile_times(draw) -> object:
-    year = draw(years)
-    sign = draw(st.sampled_from(["", "+"])) if year >= 0 else "-"
-    text = (
-        f"{sign}{abs(year):04d}-{draw(st.integers(0, 13)):02d}-{draw(st.integers(0, 32)):02d}"
-        f"{draw(st.sampled_from(['T', 't', ' ', '_', '']))}"
-        f"{draw(st.integers(0, 25)):02d}:{draw(st.integers(0, 61)):02d}:"
-        f"{draw(st.integers(0, 61)):02d}{draw(fractions)}{draw(offsets)}"
-    )
-    encoding = draw(st.sampled_from(["plain", "digits", "padded", "control"]))
-    if encoding == "digits":
-        text = _with_digits(text, draw(st.sampled_from(foreign_digits)))
-    elif encoding == "padded":
-        text = f"\u00a0\t{text}\u2028"
-    elif encoding == "control":
-        text = text.replace("-", "\x00-", 1)
-    return draw(
-        st.one_of(
-            st.just(text),
-            st.just(text),
-            st.integers(-(10**30), 10**30),
-            st.floats(allow_nan=False, allow_infinity=False),
-            st.booleans(),
-            st.lists(st.just(text), max_size=1),
-            st.just({"at": text}),
-        )
-    )
-
-
-@st.composite
-def good_times(draw) -> str:
-    # Away from both ends, so that any offset still lands inside the range.
-    latest = utc_now() - dt.timedelta(days=1)
-    moment = draw(st.datetimes(min_value=FIRST + dt.timedelta(days=1), max_value=latest))
-    offset = dt.timedelta(minutes=draw(st.integers(-14 * 60, 14 * 60)))
-    style = draw(st.sampled_from(["Z", "offset", "naive", "space"]))
-    if style == "Z":
-        return moment.isoformat() + "Z"
-    if style == "offset":
-        return (moment + offset).replace(tzinfo=dt.timezone(offset)).isoformat()
-    if style == "space":
-        return moment.isoformat(sep=" ")
-    return moment.isoformat()
-
 
 labelled_times = st.one_of(
     good_times().map(lambda t: ("good", t)), hostile_times().map(lambda t: ("hostile", t))

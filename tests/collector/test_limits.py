@@ -97,6 +97,8 @@ def test_the_limits_enforced_are_the_ones_the_openapi_declares(client):
         "/api/conversions": MAX_BODY_BYTES,
         "/api/conversions/batch": MAX_BULK_BODY_BYTES,
         "/api/admin/import": MAX_BULK_BODY_BYTES,
+        "/api/refunds": MAX_BODY_BYTES,
+        "/api/refunds/batch": MAX_BULK_BODY_BYTES,
     }
     for path, limit in declared.items():
         description = paths[path]["post"]["requestBody"]["description"]

@@ -35,23 +35,33 @@ create table fct_conversions as select * from (values
     event_data, converted_at, received_at, source, clicked_at, days_since_click);
 create table mart_conversion_funnel as select * from (values
     ('{LINK}', 'launch', 'Launch', 'vid1', 'description', 40::bigint, 3::bigint, 4::bigint,
-     5::bigint, 2::bigint, 1::bigint, 2::bigint, 149.00::decimal(18,2), 0.1, 0.05, 0.025, 0.05),
+     5::bigint, 2::bigint, 1::bigint, 2::bigint, 149.00::decimal(18,2), 0.1, 0.05, 0.025, 0.05,
+     30.00::decimal(18,2), 119.00::decimal(18,2), 30 / 149),
     ('{EMPTY_LINK}', 'quiet', null, null, null, 0::bigint, 0::bigint, 0::bigint, 0::bigint,
-     0::bigint, 0::bigint, 0::bigint, 0::decimal(18,2), null, null, null, null)
+     0::bigint, 0::bigint, 0::bigint, 0::decimal(18,2), null, null, null, null,
+     0::decimal(18,2), 0::decimal(18,2), null)
 ) t(campaign_link_id, short_code, campaign_name, youtube_video_id, placement, clicks,
    bot_clicks, converting_clicks, conversions, newsletter_signups, course_enrollments,
    purchases, revenue, click_to_conversion_rate, newsletter_signup_rate,
-   course_enrollment_rate, purchase_rate);
+   course_enrollment_rate, purchase_rate, refunded_revenue, net_revenue, refund_rate);
 create table mart_revenue_by_type as select * from (values
-    ('{LINK}', 'newsletter_signup', 2::bigint, 0::decimal(18,2), null::decimal(18,2)),
-    ('{LINK}', 'purchase', 2::bigint, 149::decimal(18,2), 74.5::decimal(18,2)),
-    ('{LINK}', 'course_enrollment', 1::bigint, 0::decimal(18,2), 0::decimal(18,2))
-) t(campaign_link_id, event_type, conversions, revenue, avg_revenue);
+    ('{LINK}', 'newsletter_signup', 2::bigint, 0::decimal(18,2), null::decimal(18,2),
+     0::decimal(18,2), 0::decimal(18,2), null),
+    ('{LINK}', 'purchase', 2::bigint, 149::decimal(18,2), 74.5::decimal(18,2),
+     30::decimal(18,2), 119::decimal(18,2), 30 / 149),
+    ('{LINK}', 'course_enrollment', 1::bigint, 0::decimal(18,2), 0::decimal(18,2),
+     0::decimal(18,2), 0::decimal(18,2), null)
+) t(campaign_link_id, event_type, conversions, revenue, avg_revenue, refunded_revenue,
+   net_revenue, refund_rate);
 create table mart_attribution_models as select * from (values
-    ('{LINK}', 'purchase', 'last_click', 2::decimal(18,6), 149::decimal(18,2)),
-    ('{LINK}', 'purchase', 'linear', 1.5::decimal(18,6), 120.25::decimal(18,2)),
-    ('{LINK}', 'newsletter_signup', 'linear', 0.333333::decimal(18,6), 0::decimal(18,2))
-) t(campaign_link_id, event_type, attribution_model, credited_conversions, credited_revenue);
+    ('{LINK}', 'purchase', 'last_click', 2::decimal(18,6), 149::decimal(18,2),
+     30::decimal(18,2), 119::decimal(18,2)),
+    ('{LINK}', 'purchase', 'linear', 1.5::decimal(18,6), 120.25::decimal(18,2),
+     22.5::decimal(18,2), 97.75::decimal(18,2)),
+    ('{LINK}', 'newsletter_signup', 'linear', 0.333333::decimal(18,6), 0::decimal(18,2),
+     0::decimal(18,2), 0::decimal(18,2))
+) t(campaign_link_id, event_type, attribution_model, credited_conversions, credited_revenue,
+   refunded_revenue, net_revenue);
 create table agg_daily_link_metrics as select * from (values
     (date '2026-11-01', '{LINK}', 'click', 30::bigint, 2::bigint, 0::bigint, 0::decimal(18,2)),
     (date '2026-11-02', '{LINK}', 'click', 10::bigint, 1::bigint, 0::bigint, 0::decimal(18,2)),
@@ -62,6 +72,14 @@ create table agg_daily_link_metrics as select * from (values
     (date '2026-11-05', '{LINK}', 'purchase', 0::bigint, 0::bigint, 1::bigint,
      49::decimal(18,2))
 ) t(metric_date, campaign_link_id, event_type, clicks, bot_clicks, conversions, revenue);
+-- 30.00 refunded in all: 20.00 of the purchase of 11-01 (refunded on 11-10), 10.00 of the
+-- purchase of 11-05 (refunded that day): cash and accrual views.
+create table agg_daily_link_refunds as select * from (values
+    (date '2026-11-01', '{LINK}', 0::bigint, 0::decimal(18,2), 1::bigint, 20::decimal(18,2)),
+    (date '2026-11-05', '{LINK}', 1::bigint, 10::decimal(18,2), 1::bigint, 10::decimal(18,2)),
+    (date '2026-11-10', '{LINK}', 1::bigint, 20::decimal(18,2), 0::bigint, 0::decimal(18,2))
+) t(metric_date, campaign_link_id, cash_refunds, cash_refunded_revenue, accrual_refunds,
+   accrual_refunded_revenue);
 """
 
 
@@ -91,6 +109,22 @@ def test_no_snapshot_yet_is_503(client, reader_headers):
     assert resp.json()["detail"]["code"] == "snapshot_unavailable"
 
 
+@pytest.mark.parametrize(
+    "path",
+    [f"/api/conversions/funnel/{LINK}", f"/api/conversions/types/{LINK}?from=2026-03-01"],
+)
+def test_a_snapshot_older_than_the_collector_is_503_not_500(client, reader_headers, settings, path):
+    # Published before refunds existed: the marts lack their columns and tables.
+    older = SNAPSHOT_SQL.replace("refunded_revenue", "refunded_revenue_not_yet")
+    older = older.replace("agg_daily_link_refunds", "agg_daily_link_refunds_not_yet")
+    assert older != SNAPSHOT_SQL
+    publish(settings.published_path, older)
+    resp = get(client, reader_headers, path)
+    assert resp.status_code == 503, resp.text
+    assert resp.json()["detail"]["code"] == "snapshot_outdated"
+    assert resp.headers["Retry-After"] == "60"
+
+
 def test_attribution(client, reader_headers, snapshot):
     resp = get(client, reader_headers, f"/api/conversions/attribution/{TRACKING.upper()}")
     assert resp.status_code == 200, resp.text
@@ -112,6 +146,18 @@ def test_funnel_from_the_mart(client, reader_headers, snapshot):
     assert (body["clicks"], body["converting_clicks"], body["purchases"]) == (40, 4, 2)
     assert body["revenue"] == "149.00"
     assert body["click_to_conversion_rate"] == pytest.approx(0.1)
+    assert (body["gross_revenue"], body["refunded_revenue"], body["net_revenue"]) == (
+        "149.00",
+        "30.00",
+        "119.00",
+    )
+    assert body["refund_rate"] == pytest.approx(30 / 149)
+    empty = get(client, reader_headers, f"/api/conversions/funnel/{EMPTY_LINK}").json()
+    assert (empty["gross_revenue"], empty["net_revenue"], empty["refund_rate"]) == (
+        "0.00",
+        "0.00",
+        None,
+    )
 
 
 def test_funnel_over_days_is_summed_from_the_daily_history(client, reader_headers, snapshot):
@@ -124,18 +170,52 @@ def test_funnel_over_days_is_summed_from_the_daily_history(client, reader_header
     assert body["newsletter_signup_rate"] == pytest.approx(2 / 10)
     assert body["purchase_rate"] == pytest.approx(1 / 10)
     assert body["course_enrollment_rate"] == 0
+    # The refunds of the purchases of those days (accrual): 10.00 of the one of 11-05; the
+    # 20.00 refunded on 11-10 was of the purchase of 11-01.
+    assert (body["gross_revenue"], body["refunded_revenue"], body["net_revenue"]) == (
+        "49.00",
+        "10.00",
+        "39.00",
+    )
+    assert body["refund_rate"] == pytest.approx(10 / 49)
+    late = f"/api/conversions/funnel/{LINK}?from=2026-11-06"
+    body = get(client, reader_headers, late).json()
+    assert (body["revenue"], body["refunded_revenue"], body["refund_rate"]) == (
+        "0.00",
+        "0.00",
+        None,
+    )
 
 
 def test_types_all_time_and_over_days(client, reader_headers, snapshot):
     body = get(client, reader_headers, f"/api/conversions/types/{LINK}").json()
-    assert [(t["event_type"], t["revenue"], t["avg_revenue"]) for t in body["types"]] == [
-        ("course_enrollment", "0.00", "0.00"),
-        ("newsletter_signup", "0.00", None),
-        ("purchase", "149.00", "74.50"),
+    assert [
+        (t["event_type"], t["revenue"], t["avg_revenue"], t["refunded_revenue"], t["net_revenue"])
+        for t in body["types"]
+    ] == [
+        ("course_enrollment", "0.00", "0.00", "0.00", "0.00"),
+        ("newsletter_signup", "0.00", None, "0.00", "0.00"),
+        ("purchase", "149.00", "74.50", "30.00", "119.00"),
     ]
+    assert [t["refund_rate"] for t in body["types"]] == [None, None, pytest.approx(30 / 149)]
+    assert all(t["gross_revenue"] == t["revenue"] for t in body["types"])
     body = get(client, reader_headers, f"/api/conversions/types/{LINK}?to=2026-11-01").json()
     assert body["types"] == [
-        {"event_type": "purchase", "conversions": 1, "revenue": "100.00", "avg_revenue": "100.00"}
+        {
+            "event_type": "purchase",
+            "conversions": 1,
+            "revenue": "100.00",
+            "avg_revenue": "100.00",
+            "gross_revenue": "100.00",
+            "refunded_revenue": "20.00",
+            "net_revenue": "80.00",
+            "refund_rate": pytest.approx(0.2),
+        }
+    ]
+    body = get(client, reader_headers, f"/api/conversions/types/{LINK}?from=2026-11-02").json()
+    assert [(t["event_type"], t["refunded_revenue"], t["net_revenue"]) for t in body["types"]] == [
+        ("newsletter_signup", "0.00", "0.00"),
+        ("purchase", "10.00", "39.00"),
     ]
 
 
@@ -152,9 +232,9 @@ def test_models_per_type_and_model(client, reader_headers, snapshot):
     body = resp.json()
     assert (body["as_of"], body["campaign_link_id"]) == ("2026-11-20", LINK)
     assert [tuple(m.values()) for m in body["models"]] == [
-        ("newsletter_signup", "linear", "0.333333", "0.00"),
-        ("purchase", "last_click", "2.000000", "149.00"),
-        ("purchase", "linear", "1.500000", "120.25"),
+        ("newsletter_signup", "linear", "0.333333", "0.00", "0.00", "0.00"),
+        ("purchase", "last_click", "2.000000", "149.00", "30.00", "119.00"),
+        ("purchase", "linear", "1.500000", "120.25", "22.50", "97.75"),
     ]
 
 

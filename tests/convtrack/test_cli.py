@@ -64,7 +64,7 @@ def test_without_a_command_the_help_lists_every_command() -> None:
         ),
         (
             ["import", "--help"],
-            ["Import historical clicks or conversions", "JSON lines or Parquet"],
+            ["Import historical clicks, conversions or refunds", "JSON lines or Parquet"],
         ),
         (["pipeline", "--help"], ["run", "prune"]),
         (["pipeline", "run", "--help"], ["Materialise every day", "--as-of"]),
@@ -268,9 +268,35 @@ def test_import_of_rows_whose_stream_cannot_be_told_exits_1(tmp_path) -> None:
 def test_import_refuses_an_unknown_stream(tmp_path) -> None:
     path = tmp_path / "events.jsonl"
     path.write_text("{}\n")
-    result = run("import", str(path), "--stream", "refunds")
+    result = run("import", str(path), "--stream", "returns")
     assert result.exit_code == 2
-    assert "--stream must be 'clicks' or 'conversions'" in result.output
+    assert "--stream must be 'clicks', 'conversions', 'refunds'" in result.output
+
+
+def test_import_of_refunds_told_by_refunded_at_lands_in_their_days(tmp_path) -> None:
+    path = tmp_path / "refunds.jsonl"
+    rows = [
+        {"order_id": "A-1", "amount": "10.00", "refunded_at": "2026-03-02T23:30:00-01:00"},
+        {"order_id": 1002, "amount": 5, "refunded_at": "2026-03-01T08:00:00Z", "reason": "late"},
+        {"order_id": "A-3", "amount": "-1", "refunded_at": "2026-03-01T08:00:00Z"},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = run("import", str(path))
+    assert result.exit_code == 3, result.output  # a row was refused
+    assert "refunds: 2 accepted, 1 rejected" in result.output
+    assert "row 3: amount_not_positive (amount)" in result.output
+    raw = tmp_path / "data" / "raw" / "refunds"
+    days = {p.parent.name: pq.read_table(p).to_pylist() for p in raw.glob("dt=*/*.parquet")}
+    assert sorted(days) == ["dt=2026-03-01", "dt=2026-03-03"]
+    (late,) = days["dt=2026-03-01"]
+    assert (late["order_id"], str(late["amount"]), late["reason"], late["source"]) == (
+        "1002",
+        "5.00",
+        "late",
+        "import",
+    )
+    (first,) = days["dt=2026-03-03"]
+    assert first["refunded_at"] == dt.datetime(2026, 3, 3, 0, 30)
 
 
 def test_prune_on_spark_without_a_warehouse_says_to_build_first(tmp_path) -> None:

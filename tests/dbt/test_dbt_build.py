@@ -44,6 +44,10 @@ create table raw.campaign_links (
     -- last, as in a warehouse whose raw table gained it; null: the default window
     attribution_window_days integer
 );
+create table raw.refunds (
+    event_id varchar, order_id varchar, amount decimal(10, 2), currency varchar,
+    reason varchar, refunded_at timestamp, received_at timestamp, source varchar, dt date
+);
 """
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36"

@@ -2,7 +2,9 @@
 
 from dagster import AssetKey
 
+from convtrack.core import raw_schema
 from orchestration.definitions import defs
+from orchestration.retention import PRUNED_STREAMS
 
 
 def test_the_asset_graph_runs_from_raw_through_dbt_to_the_snapshot():
@@ -13,6 +15,16 @@ def test_the_asset_graph_runs_from_raw_through_dbt_to_the_snapshot():
     assert AssetKey(["marts", "agg_daily_link_metrics"]) in publish.parent_keys
     assert AssetKey(["marts", "_meta"]) in publish.parent_keys
     assert not any(k.path[0] in ("staging", "intermediate") for k in publish.parent_keys)
+
+
+def test_every_raw_stream_is_loaded_and_refunds_are_never_pruned():
+    graph = defs.resolve_asset_graph()
+    for stream in raw_schema.STREAMS:
+        assert graph.has(AssetKey(["raw", stream])), stream
+    staging = graph.get(AssetKey(["staging", "stg_collector__refunds"]))
+    assert AssetKey(["raw", "refunds"]) in staging.parent_keys
+    # Raw refunds hold no personal data and a refund may come long after its purchase.
+    assert "refunds" in raw_schema.STREAMS and "refunds" not in PRUNED_STREAMS
 
 
 def test_one_materialisation_per_asset_and_run_and_marts_have_freshness_policies():

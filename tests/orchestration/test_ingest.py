@@ -11,6 +11,7 @@ from orchestration.assets.ingest import (
     clear_spark_pending_build,
     load_stream,
     mark_spark_pending_build,
+    prepare_stream_for_spark,
     spark_pending_build_since,
     spark_raw_sources,
 )
@@ -157,3 +158,17 @@ def test_spark_registers_touches_as_json_text(tmp_path):
         spark_raw_sources(tmp_path / "raw", dt.date(2026, 3, 1))["conversions"]["columns"]
     )
     assert columns["touches"] == "string"
+
+
+def test_a_data_directory_without_any_refund_loads_on_both_engines(tmp_path):
+    # No refund was ever written: DuckDB's load creates an empty raw.refunds; Spark's
+    # table gets an empty directory to read, and no day.
+    raw = tmp_path / "raw"
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    assert load_stream(con, raw, "refunds", dt.date(2026, 1, 1), dt.date(2026, 1, 2)) == 0
+    cols = [r[0] for r in con.execute("describe raw.refunds").fetchall()]
+    assert cols == [*raw_schema.REFUNDS.names, "dt"]
+    assert prepare_stream_for_spark(raw, "refunds", dt.date(2026, 1, 2)) == 0
+    assert (raw / "refunds").is_dir() and not any((raw / "refunds").iterdir())
+    source = spark_raw_sources(raw, dt.date(2026, 1, 2))["refunds"]
+    assert source["location"] == str((raw / "refunds").resolve()) and source["days"] == []

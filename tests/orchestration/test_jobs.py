@@ -29,6 +29,7 @@ from tests.marts import data_marts
 AS_OF = dt.date(2026, 3, 31)
 OLD_DAY = AS_OF - dt.timedelta(days=50)  # past the default retention (31 days)
 NEW_DAY = AS_OF - dt.timedelta(days=3)
+REFUND_DAY = OLD_DAY + dt.timedelta(days=1)
 LINK = "0190f1a2-0000-7000-8000-00000000000a"
 
 
@@ -106,6 +107,28 @@ def make_raw(raw: Path) -> None:
             day,
             "w-3.parquet",
         )
+    # A refund of the first old purchase, a day later: past retention too, but refunds
+    # hold no personal data and are never pruned.
+    refunded = dt.datetime.combine(REFUND_DAY, dt.time(9))
+    first_old = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{OLD_DAY}-0"))
+    _write(
+        raw,
+        "refunds",
+        [
+            dict(
+                event_id=str(uuid.uuid5(uuid.NAMESPACE_X500, first_old)),
+                order_id=f"o-{first_old}",
+                amount=Decimal("2.00"),
+                currency="USD",
+                reason="damaged",
+                refunded_at=refunded,
+                received_at=refunded,
+                source="api",
+            )
+        ],
+        REFUND_DAY,
+        "w-4.parquet",
+    )
 
 
 def mart_digest(published: Path) -> str:
@@ -116,6 +139,14 @@ def mart_digest(published: Path) -> str:
             rows = con.execute(f"select * from {table} order by all").fetchall()
             h.update(f"{table}:{rows!r}".encode())
     return h.hexdigest()
+
+
+def _refunds(published: Path) -> list[tuple]:
+    with duckdb.connect(str(published), read_only=True) as con:
+        return con.execute(
+            "select campaign_link_id, cast(converted_at as date), credited_amount "
+            "from fct_refunds order by all"
+        ).fetchall()
 
 
 def _agg_totals(published: Path) -> list[tuple]:
@@ -153,10 +184,16 @@ def test_prune_removes_old_rows_and_files_but_keeps_every_daily_total(settings):
         assert raw_schema.partition_days(settings.raw_dir, stream) == [NEW_DAY]
         assert raw_schema.partition_days(settings.archive_dir, stream) == [OLD_DAY]
     assert raw_schema.partition_days(settings.raw_dir, "campaign_links") == [OLD_DAY]
+    # Raw refunds stay (docs/rules.md#retention), and the refund still counts against the
+    # link and the day of its pruned purchase.
+    assert raw_schema.partition_days(settings.raw_dir, "refunds") == [REFUND_DAY]
+    assert raw_schema.partition_days(settings.archive_dir, "refunds") == []
+    assert _refunds(settings.published_path) == [(LINK, OLD_DAY, Decimal("2.00"))]
     # ... and no daily total changed, not even after another build.
     assert _agg_totals(settings.published_path) == before
     assert run_pipeline(settings, AS_OF, instance=instance).success
     assert _agg_totals(settings.published_path) == before
+    assert _refunds(settings.published_path) == [(LINK, OLD_DAY, Decimal("2.00"))]
 
 
 def test_same_raw_files_and_as_of_give_identical_marts(settings, tmp_path, monkeypatch):

@@ -57,6 +57,8 @@ RETENTION_TABLES = (
     "pruned_credited_event_ids",
     "pruned_window_sensitivity",
     "pruned_window_order_ids",
+    "pruned_order_facts",
+    "pruned_purchase_credits",
     "prune_log",
     "prune_started",
 )

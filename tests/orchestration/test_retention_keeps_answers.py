@@ -54,6 +54,7 @@ class Scenario:
     def __init__(self) -> None:
         self.clicks: list[dict] = []
         self.conversions: list[dict] = []
+        self.refunds: list[dict] = []
         self.pruned_tracking_ids: set[str] = set()
         self.kept_tracking_ids: set[str] = set()
         self.pruned_conversion_ids: set[str] = set()
@@ -93,6 +94,16 @@ class Scenario:
                  currency="USD", order_id=order, event_data='{"page": "/thanks"}',
                  converted_at=at, received_at=received or at + dt.timedelta(seconds=2),
                  source="import", touches=raw_schema.touches_json(path))
+        )  # fmt: skip
+        return event_id
+
+    def refund(self, order: str, amount: str, at: dt.datetime, *, event_id=None,
+               received=None) -> str:  # fmt: skip
+        event_id = event_id or str(uuid.uuid4())
+        self.refunds.append(
+            dict(event_id=event_id, order_id=order, amount=Decimal(amount), currency="USD",
+                 reason="returned", refunded_at=at,
+                 received_at=received or at + dt.timedelta(seconds=3), source="api")
         )  # fmt: skip
         return event_id
 
@@ -157,6 +168,18 @@ def scenario() -> Scenario:
     s.convert(w2, LINK_B, "purchase", day(20, 14), "6.00", "o-w")
     k1 = s.click(LINK_B, day(12))
     s.convert(a5, LINK_A, "course_enrollment", day(8), "9.00", touches=[(k1, LINK_B)])
+    # Refunds (docs/rules.md#refunds), never pruned. o-a1's purchase goes with its click:
+    # two partials, the second crossing its 12.00; its copy under a5 is a duplicate_order.
+    s.refund("o-a1", "5.00", day(10))
+    s.refund("o-a1", "9.00", day(3))
+    s.refund("o-p", "18.00", day(20))  # a path that goes whole, refunded in full
+    s.refund("o-q", "0.01", day(5))  # its first touch's click goes: split as credited then
+    retried = s.refund("o-a5", "2.50", day(8))
+    s.refund("o-a5", "2.50", day(8), event_id=retried, received=day(7, 18))  # sent twice
+    s.refund("o-b1", "4.00", day(30))  # the first copy of a duplicated order
+    s.refund("o-edge", "1.00", day(25, 11))  # an hour before the purchase
+    s.refund("o-a2-late", "8.00", day(4))  # its purchase was never credited
+    s.refund("o-unknown", "3.00", day(2))
     return s
 
 
@@ -175,6 +198,7 @@ def write_raw(raw: Path, s: Scenario) -> None:
                            link_row(QUIET, "q", t0)],
         "clicks": s.clicks,
         "conversions": s.conversions,
+        "refunds": s.refunds,
     }  # fmt: skip
     write_streams(raw, streams)
 
@@ -320,6 +344,29 @@ def test_the_scenario_reaches_both_sides_of_the_horizon(runs):
     assert by_model[(LINK_B, "purchase", "linear")] != by_model[(LINK_B, "purchase", "last_click")]
     assert s.path_touch_pruned in s.pruned_tracking_ids
     assert s.path_own_kept in s.kept_tracking_ids
+    # Refunds: o-a1's purchase (its click past retention) takes 5.00 and 7.00 of them on
+    # LINK_A, charged to its day; the rest of them and three other refunds are ledger.
+    columns, rows = tables["fct_refunds"]
+    names = [c for c, _ in columns]
+    refunds = sorted(
+        (r[names.index("order_id")], r[names.index("campaign_link_id")],
+         r[names.index("converted_at")].date(), r[names.index("credited_amount")])
+        for r in rows
+    )  # fmt: skip
+    assert [r for r in refunds if r[0] == "o-a1"] == [
+        ("o-a1", LINK_A, day(50).date(), Decimal("5.00")),
+        ("o-a1", LINK_A, day(50).date(), Decimal("7.00")),
+    ]
+    assert len(refunds) == 6  # o-a1 twice, o-p, o-q, o-a5 once, o-b1
+    columns, rows = tables["fct_unattributed_refunds"]
+    names = [c for c, _ in columns]
+    assert sorted((r[names.index("order_id")], r[names.index("reason")],
+                   r[names.index("uncredited_amount")]) for r in rows) == [
+        ("o-a1", "exceeds_order_revenue", Decimal("2.00")),
+        ("o-a2-late", "order_not_credited", Decimal("8.00")),
+        ("o-edge", "before_purchase", Decimal("1.00")),
+        ("o-unknown", "order_not_credited", Decimal("3.00")),
+    ]  # fmt: skip
     # Dropped touches are counted by reason, the expired one among them.
     columns, rows = tables["mart_touch_verification"]
     names = [c for c, _ in columns]

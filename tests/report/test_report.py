@@ -49,6 +49,90 @@ def test_headline_figures_are_the_hand_sums_against_the_previous_period(
     assert now.clicks and before.clicks and now.conversions and before.conversions
 
 
+def test_net_revenue_is_the_hand_sums_against_the_previous_period(
+    built: Settings, scenario: Story
+) -> None:
+    """Refunds are charged to their purchase's day (the accrual view): the previous
+    period's purchase refunded in this one lowers the previous period's net revenue."""
+    data = load(built.published_path, default_days=WINDOW)
+    previous = CURRENT.previous()
+
+    now, before = data.current, data.previous
+    assert now.refunded == scenario.refunded_between(CURRENT.start, CURRENT.end)
+    assert before.refunded == scenario.refunded_between(previous.start, previous.end)
+    assert now.net_revenue == scenario.totals(CURRENT.start, CURRENT.end)[2] - now.refunded
+    assert before.net_revenue == scenario.totals(previous.start, previous.end)[2] - before.refunded
+    # The story refunds purchases of both periods.
+    assert now.refunded and before.refunded
+    page = write_report(built, built.data_dir / "net.html").read_text()
+    for key, value in (("refunded", now.refunded), ("net_revenue", now.net_revenue)):
+        card = re.search(rf'id="headline-{key}">.*?class="value">([^<]*)<', page, re.DOTALL)
+        assert card is not None and card.group(1) == f"USD {value:,.2f}"
+
+
+def test_links_and_videos_show_gross_refunds_and_net(built: Settings, scenario: Story) -> None:
+    data = load(built.published_path, default_days=WINDOW)
+
+    for row in data.rows("funnel"):
+        refunded = scenario.refunded(link=row["campaign_link_id"])
+        assert row["refunded_revenue"] == refunded, row["short_code"]
+        assert row["net_revenue"] == row["revenue"] - refunded
+    videos = {r["youtube_video_id"]: r for r in data.rows("videos")}
+    assert set(videos) == {video for _, video in LINKS.values()}
+    for video, row in videos.items():
+        credited = [c for c in scenario.credited() if LINKS[c["campaign_link_id"]][1] == video]
+        gross = sum((c["revenue_amount"] or Decimal(0) for c in credited), Decimal("0.00"))
+        refunded = scenario.refunded(video=video)
+        assert (row["revenue"], row["refunded_revenue"], row["net_revenue"]) == (
+            gross,
+            refunded,
+            gross - refunded,
+        ), video
+        assert row["refund_rate"] == pytest.approx(float(refunded / gross))
+    assert all(row["refunded_revenue"] for row in videos.values())
+    # The links table and its CSV carry them, as the snapshot holds them.
+    page = write_report(built, built.data_dir / "links.html").read_text()
+    found = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page)
+    assert found is not None
+    tables = json.loads(found.group(1))["tables"]
+    csv = {r["campaign_link_id"]: r for r in tables["links"]["rows"]}
+    for row in data.rows("funnel"):
+        shown = csv[row["campaign_link_id"]]
+        assert (shown["revenue"], shown["refunded_revenue"], shown["net_revenue"]) == (
+            f"{row['revenue']:.2f}",
+            f"{row['refunded_revenue']:.2f}",
+            f"{row['net_revenue']:.2f}",
+        )
+    assert {r["youtube_video_id"] for r in tables["videos"]["rows"]} == set(videos)
+    assert 'id="table-videos"' in page and "refund rate" in page
+
+
+def test_the_refund_ledger_counts_every_uncredited_refund_by_its_reason(
+    built: Settings, scenario: Story
+) -> None:
+    data = load(built.published_path, default_days=WINDOW)
+
+    shown: dict[str, tuple[int, Decimal]] = {}
+    for row in data.rows("refund_ledger"):
+        n, amount = shown.get(row["reason"], (0, Decimal(0)))
+        shown[row["reason"]] = (n + row["refunds"], amount + row["uncredited_amount"])
+    by_hand: dict[str, tuple[int, Decimal]] = {}
+    for refund in scenario.refunds:
+        _, credited, reason = scenario.refund_verdict[refund["event_id"]]
+        if reason is not None:
+            n, amount = by_hand.get(reason, (0, Decimal(0)))
+            by_hand[reason] = (n + 1, amount + refund["amount"] - credited)
+    assert shown == by_hand
+    assert set(by_hand) == {"exceeds_order_revenue", "order_not_credited"}
+    # The video filter keeps the refunds of that video's orders.
+    desk = load(built.published_path, video="vid-desk", default_days=WINDOW)
+    assert [(r["reason"], r["uncredited_amount"]) for r in desk.rows("refund_ledger")] == [
+        ("exceeds_order_revenue", Decimal("10.01"))
+    ]
+    page = write_report(built, built.data_dir / "ledger.html").read_text()
+    assert 'id="table-refund_ledger"' in page and 'href="#section-refund_ledger"' in page
+
+
 def test_a_period_and_a_video_narrow_the_headline(built: Settings, scenario: Story) -> None:
     period = Period(AS_OF - dt.timedelta(days=9), AS_OF)
     data = load(
@@ -357,6 +441,12 @@ def test_a_prune_loses_no_day_of_the_daily_history(tmp_path, scenario: Story, mo
     assert after.rows("daily") == before.rows("daily")
     assert (after.current, after.previous) == (before.current, before.previous)
     assert after.rows("model_comparison") == before.rows("model_comparison")
+    # Refunds of purchases whose click retention removed still count where they did.
+    for table in ("videos", "refund_ledger", "daily_refunds"):
+        assert after.rows(table) == before.rows(table), table
+    assert [(r["refunded_revenue"], r["net_revenue"]) for r in after.rows("funnel")] == [
+        (r["refunded_revenue"], r["net_revenue"]) for r in before.rows("funnel")
+    ]
     assert after.meta["retained_since"] == pruned.cutoff
     # The prune job rewrote the report after republishing.
     from convtrack.report import report_path

@@ -88,6 +88,8 @@
     {%- set pruned_credits = retention_schema() ~ ".pruned_attribution_credits" -%}
     {%- set pruned_touches = retention_schema() ~ ".pruned_touch_verification" -%}
     {%- set pruned_credited = retention_schema() ~ ".pruned_credited_event_ids" -%}
+    {%- set pruned_order_facts = retention_schema() ~ ".pruned_order_facts" -%}
+    {%- set pruned_purchase_credits = retention_schema() ~ ".pruned_purchase_credits" -%}
     {%- set pruned_windows = retention_schema() ~ ".pruned_window_sensitivity" -%}
     {%- set pruned_window_orders = retention_schema() ~ ".pruned_window_order_ids" -%}
     {%- set prune_log = retention_schema() ~ ".prune_log" -%}
@@ -104,6 +106,7 @@
     {%- for table in [
         pruned_ids, pruned_converting, pruned_metrics, pruned_orders, pruned_conversions,
         pruned_credits, pruned_touches, pruned_credited, pruned_windows, pruned_window_orders,
+        pruned_order_facts, pruned_purchase_credits,
         prune_started,
     ] -%}
         {%- set left = run_query("select count(*) from " ~ table ~ " where " ~ unfinished) -%}
@@ -201,6 +204,9 @@
                     and order_id not in (select order_id from {{ pruned_orders }})
             {%- endcall -%}
             {{ prune_checkpoint('record ' ~ pruned_orders, fail_after) }}
+            {{ record_pruned_order_facts(
+                pruned_order_facts, fct_conversions, pruned_now, as_of_sql, fail_after
+            ) }}
         {%- endif -%}
         {#- The credits and touches of every conversion one of whose touches (any: it
             would turn click_pruned; its own when it goes) is a tracking id this prune
@@ -226,6 +232,10 @@
                 group by touch_campaign_link_id, event_type, attribution_model
             {%- endcall -%}
             {{ prune_checkpoint('record ' ~ pruned_credits, fail_after) }}
+            {#- Before their event ids, which credits_recorded_now reads. -#}
+            {{ record_pruned_purchase_credits(
+                pruned_purchase_credits, credits, credits_recorded_now, as_of_sql, fail_after
+            ) }}
             {%- call statement('record_pruned_touch_verification') -%}
                 insert into {{ pruned_touches }}
                 select

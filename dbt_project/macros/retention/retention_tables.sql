@@ -23,6 +23,13 @@
       removes counted for their link under each window of mart_window_sensitivity, summed
       per link x window, and the orders they counted under each window, so the mart
       counts them as they were and no other copy of those orders counts there again.
+    - pruned_order_facts: the credited purchases (with an order id) a prune removed, with
+      the few facts a refund of the order needs - order id, purchase event id, link,
+      conversion time, revenue - so a refund arriving after its purchase's click was
+      pruned still counts against the right link and day (docs/rules.md#refunds).
+    - pruned_purchase_credits: the per-touch credits of the credited purchases a prune
+      touched (those of pruned_credited_event_ids that are purchases), as they were: a
+      refund is split by them under every model. No tracking ids.
     - pruned_conversion_ids: event ids of the conversions pruning removed, so a copy
       re-loaded from a raw file retention keeps (a late conversion of an old click lives in
       a later day partition) stays out, rather than coming back as click_pruned.
@@ -89,6 +96,22 @@
     ) {{ retention_table_options() }};
     create table if not exists {{ retention_schema() }}.pruned_credited_event_ids (
         event_id {{ dbt.type_string() }},
+        pruned_as_of date
+    ) {{ retention_table_options() }};
+    create table if not exists {{ retention_schema() }}.pruned_order_facts (
+        order_id {{ dbt.type_string() }},
+        event_id {{ dbt.type_string() }},
+        campaign_link_id {{ dbt.type_string() }},
+        converted_at {{ dbt.type_timestamp() }},
+        revenue_amount decimal(10, 2),
+        pruned_as_of date
+    ) {{ retention_table_options() }};
+    create table if not exists {{ retention_schema() }}.pruned_purchase_credits (
+        event_id {{ dbt.type_string() }},
+        attribution_model {{ dbt.type_string() }},
+        touch_position int,
+        touch_campaign_link_id {{ dbt.type_string() }},
+        credited_revenue decimal(10, 2),
         pruned_as_of date
     ) {{ retention_table_options() }};
     create table if not exists {{ retention_schema() }}.pruned_converting_clicks (

@@ -3,12 +3,10 @@
 -- The shares of one conversion under one model sum to exactly 1 conversion and exactly
 -- its revenue: each touch gets its share rounded down (to the cent, to the millionth of
 -- a conversion) and the units left go one each to the largest remainders, the later
--- touch first on a tie.
+-- touch first on a tie (macros/largest_remainder.sql).
 
 {%- set half_life_days = var('time_decay_half_life_days') | float %}
 {%- set day_us = 86400 * 1000000 %}
-{#- Shares are doubles: this much below a whole unit still counts as the whole unit. #}
-{%- set epsilon = 0.000000001 %}
 {%- set models = attribution_models() %}
 
 with
@@ -87,38 +85,23 @@ in_cents as (
 
 ),
 
-units as (
+-- Each share rounded down to the cent, the cents left to the largest remainders.
+cents as (
 
-    -- Each share rounded down, in cents and in millionths of a conversion.
-    select
-        *,
-        cast(floor(revenue_cents * touch_share + {{ epsilon }}) as bigint) as floor_cents,
-        cast(floor(1000000 * touch_share + {{ epsilon }}) as bigint) as floor_millionths,
-        revenue_cents * touch_share as exact_cents,
-        1000000 * touch_share as exact_millionths
-    from in_cents
+    {{ largest_remainder(
+        'in_cents', 'revenue_cents', 'touch_share', 'event_id, attribution_model',
+        'touch_rank', 'credited_cents'
+    ) }}
 
 ),
 
-remainders as (
+-- Likewise in millionths of a conversion.
+millionths as (
 
-    select
-        *,
-        revenue_cents - sum(floor_cents) over (
-            partition by event_id, attribution_model
-        ) as cents_left,
-        1000000 - sum(floor_millionths) over (
-            partition by event_id, attribution_model
-        ) as millionths_left,
-        row_number() over (
-            partition by event_id, attribution_model
-            order by exact_cents - floor_cents desc, touch_rank desc
-        ) as cents_rank,
-        row_number() over (
-            partition by event_id, attribution_model
-            order by exact_millionths - floor_millionths desc, touch_rank desc
-        ) as millionths_rank
-    from units
+    {{ largest_remainder(
+        'cents', '1000000', 'touch_share', 'event_id, attribution_model',
+        'touch_rank', 'credited_millionths'
+    ) }}
 
 ),
 
@@ -131,18 +114,12 @@ final as (
         touch_tracking_id,
         touch_campaign_link_id,
         event_type,
-        cast(
-            (floor_millionths + case when millionths_rank <= millionths_left then 1 else 0 end)
-            / 1000000.0 as decimal(12, 6)
-        ) as credited_conversions,
+        cast(credited_millionths / 1000000.0 as decimal(12, 6)) as credited_conversions,
         case
             when revenue_amount is not null
-                then cast(
-                    (floor_cents + case when cents_rank <= cents_left then 1 else 0 end)
-                    / 100.0 as decimal(10, 2)
-                )
+                then cast(credited_cents / 100.0 as decimal(10, 2))
         end as credited_revenue
-    from remainders
+    from millionths
 
 )
 

@@ -2,7 +2,10 @@
 -- model (docs/rules.md#attribution-models), over the link's whole life: a credit goes to
 -- the link of the touch it is given to. Built from what retention keeps, so a prune
 -- changes no number here: the credits of the conversions no prune touched, plus the sums
--- pruning recorded for the ones it did (they went, or a touch lost its click).
+-- pruning recorded for the ones it did (they went, or a touch lost its click). Refunds
+-- under every model: each credited refund split by its purchase's credits
+-- (int_refund_credits), so net revenue is credited revenue less them
+-- (docs/rules.md#refunds).
 
 with
 
@@ -34,6 +37,12 @@ live_credits as (
 
 ),
 
+refund_credits as (
+
+    select * from {{ ref('int_refund_credits') }}
+
+),
+
 unioned as (
 
     select
@@ -41,7 +50,8 @@ unioned as (
         event_type,
         attribution_model,
         credited_conversions,
-        coalesce(credited_revenue, 0) as credited_revenue
+        coalesce(credited_revenue, 0) as credited_revenue,
+        cast(0 as decimal(10, 2)) as refunded_revenue
     from live_credits
     union all
     select
@@ -49,8 +59,18 @@ unioned as (
         event_type,
         attribution_model,
         credited_conversions,
-        credited_revenue
+        credited_revenue,
+        cast(0 as decimal(10, 2)) as refunded_revenue
     from pruned_credits
+    union all
+    select
+        touch_campaign_link_id as campaign_link_id,
+        'purchase' as event_type,
+        attribution_model,
+        cast(0 as decimal(12, 6)) as credited_conversions,
+        cast(0 as decimal(10, 2)) as credited_revenue,
+        refunded_revenue
+    from refund_credits
 
 ),
 
@@ -61,7 +81,9 @@ final as (
         event_type,
         attribution_model,
         cast(sum(credited_conversions) as decimal(18, 6)) as credited_conversions,
-        cast(sum(credited_revenue) as decimal(18, 2)) as credited_revenue
+        cast(sum(credited_revenue) as decimal(18, 2)) as credited_revenue,
+        cast(sum(refunded_revenue) as decimal(18, 2)) as refunded_revenue,
+        cast(sum(credited_revenue) - sum(refunded_revenue) as decimal(18, 2)) as net_revenue
     from unioned
     group by campaign_link_id, event_type, attribution_model
 

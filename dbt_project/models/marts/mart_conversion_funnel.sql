@@ -2,7 +2,9 @@
 -- attributed conversions and revenue by type, and rates over human clicks.
 -- Built from what retention keeps, so a prune changes no number here: the sums from the
 -- daily history, and converting clicks - distinct clicks, which days cannot add up -
--- from the converting clicks still kept plus those pruning remembered.
+-- from the converting clicks still kept plus those pruning remembered. Gross revenue
+-- (`revenue`), the refunds credited against the link's purchases (fct_refunds, which a
+-- prune changes neither) and net revenue side by side (docs/rules.md#refunds).
 
 with
 
@@ -27,6 +29,22 @@ converting_clicks as (
 pruned_converting_clicks as (
 
     select * from {{ ref('stg_retention__pruned_converting_clicks') }}
+
+),
+
+refunds as (
+
+    select * from {{ ref('fct_refunds') }}
+
+),
+
+refunds_per_link as (
+
+    select
+        campaign_link_id,
+        sum(credited_amount) as refunded_revenue
+    from refunds
+    group by campaign_link_id
 
 ),
 
@@ -89,12 +107,16 @@ counted as (
         cast(coalesce(totals_per_link.newsletter_signups, 0) as bigint) as newsletter_signups,
         cast(coalesce(totals_per_link.course_enrollments, 0) as bigint) as course_enrollments,
         cast(coalesce(totals_per_link.purchases, 0) as bigint) as purchases,
-        cast(coalesce(totals_per_link.revenue, 0) as decimal(18, 2)) as revenue
+        cast(coalesce(totals_per_link.revenue, 0) as decimal(18, 2)) as revenue,
+        cast(coalesce(refunds_per_link.refunded_revenue, 0) as decimal(18, 2))
+            as refunded_revenue
     from links
     left join totals_per_link
         on links.campaign_link_id = totals_per_link.campaign_link_id
     left join converting_clicks_per_link
         on links.campaign_link_id = converting_clicks_per_link.campaign_link_id
+    left join refunds_per_link
+        on links.campaign_link_id = refunds_per_link.campaign_link_id
 
 ),
 
@@ -102,6 +124,8 @@ final as (
 
     select
         *,
+        cast(revenue - refunded_revenue as decimal(18, 2)) as net_revenue,
+        cast(refunded_revenue as double) / nullif(cast(revenue as double), 0) as refund_rate,
         cast(converting_clicks as double)
         / nullif(clicks, 0) as click_to_conversion_rate,
         cast(newsletter_signups as double)

@@ -21,6 +21,12 @@ campaign_links as (
 
 ),
 
+refunds as (
+
+    select count(*) as row_count from {{ source('collector', 'refunds') }}
+
+),
+
 final as (
 
     select
@@ -37,6 +43,11 @@ final as (
         'campaign_links' as stream_name,
         row_count
     from campaign_links
+    union all
+    select
+        'refunds' as stream_name,
+        row_count
+    from refunds
 
 )
 
