@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from collector.errors import ApiError
 from collector.jsontext import parse_json
 from collector.validation.problems import Problem
@@ -53,3 +55,40 @@ def batch_events(body: Any, noun: str) -> list[Any]:
             ),
         )
     return events
+
+
+def batch_schema(item_schema: dict[str, Any], noun: str, single: str) -> dict[str, Any]:
+    """The OpenAPI schema of a batch body `{"events": [...]}` of up to MAX_BATCH_EVENTS
+    items, each as the single endpoint `single` takes it.
+
+    Written out rather than generated from a model: pydantic would put the item under
+    `$defs`, which OpenAPI tools cannot resolve inside a requestBody.
+    """
+    return {
+        "type": "object",
+        "required": ["events"],
+        "properties": {
+            "events": {
+                "type": "array",
+                "maxItems": MAX_BATCH_EVENTS,
+                "items": item_schema,
+                "description": f"up to {MAX_BATCH_EVENTS} {noun}, as for POST {single}",
+            }
+        },
+    }
+
+
+class BatchResult(BaseModel):
+    """The answer for one event of a batch, in request order."""
+
+    index: int = Field(description="position of the event in `events`, from 0")
+    status: str = Field(description="accepted | rejected")
+    event_id: str | None = None
+    warnings: list[dict[str, Any]] | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+class BatchAccepted(BaseModel):
+    results: list[BatchResult]
+    accepted: int
+    rejected: int

@@ -14,7 +14,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from collector.body import batch_events, parse_json_body, parse_object_body
+from collector.body import (
+    BatchAccepted,
+    batch_events,
+    batch_schema,
+    parse_json_body,
+    parse_object_body,
+)
 from collector.body_limit import json_request_body
 from collector.clock import utc_now
 from collector.deps import LinksDep, MetricsDep, RateLimitDep, SettingsDep, StoreDep
@@ -73,34 +79,7 @@ class ConversionAccepted(BaseModel):
     warnings: list[dict[str, Any]] = []
 
 
-# Written out rather than generated from a model: pydantic would put ConversionIn under
-# `$defs`, which OpenAPI tools cannot resolve inside a requestBody.
-BATCH_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["events"],
-    "properties": {
-        "events": {
-            "type": "array",
-            "maxItems": MAX_BATCH_EVENTS,
-            "items": ConversionIn.model_json_schema(),
-            "description": f"up to {MAX_BATCH_EVENTS} conversions, as for POST /api/conversions",
-        }
-    },
-}
-
-
-class BatchResult(BaseModel):
-    index: int = Field(description="position of the event in `events`, from 0")
-    status: str = Field(description="accepted | rejected")
-    event_id: str | None = None
-    warnings: list[dict[str, Any]] | None = None
-    errors: list[dict[str, Any]] | None = None
-
-
-class BatchAccepted(BaseModel):
-    results: list[BatchResult]
-    accepted: int
-    rejected: int
+BATCH_SCHEMA = batch_schema(ConversionIn.model_json_schema(), "conversions", "/api/conversions")
 
 
 @dataclass(slots=True)

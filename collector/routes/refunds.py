@@ -14,7 +14,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from collector.body import batch_events, parse_json_body, parse_object_body
+from collector.body import (
+    BatchAccepted,
+    batch_events,
+    batch_schema,
+    parse_json_body,
+    parse_object_body,
+)
 from collector.body_limit import json_request_body
 from collector.clock import utc_now
 from collector.deps import MetricsDep, RefunderDep, SettingsDep, StoreDep
@@ -69,34 +75,7 @@ class RefundAccepted(BaseModel):
     warnings: list[dict[str, Any]] = Field([], description="none yet: kept for the shape")
 
 
-class RefundBatchResult(BaseModel):
-    index: int = Field(description="position of the refund in `events`, from 0")
-    status: str = Field(description="accepted | rejected")
-    event_id: str | None = None
-    warnings: list[dict[str, Any]] | None = None
-    errors: list[dict[str, Any]] | None = None
-
-
-class RefundBatchAccepted(BaseModel):
-    results: list[RefundBatchResult]
-    accepted: int
-    rejected: int
-
-
-# Written out rather than generated from a model: pydantic would put RefundIn under
-# `$defs`, which OpenAPI tools cannot resolve inside a requestBody.
-BATCH_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["events"],
-    "properties": {
-        "events": {
-            "type": "array",
-            "maxItems": MAX_BATCH_EVENTS,
-            "items": RefundIn.model_json_schema(),
-            "description": f"up to {MAX_BATCH_EVENTS} refunds, as for POST /api/refunds",
-        }
-    },
-}
+BATCH_SCHEMA = batch_schema(RefundIn.model_json_schema(), "refunds", "/api/refunds")
 
 
 @dataclass(slots=True)
@@ -164,7 +143,7 @@ async def report_refund(
 @router.post(
     "/batch",
     status_code=202,
-    response_model=RefundBatchAccepted,
+    response_model=BatchAccepted,
     openapi_extra=json_request_body(BATCH_SCHEMA, limit=MAX_BULK_BODY_BYTES),
     responses=error_responses(401, 403, 413, 422, 503),
     description=(

@@ -101,6 +101,37 @@ def _uuid_field(name: str, value: object, required: bool, out: list[Problem]) ->
     return value.lower()  # type: ignore[union-attr]
 
 
+def _money(name: str, code: str, value: object, out: list[Problem]) -> Decimal | None:
+    """A sum of money as the raw schema holds it (decimal(10,2)): `invalid_<code>`,
+    `<code>_precision`, `<code>_too_large`; whether it must be positive is the caller's."""
+    amount = parse_revenue(value)
+    if amount is None:
+        out.append(problem(f"invalid_{code}", name))
+        return None
+    if decimal_places(amount) > REVENUE_DECIMALS:
+        out.append(problem(f"{code}_precision", name))
+    if amount > MAX_REVENUE:
+        out.append(problem(f"{code}_too_large", name))
+    return amount
+
+
+def _order_id(value: object, out: list[Problem]) -> str | None:
+    """A merchant's order id: a string or an integer, at most MAX_ORDER_ID_CHARS, as text."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        out.append(problem("invalid_order_id", "order_id"))
+        return None
+    text = str(value)
+    if len(text) > MAX_ORDER_ID_CHARS or not is_unicode_text(text):
+        out.append(problem("invalid_order_id", "order_id"))
+    return text
+
+
+def _currency(value: object, currency: str, out: list[Problem]) -> None:
+    """A currency, when given, must be the collector's (case-insensitive)."""
+    if value is not None and (not isinstance(value, str) or value.upper() != currency):
+        out.append(problem("currency_mismatch", "currency", currency=currency))
+
+
 def _in_future(uuid_text: str, latest: dt.datetime) -> bool:
     """A UUIDv7 whose time is past `latest`, or past the year 9999: no click minted it."""
     if not is_uuid7(uuid_text):
@@ -203,16 +234,7 @@ def check_conversion(
         event_type = None
 
     raw_revenue = get("revenue_amount")
-    amount = None
-    if raw_revenue is not None:
-        amount = parse_revenue(raw_revenue)
-        if amount is None:
-            out.append(problem("invalid_revenue", "revenue_amount"))
-        else:
-            if decimal_places(amount) > REVENUE_DECIMALS:
-                out.append(problem("revenue_precision", "revenue_amount"))
-            if amount > MAX_REVENUE:
-                out.append(problem("revenue_too_large", "revenue_amount"))
+    amount = None if raw_revenue is None else _money("revenue_amount", "revenue", raw_revenue, out)
     if event_type == "purchase":
         if raw_revenue is None or (amount is not None and amount <= 0):
             out.append(problem("revenue_required", "revenue_amount"))
@@ -226,20 +248,10 @@ def check_conversion(
         if event_data is None or len(event_data.encode()) > MAX_EVENT_DATA_BYTES:
             out.append(problem("invalid_event_data", "event_data"))
 
-    raw_currency = get("currency")
-    if raw_currency is not None and (
-        not isinstance(raw_currency, str) or raw_currency.upper() != currency
-    ):
-        out.append(problem("currency_mismatch", "currency", currency=currency))
-
+    _currency(get("currency"), currency, out)
     order_id = get("order_id")
     if order_id is not None:
-        if isinstance(order_id, bool) or not isinstance(order_id, int | str):
-            out.append(problem("invalid_order_id", "order_id"))
-        else:
-            order_id = str(order_id)
-            if len(order_id) > MAX_ORDER_ID_CHARS or not is_unicode_text(order_id):
-                out.append(problem("invalid_order_id", "order_id"))
+        order_id = _order_id(order_id, out)
 
     touches = check_touches(
         get("touches"),
@@ -321,34 +333,19 @@ def check_refund(
     order_id = get("order_id")
     if order_id is None or order_id == "":
         out.append(problem("missing_field", "order_id"))
-    elif isinstance(order_id, bool) or not isinstance(order_id, int | str):
-        out.append(problem("invalid_order_id", "order_id"))
     else:
-        order_id = str(order_id)
-        if len(order_id) > MAX_ORDER_ID_CHARS or not is_unicode_text(order_id):
-            out.append(problem("invalid_order_id", "order_id"))
+        order_id = _order_id(order_id, out)
 
     raw_amount = get("amount")
     amount = None
     if raw_amount is None:
         out.append(problem("missing_field", "amount"))
     else:
-        amount = parse_revenue(raw_amount)
-        if amount is None:
-            out.append(problem("invalid_amount", "amount"))
-        else:
-            if decimal_places(amount) > REVENUE_DECIMALS:
-                out.append(problem("amount_precision", "amount"))
-            if amount > MAX_REVENUE:
-                out.append(problem("amount_too_large", "amount"))
-            if amount <= 0:
-                out.append(problem("amount_not_positive", "amount"))
+        amount = _money("amount", "amount", raw_amount, out)
+        if amount is not None and amount <= 0:
+            out.append(problem("amount_not_positive", "amount"))
 
-    raw_currency = get("currency")
-    if raw_currency is not None and (
-        not isinstance(raw_currency, str) or raw_currency.upper() != currency
-    ):
-        out.append(problem("currency_mismatch", "currency", currency=currency))
+    _currency(get("currency"), currency, out)
 
     reason = get("reason")
     if reason is not None and (
