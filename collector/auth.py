@@ -25,8 +25,11 @@ def check_bearer_any(
 ) -> None:
     """As `check_bearer`, for an endpoint that any of several tokens opens (by the name of
     its environment variable). Closed only when none of them is configured."""
-    configured = [t.get_secret_value().encode() for t in accepted.values() if t is not None]
-    configured = [t for t in configured if t]
+    configured = [
+        t.get_secret_value().encode()
+        for t in accepted.values()
+        if t is not None and t.get_secret_value()
+    ]
     if not configured:
         names = " or ".join(accepted)
         raise ApiError(

@@ -562,14 +562,9 @@ def import_frame(
     unreadable = pl.col(f"_bad_{time_name}") | (
         ~pl.col("_time_missing") & pl.col("_time_us").is_null()
     )
+    missing = pl.col("_time_missing") & ~pl.col(f"_bad_{time_name}")
     time_checks = [
-        Check(
-            "missing_field",
-            time_name,
-            pl.col("_time_missing")
-            & ~pl.col(f"_bad_{time_name}")
-            & pl.lit(stream not in TIME_OPTIONAL),
-        ),
+        *([] if stream in TIME_OPTIONAL else [Check("missing_field", time_name, missing)]),
         Check("invalid_timestamp", time_name, unreadable),
         Check(
             "event_time_out_of_range",
@@ -698,14 +693,12 @@ def _raw_rows(good: pl.DataFrame, stream: str, *, settings: Settings, now: dt.da
         "received_at": pl.lit(now, dtype=pl.Datetime("us")),
         "source": pl.lit("import"),
     }
+    columns |= {m: pl.col(m).cast(pl.Decimal(10, 2)) for m in MONEY_FIELDS if m in names}
+    if "currency" in names:
+        columns["currency"] = pl.col("currency").str.to_uppercase().fill_null(settings.currency)
     if stream == "conversions":
         columns["touches"] = pl.col("_touches")
-        columns["revenue_amount"] = pl.col("revenue_amount").cast(pl.Decimal(10, 2))
-        columns["currency"] = pl.col("currency").str.to_uppercase().fill_null(settings.currency)
-    elif stream == "refunds":
-        columns["amount"] = pl.col("amount").cast(pl.Decimal(10, 2))
-        columns["currency"] = pl.col("currency").str.to_uppercase().fill_null(settings.currency)
-    else:
+    elif stream == "clicks":
         columns["ip_address"] = truncate_ips(
             good["ip_address"], store_full_ip=settings.store_full_ip
         )

@@ -171,6 +171,17 @@ def funnel(row: dict) -> dict:
     }
 
 
+# The days start..end of a daily table (`metric_date`), either end open when None.
+_DAYS = (
+    "(cast(? as date) is null or metric_date >= cast(? as date))"
+    " and (cast(? as date) is null or metric_date <= cast(? as date))"
+)
+
+
+def _days_params(start: dt.date | None, end: dt.date | None) -> list[dt.date | None]:
+    return [start, start, end, end]
+
+
 def _daily(
     cur: duckdb.DuckDBPyConnection,
     campaign_link_id: str,
@@ -185,11 +196,10 @@ def _daily(
                sum(conversions) as conversions, sum(revenue) as revenue
         from {s}.main.agg_daily_link_metrics
         where campaign_link_id = ?
-          and (cast(? as date) is null or metric_date >= cast(? as date))
-          and (cast(? as date) is null or metric_date <= cast(? as date))
+          and {days}
         group by event_type
-        """,
-        [campaign_link_id, start, start, end, end],
+        """.replace("{days}", _DAYS),
+        [campaign_link_id, *_days_params(start, end)],
     )
 
 
@@ -208,10 +218,9 @@ def _refunded_between(
         select sum(accrual_refunded_revenue) as refunded
         from {s}.main.agg_daily_link_refunds
         where campaign_link_id = ?
-          and (cast(? as date) is null or metric_date >= cast(? as date))
-          and (cast(? as date) is null or metric_date <= cast(? as date))
-        """,
-        [campaign_link_id, start, start, end, end],
+          and {days}
+        """.replace("{days}", _DAYS),
+        [campaign_link_id, *_days_params(start, end)],
     )
     return Decimal(str(rows[0]["refunded"] or 0))
 

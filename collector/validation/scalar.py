@@ -312,21 +312,19 @@ def check_refund(
     *,
     currency: str,
     received_at: dt.datetime,
-    now: dt.datetime | None = None,
 ) -> RefundCheck:
     """Apply every validation rule to one refund (docs/rules.md#refunds); `received_at` is
-    naive UTC, and the refund's time when it names none.
+    naive UTC, the collector's clock, and the refund's time when it names none.
 
-    `now` is the collector's clock (default: `received_at`). Whether the order exists is
-    not the collector's to judge: the warehouse is the authority, and orders may be
-    imported later.
+    Whether the order exists is not the collector's to judge: the warehouse is the
+    authority, and orders may be imported later.
     """
     check = RefundCheck()
     out = check.problems
     get = body.get
 
     # The time first, as the importer checks every row's time before its fields.
-    times = EventTimeRange.as_of(received_at if now is None else now)
+    times = EventTimeRange.as_of(received_at)
     refunded_at = _event_time("refunded_at", get("refunded_at"), times, out)
     event_id = _uuid_field("event_id", get("event_id"), False, out)
 

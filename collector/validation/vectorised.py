@@ -87,6 +87,40 @@ def uuid_rules(name: str, *, required: bool) -> list[Check]:
     return rules
 
 
+def money_rules(name: str, code: str) -> tuple[list[Check], pl.Expr, _Amount]:
+    """The rules of a sum of money as the raw schema holds it (decimal(10,2)):
+    `invalid_<code>`, `<code>_precision`, `<code>_too_large`; with whether the text parsed
+    and its `_Amount`, for the caller's rules on its sign."""
+    text = pl.col(name)
+    amount = _Amount(text)
+    parsed = text.str.contains(NUMERIC_PATTERN) & ~_flag(name)
+    rules = [
+        _rule(f"invalid_{code}", name, _flag(name) | (text.is_not_null() & ~parsed)),
+        _rule(f"{code}_precision", name, parsed & (amount.decimals > REVENUE_DECIMALS)),
+        _rule(f"{code}_too_large", name, parsed & amount.greater_than(MAX_REVENUE)),
+    ]
+    return rules, parsed, amount
+
+
+def order_id_rule() -> Check:
+    """A merchant's order id: at most MAX_ORDER_ID_CHARS (its type is flagged on reading)."""
+    return _rule(
+        "invalid_order_id",
+        "order_id",
+        _flag("order_id") | (pl.col("order_id").str.len_chars() > MAX_ORDER_ID_CHARS),
+    )
+
+
+def currency_rule(currency: str) -> Check:
+    """A currency, when given, must be the collector's (case-insensitive)."""
+    cur = pl.col("currency")
+    return _rule(
+        "currency_mismatch",
+        "currency",
+        _flag("currency") | (cur.is_not_null() & (cur.str.to_uppercase() != currency)),
+    )
+
+
 def is_uuid7(name: str) -> pl.Expr:
     col = pl.col(name)
     return (col.str.slice(14, 1) == "7") & col.str.slice(19, 1).str.contains("^[89abAB]$")
@@ -163,7 +197,6 @@ def conversion_checks(
     event_type = pl.col("event_type")
     revenue = pl.col("revenue_amount")
     event_data = pl.col("event_data")
-    cur = pl.col("currency")
 
     clicked = uuid7_time("tracking_id")
     in_future = (
@@ -178,8 +211,7 @@ def conversion_checks(
         & ((event_time - clicked).dt.total_days() > link_window(window_days, link_windows))
     )
     known_type = event_type.is_in(_one_list(EVENT_TYPES)) & ~_flag("event_type")
-    amount = _Amount(revenue)
-    parsed = revenue.str.contains(NUMERIC_PATTERN) & ~_flag("revenue_amount")
+    revenue_rules, parsed, amount = money_rules("revenue_amount", "revenue")
     revenue_absent = revenue.is_null() & ~_flag("revenue_amount")
     is_purchase = known_type & (event_type == "purchase")
 
@@ -200,13 +232,7 @@ def conversion_checks(
             "event_type",
             _flag("event_type") | (event_type.is_not_null() & ~known_type),
         ),
-        _rule(
-            "invalid_revenue",
-            "revenue_amount",
-            _flag("revenue_amount") | (revenue.is_not_null() & ~parsed),
-        ),
-        _rule("revenue_precision", "revenue_amount", parsed & (amount.decimals > REVENUE_DECIMALS)),
-        _rule("revenue_too_large", "revenue_amount", parsed & amount.greater_than(MAX_REVENUE)),
+        *revenue_rules,
         _rule(
             "revenue_required",
             "revenue_amount",
@@ -229,16 +255,8 @@ def conversion_checks(
                 )
             ),
         ),
-        _rule(
-            "currency_mismatch",
-            "currency",
-            _flag("currency") | (cur.is_not_null() & (cur.str.to_uppercase() != currency)),
-        ),
-        _rule(
-            "invalid_order_id",
-            "order_id",
-            _flag("order_id") | (pl.col("order_id").str.len_chars() > MAX_ORDER_ID_CHARS),
-        ),
+        currency_rule(currency),
+        order_id_rule(),
     ]
     warnings = [
         _rule(
@@ -302,11 +320,8 @@ def refund_checks(*, currency: str) -> list[Check]:
     """Problems of imported refunds (docs/rules.md#refunds); their time is checked by the
     importer, before these, as the scalar validator checks it first."""
     order_id = pl.col("order_id")
-    amount_text = pl.col("amount")
-    amount = _Amount(amount_text)
-    parsed = amount_text.str.contains(NUMERIC_PATTERN) & ~_flag("amount")
+    amount_rules, parsed, amount = money_rules("amount", "amount")
     reason = pl.col("reason")
-    cur = pl.col("currency")
     return [
         *uuid_rules("event_id", required=False),
         _rule(
@@ -314,21 +329,11 @@ def refund_checks(*, currency: str) -> list[Check]:
             "order_id",
             (order_id.is_null() | (order_id == "")) & ~_flag("order_id"),
         ),
-        _rule(
-            "invalid_order_id",
-            "order_id",
-            _flag("order_id") | (order_id.str.len_chars() > MAX_ORDER_ID_CHARS),
-        ),
-        _rule("missing_field", "amount", amount_text.is_null() & ~_flag("amount")),
-        _rule("invalid_amount", "amount", _flag("amount") | (amount_text.is_not_null() & ~parsed)),
-        _rule("amount_precision", "amount", parsed & (amount.decimals > REVENUE_DECIMALS)),
-        _rule("amount_too_large", "amount", parsed & amount.greater_than(MAX_REVENUE)),
+        order_id_rule(),
+        _rule("missing_field", "amount", pl.col("amount").is_null() & ~_flag("amount")),
+        *amount_rules,
         _rule("amount_not_positive", "amount", parsed & ~amount.positive),
-        _rule(
-            "currency_mismatch",
-            "currency",
-            _flag("currency") | (cur.is_not_null() & (cur.str.to_uppercase() != currency)),
-        ),
+        currency_rule(currency),
         _rule(
             "invalid_reason",
             "reason",

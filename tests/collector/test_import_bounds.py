@@ -23,7 +23,7 @@ from collector.validation.rules import (
     MAX_REFERRER_CHARS,
     MAX_USER_AGENT_CHARS,
 )
-from collector.validation.scalar import check_conversion
+from collector.validation.scalar import check_conversion, check_refund
 from convtrack.core.raw_schema import FIRST_DAY
 from tests.collector.conftest import read_stream, uuid7_at
 
@@ -236,23 +236,24 @@ def test_float_revenue_in_parquet_is_read_as_its_writer_meant(settings, link_id,
 
 
 finite = st.floats(allow_nan=False, allow_infinity=False)
+# Parquet float money columns at their extremes: any finite float, cents, huge, signed
+# zeros, NaN and the infinities.
+float_amounts = st.lists(
+    st.one_of(
+        finite,
+        st.floats(min_value=-1e9, max_value=1e9),
+        st.integers(-(10**10), 10**10).map(lambda c: c / 100),
+        st.sampled_from([float("nan"), float("inf"), -float("inf"), 0.0, -0.0]),
+    ),
+    min_size=1,
+    max_size=30,
+)
 
 
 @hypothesis_settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(
-    amounts=st.lists(
-        st.one_of(
-            finite,
-            st.floats(min_value=-1e9, max_value=1e9),
-            st.integers(-(10**10), 10**10).map(lambda c: c / 100),
-            st.sampled_from([float("nan"), float("inf"), -float("inf"), 0.0, -0.0]),
-        ),
-        min_size=1,
-        max_size=30,
-    )
-)
+@given(amounts=float_amounts)
 def test_float_revenue_gets_the_verdict_the_api_gives_the_same_float(
     settings, link_id, tmp_path_factory, amounts
 ):
@@ -286,6 +287,46 @@ def test_float_revenue_gets_the_verdict_the_api_gives_the_same_float(
             event_time=dt.datetime(2026, 9, 2, 10),
         )
         assert got[row] == [p.code for p in expected.problems], amount
+
+
+@hypothesis_settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    amounts=float_amounts,
+    times=st.lists(
+        st.one_of(
+            st.none(), st.datetimes(min_value=FIRST - dt.timedelta(days=2), max_value=LATEST)
+        ),
+        min_size=30,
+        max_size=30,
+    ),
+)
+def test_a_refunds_float_amount_and_typed_time_get_the_verdict_the_api_gives(
+    settings, tmp_path_factory, amounts, times
+):
+    # A refund file from a back office: amounts as floats, times as a typed, nullable
+    # timestamp column (a null time is the time it is imported).
+    path = tmp_path_factory.mktemp("refunds") / "r.parquet"
+    times = times[: len(amounts)]
+    _parquet(
+        path,
+        {
+            "order_id": [f"o-{i}" for i in range(len(amounts))],
+            "amount": pa.array(amounts, pa.float64()),
+            "refunded_at": pa.array(times, pa.timestamp("us")),
+        },
+    )
+    result = import_file(path, settings=settings, now=NOW)
+    got = {row: [] for row in range(1, len(amounts) + 1)}
+    for p in result.problems:
+        got[p.row].append(p.code)
+    for row, (amount, at) in enumerate(zip(amounts, times, strict=True), start=1):
+        body = {"order_id": f"o-{row - 1}", "amount": amount}
+        if at is not None:
+            body["refunded_at"] = at.isoformat() + "Z"
+        expected = check_refund(body, currency=settings.currency, received_at=NOW)
+        assert got[row] == [p.code for p in expected.problems], (amount, at)
 
 
 def test_a_float_column_spells_out_each_distinct_huge_value_once(monkeypatch):
