@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from collector.body_limit import install_body_limits
 from collector.cors import install_cors
 from collector.errors import install_error_handlers
+from collector.hot import install_hot_paths
 from collector.links import LinkRegistry
 from collector.observability import install_observability
 from collector.proxy import install_proxy_headers
@@ -52,8 +53,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.snapshot.close()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the collector; settings are read from the environment when not given."""
+def create_app(settings: Settings | None = None, *, hot_paths: bool = True) -> FastAPI:
+    """Build the collector; settings are read from the environment when not given.
+
+    `hot_paths=False` leaves the hot public paths to FastAPI's router like every other
+    (collector/hot.py): the tests compare the two.
+    """
     app = FastAPI(
         title="convtrack collector",
         summary="Campaign link redirects, conversion and refund intake, and the read API.",
@@ -61,12 +66,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The router's slash redirect builds its Location from the request's Host header;
         # a path with a trailing slash is a 404 that says so instead.
         redirect_slashes=False,
+        # Metrics and logs are the collector's own (docs/operations.md#observability);
+        # FastAPI's OpenTelemetry hooks would look for providers on every request.
+        telemetry={"tracing": False, "metrics": False},
     )
     app.state.settings = settings if settings is not None else Settings()
     install_error_handlers(app)
     install_rate_limit(app)
-    # Middleware added later wraps what came before: timing and logs see every answer,
-    # and a 413 still carries the CORS headers a browser needs to read it.
+    # Middleware added later wraps what came before: the hot paths run inside every
+    # layer, timing and logs see every answer, and a 413 still carries the CORS headers
+    # a browser needs to read it.
+    if hot_paths:
+        install_hot_paths(app)
     install_body_limits(app)
     install_cors(app)
     install_observability(app)

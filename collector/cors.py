@@ -12,7 +12,7 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from collector.links import LinkRegistry
 from convtrack.core.origins import origin_of
@@ -23,7 +23,47 @@ ALLOW_HEADERS = ("Content-Type",)
 PREFLIGHT_MAX_AGE_S = 600
 
 
-class LinkOriginsCORSMiddleware(CORSMiddleware):
+def _has_origin(scope: Scope) -> bool:
+    return any(name == b"origin" for name, _ in scope["headers"])
+
+
+def _vary_origin(send: Send) -> Send:
+    """`send`, with `Vary: Origin` on the answer, as Starlette's CORS writes it."""
+
+    async def send_varying(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = message.setdefault("headers", [])
+            varies = [value for name, value in headers if name.lower() == b"vary"]
+            if varies:
+                headers[:] = [(n, v) for n, v in headers if n.lower() != b"vary"]
+            headers.append((b"vary", b", ".join([*varies, b"Origin"])))
+        await send(message)
+
+    return send_varying
+
+
+class QuietCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, nearly free on a request without an `Origin` (the redirects, the
+    back office, most conversions sent by `sendBeacon` from the same site).
+
+    Starlette builds its header views and wraps `send` for every request; without an
+    origin all it does is add `Vary: Origin` (a cache must not give that answer to a
+    cross-origin request), which this does on the raw headers.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+        elif not _has_origin(scope):
+            await self.app(scope, receive, _vary_origin(send))
+        else:
+            await self._with_origin(scope, receive, send)
+
+    async def _with_origin(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
+
+
+class LinkOriginsCORSMiddleware(QuietCORSMiddleware):
     """Starlette's CORS, with origins taken from the current campaign link destinations."""
 
     def __init__(self, app: ASGIApp, registry: Callable[[], LinkRegistry | None]) -> None:
@@ -48,10 +88,9 @@ class LinkOriginsCORSMiddleware(CORSMiddleware):
             self._link_count = len(ids)
         return self._origins
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            await self._look_for_new_links(Headers(scope=scope).get("origin"))
-        await super().__call__(scope, receive, send)
+    async def _with_origin(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._look_for_new_links(Headers(scope=scope).get("origin"))
+        await super()._with_origin(scope, receive, send)
 
     async def _look_for_new_links(self, origin: str | None) -> None:
         """Before Starlette decides on an origin no known link lands on: maybe another
@@ -76,7 +115,7 @@ def install_cors(app: FastAPI) -> None:
     configured = app.state.settings.cors_origins
     if configured:
         app.add_middleware(
-            CORSMiddleware,
+            QuietCORSMiddleware,
             allow_origins=configured,
             allow_methods=ALLOW_METHODS,
             allow_headers=ALLOW_HEADERS,

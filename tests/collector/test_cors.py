@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
 from fastapi.testclient import TestClient
+from starlette.middleware.cors import CORSMiddleware
 
 from collector.app import create_app
-from collector.cors import origin_of
+from collector.cors import ALLOW_HEADERS, ALLOW_METHODS, QuietCORSMiddleware, origin_of
 from convtrack.core.settings import Settings
 
 
@@ -78,3 +82,37 @@ def test_origin_of_serialises_like_a_browser() -> None:
     assert origin_of("https://bücher.example/") == "https://xn--bcher-kva.example"
     assert origin_of("null") is None
     assert origin_of("ftp://example.com/") is None
+
+
+def cors_app(middleware: type[CORSMiddleware]) -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/plain")
+    async def plain() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    @app.post("/varying")
+    async def varying() -> PlainTextResponse:
+        return PlainTextResponse("ok", headers={"Vary": "Accept-Encoding"})
+
+    app.add_middleware(
+        middleware,
+        allow_origins=["https://shop.example"],
+        allow_methods=ALLOW_METHODS,
+        allow_headers=ALLOW_HEADERS,
+    )
+    return app
+
+
+@pytest.mark.parametrize("origin", [None, "https://shop.example", "https://evil.example"])
+@pytest.mark.parametrize("path", ["/plain", "/varying"])
+def test_the_quiet_cors_answers_as_starlettes(origin: str | None, path: str) -> None:
+    """With or without an Origin, the headers Starlette's CORS would give, `Vary` too."""
+    headers = {"Origin": origin} if origin else {}
+    answers = []
+    for middleware in (QuietCORSMiddleware, CORSMiddleware):
+        with TestClient(cors_app(middleware)) as client:
+            resp = client.post(path, headers=headers)
+            answers.append((resp.status_code, sorted(resp.headers.multi_items()), resp.text))
+    assert answers[0] == answers[1]
+    assert "Origin" in dict(answers[0][1])["vary"]
