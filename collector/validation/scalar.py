@@ -71,8 +71,12 @@ def decimal_places(amount: Decimal) -> int:
     _, digits, exponent = amount.as_tuple()
     if not isinstance(exponent, int) or exponent >= 0 or not any(digits):
         return 0
-    trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
-    return max(0, -exponent - trailing_zeros)
+    places = -exponent
+    last = len(digits) - 1
+    while places and digits[last] == 0:  # a non-zero digit stops it (any() above)
+        places -= 1
+        last -= 1
+    return places
 
 
 def parse_revenue(value: object) -> Decimal | None:
