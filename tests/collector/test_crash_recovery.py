@@ -166,6 +166,10 @@ def test_sigkill_under_load_loses_and_doubles_nothing(tmp_path, workers):
     # Rotation really happened while the process lived: many segments became Parquet.
     event_files = [f for f in visible_parquet(raw) if f.parts[-3] != "campaign_links"]
     assert len(event_files) > 3 * ROUNDS
+    # Files carry their writer's id, new at each start: with several workers, several
+    # wrote in the same life of the server (one worker alone gives one id per start).
+    if workers > 1:
+        assert len({f.name.split("-")[0] for f in event_files}) > ROUNDS + 1
 
     stored = Counter(column(raw, "conversions", "event_id"))
     missing = [e for e in acked_conversions if stored[e] != 1]
