@@ -19,6 +19,7 @@ import copy
 import logging
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -51,12 +52,18 @@ def shared_metrics_dir() -> Path | None:
     return Path(value) if value else None
 
 
-def prepare_multiprocess_metrics(directory: Path) -> Path:
-    """An empty `directory` for the workers' metric files: counts of an earlier run (or a
-    worker of one) must not add to this one's."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.glob("*.db"):
-        stale.unlink(missing_ok=True)
+def prepare_multiprocess_metrics(base: Path) -> Path:
+    """A new, empty folder under `base` for the metric files of this server's workers,
+    named after this (the supervisor's) process: counts of an earlier run must not add
+    to this one's, nor those of another server on the same data directory. Folders of
+    servers that are gone are removed."""
+    base.mkdir(parents=True, exist_ok=True)
+    for folder in base.iterdir():
+        if folder.name.isdigit() and not _alive(int(folder.name)):
+            shutil.rmtree(folder, ignore_errors=True)
+    directory = base / str(os.getpid())
+    shutil.rmtree(directory, ignore_errors=True)  # an earlier process with our pid
+    directory.mkdir()
     return directory
 
 

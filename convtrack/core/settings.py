@@ -349,8 +349,8 @@ class Settings(BaseSettings):
 
     @property
     def metrics_dir(self) -> Path:
-        """Where the workers of `convtrack serve --workers N` keep their metrics
-        (docs/operations.md#workers); emptied at every start."""
+        """Where the workers of `convtrack serve --workers N` keep their metrics, a
+        folder per server (docs/operations.md#workers)."""
         return self.data_dir / "run" / "metrics"
 
     @property

@@ -100,7 +100,9 @@ def uvicorn_runs(monkeypatch: pytest.MonkeyPatch, tmp_path) -> list[dict]:
 
 
 def test_serve_runs_one_worker_per_available_core_by_default(uvicorn_runs, tmp_path) -> None:
-    stale = tmp_path / "data" / "run" / "metrics" / "counter_1.db"
+    metrics = tmp_path / "data" / "run" / "metrics"
+    # A server that is gone (no pid is above Linux's limit of 2**22) left its counts.
+    stale = metrics / str(2**22 + 1) / "counter_1.db"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"counts of an earlier run")
     assert run("serve").exit_code == 0
@@ -109,9 +111,10 @@ def test_serve_runs_one_worker_per_available_core_by_default(uvicorn_runs, tmp_p
     assert call["workers"] == (cores if cores > 1 else None)
     assert call["app"] == "collector.app:create_app" and call["factory"] is True
     assert call["proxy_headers"] is False and call["access_log"] is False
-    if cores > 1:  # the workers share their metrics there, from zero
-        assert call["metrics_dir"] == str(stale.parent)
-        assert not stale.exists()
+    if cores > 1:  # the workers share their metrics in a folder of this server's own
+        assert call["metrics_dir"] == str(metrics / str(os.getpid()))
+        assert list((metrics / str(os.getpid())).iterdir()) == []
+        assert not stale.parent.exists()
 
 
 @pytest.mark.parametrize(("workers", "expected"), [("1", None), ("3", 3)])
