@@ -8,6 +8,7 @@ after its own writer id.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -190,3 +191,18 @@ def test_the_rate_limit_is_per_worker_so_a_client_gets_at_most_workers_times_the
     assert {r.status_code for r in refused} == {429}
     assert all(int(r.headers["Retry-After"]) >= 1 for r in refused)
     assert {r.json()["detail"]["code"] for r in refused} == {"rate_limited"}
+
+
+def test_a_worker_that_died_unannounced_leaves_no_pending_count_behind(tmp_path):
+    """uvicorn replaces a worker killed by a signal; the replacement, at its start, drops
+    the dead one's live gauge (a live worker's stays)."""
+    from collector.observability import forget_dead_workers
+
+    gone = 2**22 + 1  # above Linux's pid limit: no process has it
+    dead = tmp_path / f"gauge_livesum_{gone}.db"
+    alive = tmp_path / f"gauge_livesum_{os.getpid()}.db"
+    counts = tmp_path / f"counter_{gone}.db"  # counted events stay counted
+    for path in (dead, alive, counts):
+        path.write_bytes(b"")
+    forget_dead_workers(tmp_path)
+    assert sorted(tmp_path.iterdir()) == sorted([alive, counts])
