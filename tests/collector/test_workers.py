@@ -9,6 +9,7 @@ after its own writer id.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -84,7 +85,7 @@ def conversion(link_id: str, event_id: str | None = None) -> dict:
     }
 
 
-def test_each_worker_writes_its_own_log_and_a_link_made_on_one_redirects_on_the_other(
+def test_each_worker_writes_its_own_log_and_a_link_made_or_disabled_on_one_holds_on_both(
     two_workers,
 ):
     # Both workers read the links at start, before this one existed: the worker that did
@@ -104,6 +105,18 @@ def test_each_worker_writes_its_own_log_and_a_link_made_on_one_redirects_on_the_
     sent = on_fresh_connections(two_workers, click_and_convert, at_least=20)
     assert statuses == {302: sent, 202: sent}
     assert len(writers_in_log(two_workers)) == WORKERS  # one writer id per worker
+
+    # Disabled through one worker, the link stops redirecting on both: the other re-reads
+    # the links in the background of a redirect, within about a second.
+    with two_workers.admin() as admin:
+        assert admin.patch(f"/api/campaign-links/{link_id}", json={"disabled": True}).is_success
+    in_a_row, deadline = 0, time.monotonic() + 30
+    while in_a_row < 40:  # answers on fresh connections, so from either worker
+        assert time.monotonic() < deadline, "a worker kept redirecting the disabled link"
+        with httpx.Client(base_url=two_workers.base_url, timeout=30) as client:
+            status = client.get("/c/both", follow_redirects=False).status_code
+        in_a_row = in_a_row + 1 if status == 404 else 0
+        assert status in (302, 404)
 
     stop_collector(two_workers)  # SIGTERM: every worker turns its log into Parquet
     assert list(log_dir(two_workers.data_dir / "raw").glob("*.log")) == []
