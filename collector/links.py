@@ -2,8 +2,10 @@
 
 The `campaign_links` raw stream is the record: each create or disable appends a new
 version row, and the registry is rebuilt from those rows at start. Links written by
-another process (another collector, the CLI) are picked up when a lookup misses. The
-files are read in a worker thread: the event loop goes on answering meanwhile.
+another process (another collector, another worker of `convtrack serve --workers N`, the
+CLI) are picked up when a lookup misses, and versions of links already known (a link
+disabled through another worker) within about a second of a redirect that finds one.
+The files are read in a worker thread: the event loop goes on answering meanwhile.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
+import logging
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -36,6 +39,8 @@ from collector.validation.rules import (
 from convtrack.core.raw_schema import CAMPAIGN_LINKS
 from convtrack.core.rules import retention_floor_days
 from convtrack.core.settings import env_var
+
+log = logging.getLogger(__name__)
 
 STREAM = "campaign_links"
 SHORT_CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -225,6 +230,10 @@ class LinkNotReadBack(RuntimeError):
 # A lookup that misses (an unknown id or short code, which any client can send) re-reads
 # the links other processes wrote at most this often: never a directory scan per request.
 MISS_REFRESH_INTERVAL_S = 1.0
+# A short code found in memory answers at once, and starts a re-read in the background
+# at most this often: a link disabled through another process stops redirecting here
+# within about this long, and a busy redirect costs one directory listing a second.
+HIT_REFRESH_INTERVAL_S = 1.0
 
 
 class LinkRegistry:
@@ -253,6 +262,8 @@ class LinkRegistry:
         self._by_code: dict[str, CampaignLink] = {}
         self._windows: Mapping[str, int] = MappingProxyType({})
         self._last_miss_refresh = float("-inf")
+        self._last_hit_refresh = float("-inf")
+        self._background: asyncio.Task[bool] | None = None
 
     async def refresh(self) -> bool:
         """Re-read the links now if any process wrote a new version; True when it did."""
@@ -286,9 +297,29 @@ class LinkRegistry:
     async def find_by_short_code(self, short_code: str) -> CampaignLink | None:
         """The link with this short code; a miss looks on disk once more (throttled)."""
         link = self._by_code.get(short_code)
-        if link is None and await self.refresh_after_miss():
-            link = self._by_code.get(short_code)
+        if link is None:
+            if await self.refresh_after_miss():
+                link = self._by_code.get(short_code)
+        else:
+            self._refresh_in_background()
         return link
+
+    def _refresh_in_background(self) -> None:
+        """`refresh()` without waiting for it, at most once per `HIT_REFRESH_INTERVAL_S`."""
+        now = self._clock()
+        if self._background is not None or now - self._last_hit_refresh < HIT_REFRESH_INTERVAL_S:
+            return
+        self._last_hit_refresh = now
+        self._background = asyncio.get_running_loop().create_task(
+            self.refresh(), name="links-refresh"
+        )
+        self._background.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[bool]) -> None:
+        self._background = None
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            # The links in memory stay; the next hit or miss reads again.
+            log.warning("could not re-read the campaign links: %s", exc)
 
     def __contains__(self, campaign_link_id: object) -> bool:
         """Whether the id is a link known now (memory only; see `refresh_after_miss`)."""

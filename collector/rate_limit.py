@@ -8,6 +8,11 @@ address it forwards (collector/proxy.py): a client cannot choose its own key.
 State lives on the app (one limiter per app instance), bounded: a bucket idle long enough
 to be full again is the same as no bucket and is dropped; past `max_buckets` the least
 recently seen address loses its bucket (and so starts again with a full burst).
+
+Under `convtrack serve --workers N` each worker process has its own buckets, and the
+kernel hands each new connection to any worker: a client gets at most N x the burst at
+once and N x the rate sustained (docs/api.md#limits). Sharing buckets would cost every
+request a round trip to shared state; the limit is a guard against floods, not a quota.
 """
 
 from __future__ import annotations

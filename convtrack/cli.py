@@ -61,23 +61,54 @@ def _parse_day(value: str | None, option: str = "--as-of") -> dt.date:
     return day
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, not the machine's count)."""
+    return len(os.sched_getaffinity(0))
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Worker processes, each with its own writer id and log "
+            "(default: the cores available to this process).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the collector (uvicorn)."""
     import uvicorn
 
-    from collector.observability import access_log_config
+    from collector.observability import access_log_config, prepare_multiprocess_metrics
 
-    _settings()  # fail early, with a readable message, on bad configuration
+    settings = _settings()  # fail early, with a readable message, on bad configuration
+    count = available_cores() if workers is None else workers
+    if count < 1:
+        raise typer.BadParameter(
+            f"must be at least 1 (got {count}); leave it out for one worker per core",
+            param_hint="--workers",
+        )
+    if count > 1:
+        # Each worker counts in files of its own there; /metrics adds them up
+        # (docs/operations.md#workers). Set before uvicorn starts the workers, which
+        # inherit it.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(
+            prepare_multiprocess_metrics(settings.metrics_dir)
+        )
+    else:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     # uvicorn's own access log prints the full client address: ours replaces it.
     uvicorn.run(
         "collector.app:create_app",
         factory=True,
         host=host,
         port=port,
+        # One process with the app in it, or a supervisor starting `count` of them on
+        # one shared socket: the kernel spreads connections over them.
+        workers=count if count > 1 else None,
         log_level="info",
         access_log=False,
         log_config=access_log_config(),

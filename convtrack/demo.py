@@ -323,7 +323,9 @@ def run_demo(settings: Settings) -> int:
     refunds = plan_refunds(story, today, retention_cutoff(today, settings.retention_days))
     started = time.monotonic()
     console.rule("convtrack demo")
-    with running_collector(env, port, data_dir / "collector.log") as base:
+    # One worker: the admin flush before the pipeline turns the log of the worker that
+    # answers it into Parquet, and that must be every event (docs/api.md#admin-endpoints).
+    with running_collector(env, port, data_dir / "collector.log", workers=1) as base:
         console.print(f"collector up at {base} (log: {data_dir / 'collector.log'})")
         with httpx.Client(
             base_url=base, timeout=60, headers={"Authorization": f"Bearer {admin}"}

@@ -11,7 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from convtrack.collector_process import free_port, spawn_collector, stop_collector_process
+from convtrack.collector_process import (
+    free_port,
+    kill_collector_process,
+    spawn_collector,
+    stop_collector_process,
+)
 
 
 @dataclass(frozen=True)
@@ -37,8 +42,11 @@ class Collector:
         )
 
 
-def start_collector(data_dir: Path, log_path: Path, **extra_env: str) -> Collector:
-    """`convtrack serve` in its own process; returns once /healthz answers."""
+def start_collector(
+    data_dir: Path, log_path: Path, *, workers: int | None = None, **extra_env: str
+) -> Collector:
+    """`convtrack serve` in its own process (`workers` of them; default one per core);
+    returns once /healthz answers."""
     port = free_port()
     admin, reader = secrets.token_hex(8), secrets.token_hex(8)
     env = {
@@ -50,13 +58,18 @@ def start_collector(data_dir: Path, log_path: Path, **extra_env: str) -> Collect
         "CONVTRACK_RATE_LIMIT_PER_IP": "0",
         **extra_env,
     }
-    proc = spawn_collector(env, port, log_path)
+    proc = spawn_collector(env, port, log_path, workers=workers)
     base = f"http://127.0.0.1:{port}"
     return Collector(base, data_dir, admin, reader, proc)
 
 
 def stop_collector(collector: Collector) -> None:
     stop_collector_process(collector.process)
+
+
+def kill_collector(collector: Collector) -> None:
+    """SIGKILL the whole server (supervisor and workers); returns once all are gone."""
+    kill_collector_process(collector.process)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from collector.deps import MetricsDep, SettingsDep
 from collector.observability import store_pending_events
@@ -71,5 +71,6 @@ def healthz(request: Request, settings: SettingsDep) -> JSONResponse:
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
 )
 def metrics(metrics: MetricsDep) -> Response:
-    """Events accepted and rejected, request latency, events waiting in the log."""
-    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    """Events accepted and rejected, request latency, events waiting in the log; with
+    several workers, the sums over all of them, whichever answers."""
+    return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -26,6 +26,9 @@ logs what it leaves for the next start.
 Every segment is held with an exclusive `flock` by the process writing it. At start,
 and in `recover_orphan_segments`, a segment is recovered only if its lock can be
 taken, i.e. its writer is dead: a live collector sharing the directory keeps its own.
+Workers of one `convtrack serve --workers N` start together and recover side by side:
+each segment is converted by the one that locks it first, and a writer never writes to
+a segment it could not lock or that a recoverer deleted before its lock.
 
 `campaign_links` rows skip the log: link versions are rare and the registry of every
 process reads them back from Parquet at once (see `collector.links`).
@@ -76,6 +79,8 @@ DEFAULT_RETRY_FIRST_S = 1.0
 DEFAULT_RETRY_MAX_S = 30.0
 # Streams written straight to Parquet (see the module docstring).
 DIRECT_STREAMS = frozenset({"campaign_links"})
+# New segment names tried before a commit fails (see `_open_segment`).
+OPEN_SEGMENT_ATTEMPTS = 5
 
 
 @dataclass
@@ -400,11 +405,19 @@ class LogRawEventStore:
         seg.size += len(data)
 
     def _open_segment(self) -> _Segment:
-        path = log_dir(self.raw_dir) / f"{self.writer_id}-{self._next_seq():08d}{SEGMENT_SUFFIX}"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
-        if not try_lock(fd):  # cannot happen for a fresh name; never write unlocked
-            os.close(fd)
-            raise StoreUnavailable(f"could not lock the new log segment {path}")
+        # A new segment is visible, unlocked, between its creation and our lock: a
+        # process starting beside us (another worker) may take it for a dead writer's
+        # empty segment, lock it and delete it. Then it is not ours: take a new name.
+        for _ in range(OPEN_SEGMENT_ATTEMPTS):
+            path = (
+                log_dir(self.raw_dir) / f"{self.writer_id}-{self._next_seq():08d}{SEGMENT_SUFFIX}"
+            )
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+            if try_lock(fd) and os.fstat(fd).st_nlink > 0:
+                break
+            os.close(fd)  # never write unlocked, nor into a deleted file
+        else:
+            raise StoreUnavailable(f"could not lock a new log segment in {path.parent}")
         try:
             fsync_dir(path.parent)  # the segment itself must survive a power cut
         except OSError:

@@ -348,6 +348,12 @@ class Settings(BaseSettings):
         return self.data_dir / "dagster"
 
     @property
+    def metrics_dir(self) -> Path:
+        """Where the workers of `convtrack serve --workers N` keep their metrics, a
+        folder per server (docs/operations.md#workers)."""
+        return self.data_dir / "run" / "metrics"
+
+    @property
     def cleanup_requests_dir(self) -> Path:
         """Where `POST /api/conversions/cleanup` leaves requests for the prune sensor."""
         return self.data_dir / "requests" / "cleanup"

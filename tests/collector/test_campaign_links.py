@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from pathlib import Path
 
@@ -248,6 +249,55 @@ def test_unknown_ids_do_not_rescan_the_disk_on_every_lookup(settings, monkeypatc
         # Admin paths read at once: refresh() scans whatever the clock says.
         await registry.refresh()
         assert len(scans) == 3
+
+    asyncio.run(scenario())
+
+
+def test_a_link_disabled_by_another_process_stops_redirecting_after_a_background_read(
+    settings, monkeypatch
+):
+    """Another worker disables a link this one holds in memory: a redirect that finds it
+    answers at once and re-reads in the background, at most once per interval."""
+    scans: list[Path] = []
+    real_signature = links_module._files_signature
+    monkeypatch.setattr(
+        links_module, "_files_signature", lambda d: scans.append(d) or real_signature(d)
+    )
+    clock = FakeClock()
+    registry = LinkRegistry(settings.raw_dir, store=None, clock=clock)
+    now = utc_now()
+    enabled = links_module.CampaignLink(
+        str(uuid_utils.uuid7()), "shop", "https://e.com/", None, None, None, now, None, now
+    )
+    later = utc_now()
+    disabled = dataclasses.replace(enabled, disabled_at=later, recorded_at=later)
+    elsewhere = ParquetRawEventStore(settings.raw_dir)
+
+    async def background_reads() -> None:
+        for task in [t for t in asyncio.all_tasks() if t.get_name() == "links-refresh"]:
+            await task
+
+    async def scenario() -> None:
+        elsewhere.write_table(
+            "campaign_links", pa.Table.from_pylist([enabled.row()], schema=CAMPAIGN_LINKS)
+        )
+        await registry.refresh()
+        elsewhere.write_table(
+            "campaign_links", pa.Table.from_pylist([disabled.row()], schema=CAMPAIGN_LINKS)
+        )
+        scans.clear()
+        assert await registry.find_by_short_code("shop") == enabled  # memory, at once
+        await background_reads()
+        assert await registry.find_by_short_code("shop") == disabled
+        assert len(scans) == 1
+        for _ in range(100):  # within the interval: no more reads
+            await registry.find_by_short_code("shop")
+            await background_reads()
+        assert len(scans) == 1
+        clock.now += links_module.HIT_REFRESH_INTERVAL_S
+        await registry.find_by_short_code("shop")
+        await background_reads()
+        assert len(scans) == 2
 
     asyncio.run(scenario())
 

@@ -244,7 +244,8 @@ def test_a_collector_on_a_full_disk_refuses_then_recovers_every_acknowledged_eve
 ):
     """`convtrack serve` on a 3 MB tmpfs: fill, refuse, free; no flush and no restart."""
     data, raw = small_fs / "data", small_fs / "data" / "raw"
-    collector = start_collector(data, tmp_path / "collector.log")
+    # One worker: /healthz and the admin flush speak for the worker that answers.
+    collector = start_collector(data, tmp_path / "collector.log", workers=1)
     try:
         with collector.admin() as admin, httpx.Client(base_url=collector.base_url) as http:
             link = admin.post(

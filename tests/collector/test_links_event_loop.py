@@ -87,7 +87,10 @@ def test_a_redirect_is_answered_while_a_miss_reads_the_link_files(settings, monk
                 return await asyncio.gather(unknown_code(), known_code())
 
     missed, redirected = asyncio.run(scenario())
-    assert answered_during_scan == [True]
+    # The miss's read waited for the redirect. The re-read the hit starts in the
+    # background (collector/links.py, HIT_REFRESH_INTERVAL_S) queues behind it and may or
+    # may not have run before the app stops; it too found the redirect answered.
+    assert answered_during_scan in ([True], [True, True])
     assert finished == ["hit", "miss"]
     assert (missed.status_code, redirected.status_code) == (404, 302)
     assert len(read_stream(settings, "clicks")) == 1

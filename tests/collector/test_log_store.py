@@ -343,6 +343,49 @@ def test_recovery_at_start_leaves_a_live_writers_segment_alone(tmp_path):
     assert [r["event_id"] for r in parquet_rows(tmp_path, "clicks")] == ["e1"]
 
 
+@pytest.mark.parametrize("recoverer_still_holds_it", [False, True])
+def test_a_segment_taken_by_a_recoverer_before_its_writer_locked_it_is_not_written(
+    tmp_path, monkeypatch, recoverer_still_holds_it
+):
+    """Two workers start together: one creates its first segment and, before it locks
+    it, the other's recovery locks that empty file as a dead writer's and deletes it.
+    The writer must not acknowledge rows written into a file nobody will ever read."""
+    real_try_lock = log_module.try_lock
+    raced: list[Path] = []
+
+    def recoverer_first(fd: int) -> bool:
+        path = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        if raced or not path.name.startswith("wlive-"):
+            return real_try_lock(fd)
+        raced.append(path)
+        if recoverer_still_holds_it:  # the other process locked it and is converting
+            other = os.open(path, os.O_RDONLY)
+            assert real_try_lock(other)
+            ok = real_try_lock(fd)
+            os.unlink(path)
+            os.close(other)
+            return ok
+        # The other process converted it (no rows) and deleted it: its lock is free.
+        assert recover_orphan_segments(tmp_path) == 0
+        return real_try_lock(fd)
+
+    monkeypatch.setattr(log_module, "try_lock", recoverer_first)
+
+    async def scenario() -> None:
+        store = LogRawEventStore(tmp_path, writer_id="wlive")
+        await store.start()
+        await store.append("clicks", [click(1, DAY)])
+        # The acknowledged row is in a segment on disk that a restart would recover.
+        [segment] = segments(tmp_path)
+        assert segment != raced[0]
+        assert b"e1" in segment.read_bytes()
+        await store.close()
+
+    asyncio.run(scenario())
+    assert raced, "the race was not staged"
+    assert [r["event_id"] for r in parquet_rows(tmp_path, "clicks")] == ["e1"]
+
+
 def test_a_new_store_recovers_a_dead_writers_segment_at_start(tmp_path):
     log_dir(tmp_path).mkdir(parents=True)
     record = encode_record(

@@ -25,8 +25,10 @@ REFUND_PATHS = ["/api/refunds", "/api/refunds/batch"]
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
     tmp = tmp_path_factory.mktemp("refunds")
+    # One worker: raw_refunds reads Parquet after an admin flush, which flushes the
+    # log of the worker that answers it.
     collector = start_collector(
-        tmp / "data", tmp / "collector.log", CONVTRACK_REFUND_TOKEN=REFUND_TOKEN
+        tmp / "data", tmp / "collector.log", workers=1, CONVTRACK_REFUND_TOKEN=REFUND_TOKEN
     )
     yield collector
     stop_collector(collector)

@@ -57,7 +57,7 @@ def test_without_a_command_the_help_lists_every_command() -> None:
 @pytest.mark.parametrize(
     ("args", "phrases"),
     [
-        (["serve", "--help"], ["Run the collector", "--host", "--port"]),
+        (["serve", "--help"], ["Run the collector", "--host", "--port", "--workers"]),
         (
             ["links", "create", "--help"],
             ["Register a campaign link", "--short-code", "--destination", "CONVTRACK_PUBLIC_URL"],
@@ -77,6 +77,61 @@ def test_every_command_explains_itself(args: list[str], phrases: list[str]) -> N
     assert result.exit_code == 0, result.output
     for phrase in phrases:
         assert phrase in result.output, phrase
+
+
+# serve: the options reach uvicorn (the server itself runs in tests/collector).
+
+
+@pytest.fixture
+def uvicorn_runs(monkeypatch: pytest.MonkeyPatch, tmp_path) -> list[dict]:
+    """What `serve` would run uvicorn with; the environment it changes is put back."""
+    import uvicorn
+
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    calls: list[dict] = []
+    monkeypatch.setattr(
+        uvicorn,
+        "run",
+        lambda app, **kw: calls.append(
+            {"app": app, **kw, "metrics_dir": os.environ.get("PROMETHEUS_MULTIPROC_DIR")}
+        ),
+    )
+    return calls
+
+
+def test_serve_runs_one_worker_per_available_core_by_default(uvicorn_runs, tmp_path) -> None:
+    metrics = tmp_path / "data" / "run" / "metrics"
+    # A server that is gone (no pid is above Linux's limit of 2**22) left its counts.
+    stale = metrics / str(2**22 + 1) / "counter_1.db"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"counts of an earlier run")
+    assert run("serve").exit_code == 0
+    [call] = uvicorn_runs
+    cores = len(os.sched_getaffinity(0))
+    assert call["workers"] == (cores if cores > 1 else None)
+    assert call["app"] == "collector.app:create_app" and call["factory"] is True
+    assert call["proxy_headers"] is False and call["access_log"] is False
+    if cores > 1:  # the workers share their metrics in a folder of this server's own
+        assert call["metrics_dir"] == str(metrics / str(os.getpid()))
+        assert list((metrics / str(os.getpid())).iterdir()) == []
+        assert not stale.parent.exists()
+
+
+@pytest.mark.parametrize(("workers", "expected"), [("1", None), ("3", 3)])
+def test_serve_runs_the_workers_asked_for(uvicorn_runs, workers, expected) -> None:
+    assert run("serve", "--workers", workers).exit_code == 0
+    [call] = uvicorn_runs
+    assert call["workers"] == expected
+    # One process keeps its metrics in memory: no shared directory.
+    assert (call["metrics_dir"] is None) == (expected is None)
+
+
+@pytest.mark.parametrize("workers", ["0", "-2"])
+def test_serve_refuses_fewer_than_one_worker(uvicorn_runs, workers) -> None:
+    result = run("serve", "--workers", workers)
+    assert result.exit_code == 2
+    assert "--workers" in result.output and "at least 1" in result.output
+    assert uvicorn_runs == []
 
 
 # Configuration: refused before any work, one readable line per problem, exit 2.

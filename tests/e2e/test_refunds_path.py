@@ -40,7 +40,10 @@ def world(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("e2e-refunds")
     data_dir = tmp / "data"
     token = secrets.token_hex(8)
-    collector = start_collector(data_dir, tmp / "collector.log", CONVTRACK_REFUND_TOKEN=token)
+    # One worker: the admin flush below flushes the log of the worker that answers it.
+    collector = start_collector(
+        data_dir, tmp / "collector.log", workers=1, CONVTRACK_REFUND_TOKEN=token
+    )
     try:
         yield {"collector": collector, **_drive(collector, token, data_dir)}
     finally:
