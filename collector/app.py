@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, *, hot_paths: bool = True) -> F
         # The router's slash redirect builds its Location from the request's Host header;
         # a path with a trailing slash is a 404 that says so instead.
         redirect_slashes=False,
-        # Metrics and logs are the collector's own (docs/operations.md#observability);
+        # Metrics and logs are the collector's own (docs/api.md#get-healthz-get-metrics);
         # FastAPI's OpenTelemetry hooks would look for providers on every request.
         telemetry={"tracing": False, "metrics": False},
     )

@@ -1,4 +1,4 @@
-"""The hot public paths served straight to their endpoints (docs/operations.md#performance).
+"""The hot public paths served straight to their endpoints (docs/operations.md#speed).
 
 `POST /api/conversions`, `POST /api/conversions/batch` and `GET /c/{short_code}` carry
 nearly all of the collector's traffic. FastAPI would match them against every route and

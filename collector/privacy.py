@@ -3,6 +3,7 @@ CONVTRACK_STORE_FULL_IP says otherwise (docs/operations.md)."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 import polars as pl
@@ -12,6 +13,9 @@ IPV4_PREFIX = 24
 IPV6_PREFIX = 48
 
 
+# Every click and every access log line asks: the few addresses seen lately are answered
+# from memory (parsing an address was 1.4 % of a conversion's CPU, profiled).
+@functools.lru_cache(maxsize=16_384)
 def truncate_ip(ip: str | None, *, store_full_ip: bool) -> str | None:
     """The /24 (IPv4) or /48 (IPv6) network address of `ip`; the address itself if allowed."""
     if not ip:
