@@ -216,12 +216,18 @@ class FakeClock:
         return self.now
 
 
-def test_unknown_ids_do_not_rescan_the_disk_on_every_lookup(settings, monkeypatch):
-    scans: list[Path] = []
+@pytest.fixture
+def scans(monkeypatch) -> list[Path]:
+    """The link directory scans the registry makes, as they happen."""
+    seen: list[Path] = []
     real_signature = links_module._files_signature
     monkeypatch.setattr(
-        links_module, "_files_signature", lambda d: scans.append(d) or real_signature(d)
+        links_module, "_files_signature", lambda d: seen.append(d) or real_signature(d)
     )
+    return seen
+
+
+def test_unknown_ids_do_not_rescan_the_disk_on_every_lookup(settings, scans):
     clock = FakeClock()
     registry = LinkRegistry(settings.raw_dir, store=None, clock=clock)
 
@@ -254,15 +260,10 @@ def test_unknown_ids_do_not_rescan_the_disk_on_every_lookup(settings, monkeypatc
 
 
 def test_a_link_disabled_by_another_process_stops_redirecting_after_a_background_read(
-    settings, monkeypatch
+    settings, scans
 ):
     """Another worker disables a link this one holds in memory: a redirect that finds it
     answers at once and re-reads in the background, at most once per interval."""
-    scans: list[Path] = []
-    real_signature = links_module._files_signature
-    monkeypatch.setattr(
-        links_module, "_files_signature", lambda d: scans.append(d) or real_signature(d)
-    )
     clock = FakeClock()
     registry = LinkRegistry(settings.raw_dir, store=None, clock=clock)
     now = utc_now()
