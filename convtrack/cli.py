@@ -82,8 +82,6 @@ def serve(
     """Run the collector (uvicorn)."""
     import uvicorn
 
-    from collector.observability import access_log_config, prepare_multiprocess_metrics
-
     settings = _settings()  # fail early, with a readable message, on bad configuration
     count = available_cores() if workers is None else workers
     if count < 1:
@@ -91,6 +89,12 @@ def serve(
             f"must be at least 1 (got {count}); leave it out for one worker per core",
             param_hint="--workers",
         )
+    if count == 1:
+        # Before prometheus_client is imported: it picks its mode from this variable
+        # once, and a one-process server keeps its metrics in memory.
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    from collector.observability import access_log_config, prepare_multiprocess_metrics
+
     if count > 1:
         # Each worker counts in files of its own there; /metrics adds them up
         # (docs/operations.md#workers). Set before uvicorn starts the workers, which
@@ -98,8 +102,6 @@ def serve(
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(
             prepare_multiprocess_metrics(settings.metrics_dir)
         )
-    else:
-        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     # uvicorn's own access log prints the full client address: ours replaces it.
     uvicorn.run(
         "collector.app:create_app",
