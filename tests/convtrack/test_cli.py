@@ -87,7 +87,10 @@ def uvicorn_runs(monkeypatch: pytest.MonkeyPatch, tmp_path) -> list[dict]:
     """What `serve` would run uvicorn with; the environment it changes is put back."""
     import uvicorn
 
-    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    # setenv first: monkeypatch then knows the variable's state before, and restores it
+    # (a bare delenv of an unset variable records nothing, and `serve` sets it).
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
     calls: list[dict] = []
     monkeypatch.setattr(
         uvicorn,
@@ -381,3 +384,8 @@ def test_report_without_a_snapshot_says_how_to_make_one(tmp_path) -> None:
     assert result.exit_code == 1
     assert "convtrack pipeline run" in result.output
     assert not (tmp_path / "r.html").exists()
+
+
+def test_serve_leaves_no_metrics_dir_in_the_environment() -> None:
+    """Runs after the serve tests above: later collectors must not inherit their dir."""
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
