@@ -61,6 +61,11 @@ def _parse_day(value: str | None, option: str = "--as-of") -> dt.date:
     return day
 
 
+# Each worker is a full Python process with its own log; far more than the cores only
+# adds contention (bench/README.md), and a typo must not start a million processes.
+MAX_WORKERS = 64
+
+
 def available_cores() -> int:
     """The cores this process may run on (its CPU affinity, not the machine's count)."""
     return len(os.sched_getaffinity(0))
@@ -84,9 +89,10 @@ def serve(
 
     settings = _settings()  # fail early, with a readable message, on bad configuration
     count = available_cores() if workers is None else workers
-    if count < 1:
+    if not 1 <= count <= MAX_WORKERS:
         raise typer.BadParameter(
-            f"must be at least 1 (got {count}); leave it out for one worker per core",
+            f"must be at least 1 and at most {MAX_WORKERS} (got {count}); leave it out "
+            "for one worker per core",
             param_hint="--workers",
         )
     if count == 1:

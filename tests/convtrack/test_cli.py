@@ -129,8 +129,8 @@ def test_serve_runs_the_workers_asked_for(uvicorn_runs, workers, expected) -> No
     assert (call["metrics_dir"] is None) == (expected is None)
 
 
-@pytest.mark.parametrize("workers", ["0", "-2"])
-def test_serve_refuses_fewer_than_one_worker(uvicorn_runs, workers) -> None:
+@pytest.mark.parametrize("workers", ["0", "-2", "65", "1000000", str(2**63)])
+def test_serve_refuses_worker_counts_out_of_bounds(uvicorn_runs, workers) -> None:
     result = run("serve", "--workers", workers)
     assert result.exit_code == 2
     assert "--workers" in result.output and "at least 1" in result.output
