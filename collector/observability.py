@@ -32,13 +32,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from collector.privacy import truncate_ip
 from collector.validation.problems import Problem
+from convtrack.core.settings import METRICS_SHARED_DIR_ENV
 
 ACCESS_LOGGER = "convtrack.access"
 # Everything under a bad path shares one label, so scanners cannot grow the series.
 UNMATCHED_ROUTE = "<unmatched>"
-# prometheus_client's switch to multiprocess mode; it reads it when first imported, so
-# `convtrack serve` sets it before the workers start.
-MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # How stale a worker's pending count in /metrics may be; a sample costs about 6 µs
 # (measured on the 2-core development machine), twice a second.
 PENDING_SAMPLE_INTERVAL_S = 0.5
@@ -48,7 +46,7 @@ _LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+_(\d+)\.db")
 def shared_metrics_dir() -> Path | None:
     """Where the workers of one `convtrack serve` share their metrics; None when this
     process serves alone (its own registry, as in tests with several apps)."""
-    value = os.environ.get(MULTIPROC_DIR_ENV)
+    value = os.environ.get(METRICS_SHARED_DIR_ENV)
     return Path(value) if value else None
 
 

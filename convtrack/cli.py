@@ -13,7 +13,7 @@ import httpx
 import typer
 from pydantic import ValidationError
 
-from convtrack.core.settings import Settings, configuration_problems
+from convtrack.core.settings import METRICS_SHARED_DIR_ENV, Settings, configuration_problems
 
 app = typer.Typer(
     help="convtrack: credit conversions and revenue to the campaign links that brought them.",
@@ -98,16 +98,14 @@ def serve(
     if count == 1:
         # Before prometheus_client is imported: it picks its mode from this variable
         # once, and a one-process server keeps its metrics in memory.
-        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        os.environ.pop(METRICS_SHARED_DIR_ENV, None)
     from collector.observability import access_log_config, prepare_multiprocess_metrics
 
     if count > 1:
         # Each worker counts in files of its own there; /metrics adds them up
         # (docs/operations.md#workers). Set before uvicorn starts the workers, which
         # inherit it.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(
-            prepare_multiprocess_metrics(settings.metrics_dir)
-        )
+        os.environ[METRICS_SHARED_DIR_ENV] = str(prepare_multiprocess_metrics(settings.metrics_dir))
     # uvicorn's own access log prints the full client address: ours replaces it.
     uvicorn.run(
         "collector.app:create_app",

@@ -99,6 +99,12 @@ def memory_size_bytes(text: str) -> float | None:
     return float(number) * base ** ("KMGT".index(unit.upper()) + 1)
 
 
+# prometheus_client's switch to multiprocess mode, where the workers of `convtrack serve
+# --workers N` share their metrics (`Settings.metrics_dir`). The library reads it once,
+# when first imported: `serve` sets or drops it before anything imports the library.
+METRICS_SHARED_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
 class Settings(BaseSettings):
     """Every knob of convtrack, with its default (docs/operations.md).
 
