@@ -11,7 +11,8 @@ bytes never hide the records after them. A write that fails is cut off the segme
 again, so the next records follow the last acknowledged one.
 
 Segments are closed by size and by age and turned into one Parquet file per
-(stream, day), named after the segment (`<stream>/dt=<day>/<writer>-<seq>.parquet`),
+(stream, day) by a child process (`collector.storage.converter`: converting holds the
+GIL too long to share a process with the event loop), named after the segment (`<stream>/dt=<day>/<writer>-<seq>.parquet`),
 each written atomically (temp, fsync, rename, fsync of the directory); then the
 segment is deleted. Redoing a conversion after a crash overwrites the same names with
 the same rows, so it never doubles them. Damaged bytes of a segment are first copied to
@@ -50,6 +51,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from collector.storage.base import StoreUnavailable
+from collector.storage.converter import convert_in_child
 from collector.storage.parquet import ParquetRawEventStore, new_writer_id
 from convtrack.core.files import (
     ensure_dir,
@@ -59,7 +61,6 @@ from convtrack.core.raw_log import (
     DEFAULT_MAX_SEGMENT_AGE_S,
     DEFAULT_MAX_SEGMENT_BYTES,
     SEGMENT_SUFFIX,
-    convert_segment,
     count_of,
     encode_record,
     locked_orphan_segments,
@@ -180,7 +181,6 @@ class LogRawEventStore:
         self._writer: asyncio.Task[None] | None = None
         self._conversions: set[asyncio.Future[int]] = set()
         self._log_thread: ThreadPoolExecutor | None = None
-        self._convert_thread: ThreadPoolExecutor | None = None
         self._stopping = False
         self._rows_in_log = 0
         self._rotation_requests: list[asyncio.Future[None]] = []
@@ -217,7 +217,6 @@ class LogRawEventStore:
     async def start(self) -> None:
         ensure_dir(log_dir(self.raw_dir))
         self._log_thread = ThreadPoolExecutor(1, thread_name_prefix="raw-log")
-        self._convert_thread = ThreadPoolExecutor(1, thread_name_prefix="raw-log-convert")
         await self._direct.start()
         self._wake = asyncio.Event()
         self._stopping = False
@@ -291,9 +290,8 @@ class LogRawEventStore:
                 os.close(seg.fd)  # unlocked: the next start (or another process) takes it
         self._closed = {}
         await self._direct.close()
-        for pool in (self._log_thread, self._convert_thread):
-            if pool is not None:
-                pool.shutdown()
+        if self._log_thread is not None:
+            self._log_thread.shutdown()
 
     async def _recover_orphans(self) -> int:
         """Convert what dead writers left; a segment that fails waits for a retry."""
@@ -456,9 +454,7 @@ class LogRawEventStore:
 
     def _convert(self, seg: _Segment) -> None:
         seg.converting = True
-        future = asyncio.get_running_loop().run_in_executor(
-            self._convert_thread, self._convert_and_release, seg
-        )
+        future = asyncio.ensure_future(self._convert_and_release(seg))
         self._conversions.add(future)
         future.add_done_callback(self._conversions.discard)
         future.add_done_callback(partial(self._converted, seg))
@@ -498,9 +494,9 @@ class LogRawEventStore:
                 "%s converted to Parquet after %d failed attempts", seg.path.name, seg.attempts
             )
 
-    def _convert_and_release(self, seg: _Segment) -> int:
+    async def _convert_and_release(self, seg: _Segment) -> int:
         """Convert `seg`; its lock is released once it is gone, kept while it waits."""
-        rows = convert_segment(self.raw_dir, seg.path, seg.fd)
+        rows = await convert_in_child(self.raw_dir, seg.path)
         with contextlib.suppress(OSError):
             os.close(seg.fd)
         return rows
