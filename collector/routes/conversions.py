@@ -25,6 +25,7 @@ from collector.body_limit import json_request_body
 from collector.clock import utc_now
 from collector.deps import LinksDep, MetricsDep, RateLimitDep, SettingsDep, StoreDep
 from collector.errors import ApiError, error_responses
+from collector.jsontext import FastJSONResponse
 from collector.links import LinkRegistry
 from collector.observability import Metrics
 from collector.validation.problems import Problem
@@ -171,7 +172,7 @@ async def report_conversion(
         raise ApiError(422, checked.problems)
     await store.append("conversions", [checked.row])
     metrics.count_accepted("conversions")
-    return JSONResponse(
+    return FastJSONResponse(
         {
             "event_id": checked.row["event_id"],
             "status": "accepted",
@@ -233,7 +234,7 @@ async def report_conversion_batch(
         )
     await store.append("conversions", rows)
     metrics.count_accepted("conversions", len(rows))
-    return JSONResponse(
+    return FastJSONResponse(
         {"results": results, "accepted": len(rows), "rejected": len(events) - len(rows)},
         status_code=202,
     )
