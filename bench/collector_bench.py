@@ -374,9 +374,9 @@ def main() -> None:
             fixed = fixed_rate(col, "/api/conversions", body, s, args.rate)
             # The same load while a worker turns a full log segment into Parquet, as it
             # does every minute or 32 MB under traffic: batches fill the open segments
-            # for 3 s, then a flush one second into the window converts one of them.
+            # for 3 s, then flushes one second into the window convert them.
             wrk(col, "/api/conversions/batch", 3, c, {**lua, **batch_path, **batch})
-            flush = Flush(col)
+            flush = Flush(col, 2 * args.workers)
             timer = threading.Timer(1.0, flush.run)
             timer.start()
             converting = fixed_rate(col, "/api/conversions", body, s, args.rate)
@@ -422,31 +422,44 @@ def main() -> None:
         f"max {fixed.max_ms:.0f} vs {bare_fixed.max_ms:.0f}; failed {fixed.bad})"
         f"  target <= {TARGET_P99_MS} ms: {verdict(fixed.p99_ms <= TARGET_P99_MS and not fixed.bad)}"
     )
-    ok = converting.p99_ms <= TARGET_P99_MS and not converting.bad and flush.status == 200
+    flushed = all(status == 200 for status in flush.statuses)
+    ok = converting.p99_ms <= TARGET_P99_MS and not converting.bad and flushed
     print(
         f"{'  ... while a segment converts':<34} {converting.p99_ms:>9.1f} ms "
         f"(p50 {converting.p50_ms:.1f}, max {converting.max_ms:.0f}; failed {converting.bad}; "
-        f"the flush answered {flush.status} in {flush.seconds:.1f} s)"
+        f"{len(flush.statuses)} flushes answered {'200' if flushed else flush.statuses} "
+        f"in up to {max(flush.seconds):.1f} s)"
         f"  target <= {TARGET_P99_MS} ms: {verdict(ok)}"
     )
 
 
 class Flush:
-    """`POST /api/admin/flush` to one worker, timed (run from a timer thread)."""
+    """`POST /api/admin/flush`, timed, `n` at once on their own connections (run from a
+    timer thread): a flush concerns the worker that answers, and the kernel picks it, so
+    asking as many times as twice the workers reaches each of them nearly always."""
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Server, n: int) -> None:
         self.server = server
-        self.status = 0
-        self.seconds = float("nan")
+        self.n = n
+        self.statuses: list[int] = []
+        self.seconds: list[float] = []
 
     def run(self) -> None:
+        threads = [threading.Thread(target=self._one) for _ in range(self.n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def _one(self) -> None:
         start = time.monotonic()
-        self.status = httpx.post(
+        status = httpx.post(
             f"{self.server.base_url}/api/admin/flush",
             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
             timeout=120,
         ).status_code
-        self.seconds = time.monotonic() - start
+        self.seconds.append(time.monotonic() - start)
+        self.statuses.append(status)
 
 
 def verdict(met: bool) -> str:
