@@ -7,81 +7,85 @@ waited for it: at 1,000 conversions/s the p99 latency rose from 4 ms to 91 ms in
 window where a minute's segment was converted (bench/README.md). In a child process the
 event loop shares nothing with it.
 
-One child per serving process, shared by its stores, converting one segment at a time
-(the order the stores ask). The child starts at the first conversion, from a fresh
-interpreter (spawn: no fork of a process with threads), and leaves as soon as its parent
-is gone, even when the parent was SIGKILLed. If the child dies, the conversions it held
-fail (the store retries them on its backoff) and the next one starts a new child.
+One child per serving process (`python -m convtrack.core.segment_converter`), shared by
+its stores, converting one segment at a time, in the order asked. It starts at the first
+conversion and ends when its stdin closes, i.e. with its parent, even a SIGKILLed one.
+The parent only waits for its answer, in a thread. If the child dies, the conversion it
+held fails (the store retries it on its backoff) and the next one starts a new child.
 What the conversion logs is logged again here, under the same logger.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-import multiprocessing.connection
-import os
+import subprocess
+import sys
 import threading
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+
+import orjson
 
 from convtrack.core import raw_log
 
-__all__ = ["convert_in_child", "converter_pid"]
+__all__ = ["ConversionFailed", "convert_in_child", "converter_pid"]
 
-_lock = threading.Lock()
-_pool: ProcessPoolExecutor | None = None
-
-
-def _leave_with_parent() -> None:
-    """In the child: exit once the parent is gone (its queue never closes on its own)."""
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-
-    def watch() -> None:
-        multiprocessing.connection.wait([parent.sentinel])
-        os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+COMMAND = [sys.executable, "-m", "convtrack.core.segment_converter"]
 
 
-def _converter() -> ProcessPoolExecutor:
-    global _pool
-    with _lock:
-        if _pool is None:
-            _pool = ProcessPoolExecutor(
-                1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_leave_with_parent,
-            )
-        return _pool
+class ConversionFailed(Exception):
+    """The converter could not turn a segment into Parquet; the message says why."""
 
 
-def _forget(pool: ProcessPoolExecutor) -> None:
-    """A broken pool takes no more work: the next conversion starts a new child."""
-    global _pool
-    with _lock:
-        if _pool is pool:
-            _pool = None
-    pool.shutdown(wait=False, cancel_futures=True)
+class _Converter:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def _running(self) -> subprocess.Popen[bytes]:
+        if self._process is None or self._process.poll() is not None:
+            # Same process group: `kill -9 -- -PGID` of a server takes its converters.
+            self._process = subprocess.Popen(COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        return self._process
+
+    def pid(self) -> int:
+        with self._lock:
+            return self._running().pid
+
+    def convert(self, raw_dir: Path, path: Path) -> dict:
+        """Blocking: ask the child, wait for its answer (the GIL is free meanwhile)."""
+        with self._lock:
+            process = self._running()
+            assert process.stdin is not None and process.stdout is not None
+            request = orjson.dumps({"raw_dir": str(raw_dir), "path": str(path)}) + b"\n"
+            try:
+                process.stdin.write(request)
+                process.stdin.flush()
+                line = process.stdout.readline()
+            except OSError:
+                line = b""
+            if not line:  # it died: the next conversion starts another
+                process.kill()
+                code = process.wait()
+                raise ConversionFailed(f"the converter process ended (exit code {code})")
+        return orjson.loads(line)
+
+
+_converter = _Converter()
 
 
 def converter_pid() -> int:
     """The converter child's process id, starting it if needed (for tests and operators)."""
-    return _converter().submit(os.getpid).result()
+    return _converter.pid()
 
 
 async def convert_in_child(raw_dir: Path, path: Path) -> int:
-    """Convert the locked segment `path` in the converter child; rows written."""
-    pool = _converter()
-    loop = asyncio.get_running_loop()
-    try:
-        rows, lines = await loop.run_in_executor(pool, raw_log.convert_segment_file, raw_dir, path)
-    except BrokenProcessPool:
-        _forget(pool)
-        raise
-    for level, message in lines:
+    """Convert the locked segment `path` in the converter child; rows written.
+
+    ConversionFailed when it could not: the segment stays where it is.
+    """
+    answer = await asyncio.to_thread(_converter.convert, raw_dir, path)
+    for level, message in answer["log"]:
         raw_log.log.log(level, "%s", message)
-    return rows
+    if "error" in answer:
+        raise ConversionFailed(answer["error"])
+    return answer["rows"]

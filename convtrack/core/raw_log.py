@@ -388,38 +388,6 @@ def convert_segment(raw_dir: Path, path: Path, fd: int) -> int:
     return sum(t.num_rows for t in tables.values())
 
 
-class _Kept(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[tuple[int, str]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append((record.levelno, record.getMessage()))
-
-
-def convert_segment_file(raw_dir: Path, path: Path) -> tuple[int, list[tuple[int, str]]]:
-    """`convert_segment` in a process of its own (the collector's converter): the rows
-    written, and what it logged as (level, message), for the caller to log again.
-
-    The segment stays locked by the process that sent it here, whose lock it reads under.
-    """
-    kept = _Kept()
-    log.addHandler(kept)
-    propagate, level = log.propagate, log.level
-    log.propagate = False
-    log.setLevel(logging.DEBUG)
-    try:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            return convert_segment(raw_dir, path, fd), kept.lines
-        finally:
-            os.close(fd)
-    finally:
-        log.removeHandler(kept)
-        log.propagate = propagate
-        log.setLevel(level)
-
-
 def try_lock(fd: int) -> bool:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -4,10 +4,13 @@ converter that dies, or whose parent dies, loses nothing and lingers nowhere."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import signal
+import struct
 import subprocess
 import sys
+import termios
 from collections import Counter
 from pathlib import Path
 
@@ -49,6 +52,15 @@ def test_segments_are_converted_by_a_child_process(tmp_path):
     assert segments(tmp_path) == []
 
 
+def waiting_requests(pid: int) -> int:
+    """Bytes written to the converter's stdin that it has not read yet."""
+    fd = os.open(f"/proc/{pid}/fd/0", os.O_RDONLY | os.O_NONBLOCK)  # the pipe itself
+    try:
+        return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0]
+    finally:
+        os.close(fd)
+
+
 def test_a_converter_killed_mid_way_is_replaced_and_nothing_is_lost(tmp_path):
     async def scenario() -> tuple[int, int]:
         store = LogRawEventStore(tmp_path, retry_first_s=0.05, retry_max_s=0.2)
@@ -56,13 +68,18 @@ def test_a_converter_killed_mid_way_is_replaced_and_nothing_is_lost(tmp_path):
         await store.append("conversions", [conversion(i) for i in range(10)])
         await store.flush()  # the child is running now
         killed = converter_pid()
-        os.kill(killed, signal.SIGKILL)
-        await asyncio.to_thread(wait_for, lambda: gone(killed))
         await store.append("conversions", [conversion(i) for i in range(10, 30)])
-        # The dead child takes this segment down with it; the store says so, keeps it
-        # in the log, and converts it again with a new child on its own.
+        # Stopped, it takes the next segment's request and cannot answer; killed then,
+        # it dies holding it.
+        os.kill(killed, signal.SIGSTOP)
+        flushing = asyncio.ensure_future(store.flush())
+        await eventually(lambda: waiting_requests(killed) > 0)
+        os.kill(killed, signal.SIGKILL)
+        # The store says so, keeps the segment in the log, and converts it again with a
+        # new child on its own.
         with pytest.raises(SegmentsNotConverted, match="20 acknowledged events in 1 log segment"):
-            await store.flush()
+            await flushing
+        assert "the converter process ended (exit code -9)" in store.status().last_error
         assert store.pending_events() == 20
         await eventually(lambda: store.status().unconverted == [])
         replacement = converter_pid()
@@ -103,3 +120,32 @@ def test_the_converter_leaves_when_its_parent_is_sigkilled():
         parent.wait()
         if not gone(child):
             os.kill(child, signal.SIGKILL)
+
+
+HOST = """
+import asyncio, sys
+from pathlib import Path
+from collector.storage import LogRawEventStore
+from tests.collector.test_log_store import conversion
+
+async def main() -> None:
+    store = LogRawEventStore(Path(sys.argv[1]))
+    await store.start()
+    await store.append("conversions", [conversion(i) for i in range(5)])
+    await store.flush()
+    await store.close()
+
+asyncio.run(main())
+"""
+
+
+def test_a_host_program_read_from_stdin_converts_too(tmp_path):
+    # A converter started by multiprocessing's spawn imports the host's __main__ again,
+    # which a program read from stdin (or a notebook, or a script with side effects at
+    # import) cannot survive: every conversion failed. Ours runs a module of its own.
+    subprocess.run(
+        [sys.executable, "-", str(tmp_path)], input=HOST, text=True, cwd=ROOT, check=True
+    )
+    assert sorted(r["event_id"] for r in parquet_rows(tmp_path, "conversions")) == [
+        f"c{i}" for i in range(5)
+    ]

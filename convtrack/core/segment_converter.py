@@ -1,0 +1,70 @@
+"""The collector's converter process: turns log segments into Parquet, one at a time.
+
+    python -m convtrack.core.segment_converter
+
+Reads one request per line on stdin, `{"raw_dir": ..., "path": ...}` (a segment its
+parent holds locked), converts it with `raw_log.convert_segment`, and answers one line on
+stdout: `{"rows": n, "log": [[level, message], ...]}`, or `{"error": message, "log": ...}`
+when converting failed; the parent logs the lines again and keeps or retries the segment
+(collector/storage/converter.py). Ends when stdin does, i.e. when its parent is gone,
+even after a SIGKILL of the parent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import BinaryIO
+
+import orjson
+
+from convtrack.core import raw_log
+
+
+class _Kept(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[tuple[int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((record.levelno, record.getMessage()))
+
+
+def answer(request: bytes) -> dict:
+    """Convert the segment a request names; what to answer."""
+    kept = _Kept()
+    raw_log.log.addHandler(kept)
+    try:
+        asked = orjson.loads(request)
+        raw_dir, path = Path(asked["raw_dir"]), Path(asked["path"])
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            return {"rows": raw_log.convert_segment(raw_dir, path, fd), "log": kept.lines}
+        finally:
+            os.close(fd)
+    except Exception as exc:
+        return {"error": str(exc) or type(exc).__name__, "log": kept.lines}
+    finally:
+        raw_log.log.removeHandler(kept)
+
+
+def serve(requests: BinaryIO, answers: BinaryIO) -> None:
+    for line in requests:
+        answers.write(orjson.dumps(answer(line)) + b"\n")
+        answers.flush()
+
+
+def main() -> None:
+    # The answers get a descriptor of their own; fd 1 goes to stderr, so nothing a
+    # library prints can be taken for an answer.
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    raw_log.log.setLevel(logging.DEBUG)  # every line reaches the parent, which filters
+    raw_log.log.propagate = False
+    serve(sys.stdin.buffer, answers)
+
+
+if __name__ == "__main__":
+    main()
