@@ -12,8 +12,8 @@ again, so the next records follow the last acknowledged one.
 
 Segments are closed by size and by age and turned into one Parquet file per
 (stream, day) by a child process (`collector.storage.converter`: converting holds the
-GIL too long to share a process with the event loop), named after the segment (`<stream>/dt=<day>/<writer>-<seq>.parquet`),
-each written atomically (temp, fsync, rename, fsync of the directory); then the
+GIL too long to share a process with the event loop), named after the segment
+(`<stream>/dt=<day>/<writer>-<seq>.parquet`), each written atomically (temp, fsync, rename, fsync of the directory); then the
 segment is deleted. Redoing a conversion after a crash overwrites the same names with
 the same rows, so it never doubles them. Damaged bytes of a segment are first copied to
 `raw/_log/quarantine/<segment>/<offset>.bad` and logged as an error: an operator can

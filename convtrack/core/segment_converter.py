@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import BinaryIO
@@ -62,6 +63,10 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
 
 def main() -> None:
     os.nice(NICENESS)
+    # Ctrl-C in a terminal reaches the whole process group: the server stops gracefully
+    # and converts its log on the way out, through this process, which must not die of
+    # it mid-segment (nor print a traceback). It ends when its stdin does.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The answers get a descriptor of their own; fd 1 goes to stderr, so nothing a
     # library prints can be taken for an answer.
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")

@@ -93,6 +93,25 @@ def test_a_converter_killed_mid_way_is_replaced_and_nothing_is_lost(tmp_path):
     assert segments(tmp_path) == []
 
 
+def test_ctrl_c_in_a_terminal_leaves_the_converter_to_finish_the_log(tmp_path):
+    # SIGINT goes to the whole foreground process group; the server then converts its
+    # log on the way out, through the same converter.
+    async def scenario() -> tuple[int, int]:
+        store = LogRawEventStore(tmp_path)
+        await store.start()
+        await store.append("conversions", [conversion(1)])
+        await store.flush()
+        before = converter_pid()
+        os.kill(before, signal.SIGINT)
+        await store.append("conversions", [conversion(2)])
+        await store.close()
+        return before, converter_pid()
+
+    before, after = asyncio.run(scenario())
+    assert after == before and not gone(before)
+    assert sorted(r["event_id"] for r in parquet_rows(tmp_path, "conversions")) == ["c1", "c2"]
+
+
 PARENT = """
 import sys
 from collector.storage.converter import converter_pid
