@@ -66,18 +66,33 @@ def spawn_collector(
         time.sleep(0.05)
 
 
+def _state_and_group(stat: Path) -> tuple[str, int] | None:
+    """(state, process group) from a /proc/<pid>/stat; None once the process is gone."""
+    try:
+        text = stat.read_text()
+    except OSError:
+        return None
+    # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
+    state, _ppid, pgrp = text[text.rindex(")") + 2 :].split()[:3]
+    return state, int(pgrp)
+
+
+def _exited(state: str) -> bool:
+    return state in ("Z", "X")  # a zombie has exited: its files and locks are released
+
+
+def has_exited(pid: int) -> bool:
+    """Whether process `pid` has exited (or was never there)."""
+    found = _state_and_group(Path(f"/proc/{pid}/stat"))
+    return found is None or _exited(found[0])
+
+
 def _group_members(pgid: int) -> list[int]:
-    """The processes of group `pgid` that have not exited (zombies have: their files and
-    locks are released)."""
+    """The processes of group `pgid` that have not exited."""
     members = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:  # gone meanwhile
-            continue
-        # pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
-        state, _ppid, pgrp = text[text.rindex(")") + 2 :].split()[:3]
-        if int(pgrp) == pgid and state not in ("Z", "X"):
+        found = _state_and_group(stat)
+        if found is not None and found[1] == pgid and not _exited(found[0]):
             members.append(int(stat.parent.name))
     return members
 

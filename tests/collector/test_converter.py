@@ -19,19 +19,11 @@ import pytest
 from collector.storage import LogRawEventStore
 from collector.storage.converter import converter_pid
 from collector.storage.log import SegmentsNotConverted
+from convtrack.collector_process import has_exited
 from tests.collector.test_disk_full import eventually
 from tests.collector.test_log_store import conversion, parquet_rows, segments, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def gone(pid: int) -> bool:
-    """The process has exited (a zombie waiting for its reaper counts as exited)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state in ("Z", "X")
 
 
 def test_segments_are_converted_by_a_child_process(tmp_path):
@@ -45,7 +37,7 @@ def test_segments_are_converted_by_a_child_process(tmp_path):
         return pid
 
     pid = asyncio.run(scenario())
-    assert pid != os.getpid() and not gone(pid)
+    assert pid != os.getpid() and not has_exited(pid)
     assert sorted(r["event_id"] for r in parquet_rows(tmp_path, "conversions")) == sorted(
         f"c{i}" for i in range(20)
     )
@@ -108,7 +100,7 @@ def test_ctrl_c_in_a_terminal_leaves_the_converter_to_finish_the_log(tmp_path):
         return before, converter_pid()
 
     before, after = asyncio.run(scenario())
-    assert after == before and not gone(before)
+    assert after == before and not has_exited(before)
     assert sorted(r["event_id"] for r in parquet_rows(tmp_path, "conversions")) == ["c1", "c2"]
 
 
@@ -130,14 +122,14 @@ def test_the_converter_leaves_when_its_parent_is_sigkilled():
     )
     try:
         child = int(parent.stdout.readline())
-        assert not gone(child)
+        assert not has_exited(child)
         parent.kill()
         parent.wait()
-        wait_for(lambda: gone(child), timeout=30)
+        wait_for(lambda: has_exited(child), timeout=30)
     finally:
         parent.kill()
         parent.wait()
-        if not gone(child):
+        if not has_exited(child):
             os.kill(child, signal.SIGKILL)
 
 

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from convtrack.cli import _local_warehouse, app
 from convtrack.core.raw_schema import CAMPAIGN_LINKS, FIRST_DAY
-from convtrack.core.settings import Settings
+from convtrack.core.settings import METRICS_SHARED_DIR_ENV, Settings
 
 # Wide enough that rich's help boxes never wrap a phrase a test looks for.
 WIDE = {"COLUMNS": "200"}
@@ -89,14 +89,14 @@ def uvicorn_runs(monkeypatch: pytest.MonkeyPatch, tmp_path) -> list[dict]:
 
     # setenv first: monkeypatch then knows the variable's state before, and restores it
     # (a bare delenv of an unset variable records nothing, and `serve` sets it).
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
-    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    monkeypatch.setenv(METRICS_SHARED_DIR_ENV, "")
+    monkeypatch.delenv(METRICS_SHARED_DIR_ENV)
     calls: list[dict] = []
     monkeypatch.setattr(
         uvicorn,
         "run",
         lambda app, **kw: calls.append(
-            {"app": app, **kw, "metrics_dir": os.environ.get("PROMETHEUS_MULTIPROC_DIR")}
+            {"app": app, **kw, "metrics_dir": os.environ.get(METRICS_SHARED_DIR_ENV)}
         ),
     )
     return calls
@@ -388,4 +388,4 @@ def test_report_without_a_snapshot_says_how_to_make_one(tmp_path) -> None:
 
 def test_serve_leaves_no_metrics_dir_in_the_environment() -> None:
     """Runs after the serve tests above: later collectors must not inherit their dir."""
-    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    assert METRICS_SHARED_DIR_ENV not in os.environ
