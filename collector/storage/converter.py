@@ -18,14 +18,14 @@ What the conversion logs is logged again here, under the same logger.
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
-import orjson
-
 from convtrack.core import raw_log
+from convtrack.core.segment_converter import protocol_line
 
 __all__ = ["ConversionFailed", "convert_in_child", "converter_pid"]
 
@@ -56,7 +56,7 @@ class _Converter:
         with self._lock:
             process = self._running()
             assert process.stdin is not None and process.stdout is not None
-            request = orjson.dumps({"raw_dir": str(raw_dir), "path": str(path)}) + b"\n"
+            request = protocol_line({"raw_dir": str(raw_dir), "path": str(path)})
             try:
                 process.stdin.write(request)
                 process.stdin.flush()
@@ -67,7 +67,7 @@ class _Converter:
                 process.kill()
                 code = process.wait()
                 raise ConversionFailed(f"the converter process ended (exit code {code})")
-        return orjson.loads(line)
+        return json.loads(line)
 
 
 _converter = _Converter()

@@ -12,6 +12,7 @@ even after a SIGKILL of the parent.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -19,13 +20,17 @@ import sys
 from pathlib import Path
 from typing import BinaryIO
 
-import orjson
-
 from convtrack.core import raw_log
 
 # Converting is background work: under load the kernel gives the serving process the CPU
 # first (nice 10 weighs about a tenth of nice 0); on an idle core it runs at full speed.
 NICENESS = 10
+
+
+def protocol_line(message: dict) -> bytes:
+    """One line of the protocol, both ways. ASCII JSON (stdlib `json`, not orjson): a path
+    that is not valid UTF-8 (a byte decoded as a lone surrogate) travels as its escape."""
+    return json.dumps(message).encode("ascii") + b"\n"
 
 
 class _Kept(logging.Handler):
@@ -42,7 +47,7 @@ def answer(request: bytes) -> dict:
     kept = _Kept()
     raw_log.log.addHandler(kept)
     try:
-        asked = orjson.loads(request)
+        asked = json.loads(request)
         raw_dir, path = Path(asked["raw_dir"]), Path(asked["path"])
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -57,7 +62,7 @@ def answer(request: bytes) -> dict:
 
 def serve(requests: BinaryIO, answers: BinaryIO) -> None:
     for line in requests:
-        answers.write(orjson.dumps(answer(line)) + b"\n")
+        answers.write(protocol_line(answer(line)))
         answers.flush()
 
 

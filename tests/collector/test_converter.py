@@ -10,11 +10,16 @@ import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import termios
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from collector.storage import LogRawEventStore
 from collector.storage.converter import converter_pid
@@ -160,3 +165,36 @@ def test_a_host_program_read_from_stdin_converts_too(tmp_path):
     assert sorted(r["event_id"] for r in parquet_rows(tmp_path, "conversions")) == [
         f"c{i}" for i in range(5)
     ]
+
+
+# A directory name is bytes: any but "/" and NUL, up to 255 of them, not valid UTF-8
+# nor printable as likely as not (Python holds such bytes as lone surrogates).
+directory_names = st.binary(min_size=1, max_size=255).filter(
+    lambda b: b"/" not in b and b"\0" not in b and b not in (b".", b"..")
+)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(name=directory_names)
+def test_a_data_directory_of_any_name_converts(tmp_path, name):
+    raw = Path(tempfile.mkdtemp(dir=tmp_path)) / os.fsdecode(name) / "raw"
+
+    async def scenario() -> None:
+        store = LogRawEventStore(raw)
+        await store.start()
+        await store.append("conversions", [conversion(i) for i in range(3)])
+        await store.flush()
+        await store.close()
+
+    asyncio.run(scenario())
+    files = sorted((raw / "conversions").glob("dt=*/*.parquet"))
+    with ExitStack() as stack:  # file objects: pyarrow takes a path as UTF-8 text
+        ids = [
+            r["event_id"]
+            for f in files
+            for r in pq.read_table(stack.enter_context(f.open("rb"))).to_pylist()
+        ]
+    assert sorted(ids) == ["c0", "c1", "c2"]
+    assert segments(raw) == []
