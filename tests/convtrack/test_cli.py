@@ -14,9 +14,11 @@ import socket
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from convtrack.cli import _local_warehouse, app
+from convtrack.cli import MAX_WORKERS, _local_warehouse, app
 from convtrack.core.raw_schema import CAMPAIGN_LINKS, FIRST_DAY
 from convtrack.core.settings import METRICS_SHARED_DIR_ENV, Settings
 
@@ -129,9 +131,15 @@ def test_serve_runs_the_workers_asked_for(uvicorn_runs, workers, expected) -> No
     assert (call["metrics_dir"] is None) == (expected is None)
 
 
-@pytest.mark.parametrize("workers", ["0", "-2", "65", "1000000", str(2**63)])
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(workers=st.one_of(st.integers(max_value=0), st.integers(min_value=MAX_WORKERS + 1)))
+@example(workers=0)
+@example(workers=-2)
+@example(workers=MAX_WORKERS + 1)
+@example(workers=10**6)
+@example(workers=2**63)
 def test_serve_refuses_worker_counts_out_of_bounds(uvicorn_runs, workers) -> None:
-    result = run("serve", "--workers", workers)
+    result = run("serve", "--workers", str(workers))
     assert result.exit_code == 2
     assert "--workers" in result.output and "at least 1" in result.output
     assert uvicorn_runs == []
